@@ -1,0 +1,82 @@
+"""The one place rayline starts or connects to Ray.
+
+``RAY_ADDRESS`` set: connect to that cluster. Otherwise: connect to the long-lived local Ray that
+``rayline up`` started (its address is kept in ``$RAYLINE_HOME/ray-address``), or else start a
+local Ray for this process, sized for the machine and quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from rayline.config import settings
+from rayline.errors import BackendError
+
+_lock = threading.Lock()
+
+
+def local_num_cpus() -> int:
+    """Logical CPUs for a local Ray: ``RAYLINE_RAY_NUM_CPUS`` or twice the cores (at least 4).
+
+    Pipeline steps mostly wait on nested Ray work (Ray Data, Train, Tune); with one logical CPU
+    per core a step that holds a CPU starves the tasks it waits for on a 2-core machine.
+    """
+    explicit = os.environ.get("RAYLINE_RAY_NUM_CPUS")
+    if explicit:
+        return int(explicit)
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def address_file() -> Path:
+    return settings().home / "ray-address"
+
+
+def ensure_ray() -> None:
+    """Make sure this process is connected to Ray (idempotent, thread-safe)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    with _lock:
+        if ray.is_initialized():
+            return
+        verbose = os.environ.get("RAYLINE_RAY_VERBOSE") == "1"
+        common = dict(
+            logging_level=logging.INFO if verbose else logging.WARNING,
+            log_to_driver=verbose,
+            configure_logging=True,
+        )
+        address = settings().ray_address or _managed_address()
+        try:
+            if address:
+                ray.init(address=address, **common)
+            else:
+                ray.init(
+                    num_cpus=local_num_cpus(),
+                    include_dashboard=False,
+                    **common,
+                )
+        except ConnectionError as exc:
+            raise BackendError(
+                f"cannot connect to Ray at {address!r}: {exc}. Start it with `rayline up` "
+                "(or `ray start --head`), or unset RAY_ADDRESS to use a local Ray."
+            ) from exc
+
+
+def _managed_address() -> str | None:
+    path = address_file()
+    if not path.is_file():
+        return None
+    address = path.read_text().strip()
+    return address or None
+
+
+def shutdown_ray() -> None:
+    """Disconnect from (or stop the process-local) Ray."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated RAYLINE_HOME per test, one real local Ray per session, and the
+machine's PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+POSTGRES_URL = os.environ.get("RAYLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("RAYLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def rayline_home(tmp_path, monkeypatch):
+    """A fresh RAYLINE_HOME (SQLite DB, local artifacts, MLflow store) for one test."""
+    home = tmp_path / "rayline-home"
+    monkeypatch.setenv("RAYLINE_HOME", str(home))
+    for var in ("RAYLINE_DB_URL", "RAYLINE_ARTIFACT_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real local Ray for the whole test session."""
+    import ray
+
+    from rayline.runtime import ensure_ray
+
+    os.environ.pop("RAY_ADDRESS", None)
+    ensure_ray()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL schema-isolated database URL on the machine's server."""
+    import sqlalchemy as sa
+
+    name = f"rayline_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    from rayline.store.db import _open
+
+    for url, db in list(_open.items()):
+        if name in url:
+            db.dispose()
+            del _open[url]
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
