@@ -1,0 +1,1 @@
+"""The ``rayline`` command line: thin commands over the Python API, rendered with rich."""

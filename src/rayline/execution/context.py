@@ -1,0 +1,86 @@
+"""What a step runner receives (``StepContext``) and returns (``StepResult``), and the
+``ProcessingContext`` a processing script or function reads its inputs and outputs from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a runner needs, picklable (it crosses into a Ray task)."""
+
+    execution_id: str
+    pipeline_name: str
+    step_name: str
+    attempt: int
+    work_dir: Path
+    outputs: dict[str, Path]
+    artifact_uri: str
+    db_url: str
+    home: str
+    mlflow_tracking_uri: str
+    parameters: dict[str, Any]
+    mlflow_run_id: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """Settings for code running in the step, so it uses the driver's stores."""
+        return {
+            "RAYLINE_HOME": self.home,
+            "RAYLINE_DB_URL": self.db_url,
+            "RAYLINE_ARTIFACT_URI": self.artifact_uri,
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "RAYLINE_EXECUTION_ID": self.execution_id,
+            "RAYLINE_PIPELINE_NAME": self.pipeline_name,
+            "RAYLINE_STEP_NAME": self.step_name,
+            "RAYLINE_WORK_DIR": str(self.work_dir),
+        }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a runner returns: properties later steps may read (JSON-serialisable)."""
+
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessingContext:
+    """Inputs and outputs of the running processing step.
+
+    ``inputs`` maps each ``ProcessingInput`` destination to its local path; ``outputs`` maps each
+    ``ProcessingOutput`` name to an empty directory to write into.
+    """
+
+    inputs: dict[str, Path]
+    outputs: dict[str, Path]
+    arguments: list[str]
+    execution_id: str | None
+    step_name: str | None
+    work_dir: Path | None
+
+
+def processing_context() -> ProcessingContext:
+    """The context of the processing step this code runs in (from its environment).
+
+    Outside a pipeline (running a script by hand) the context is empty, so scripts can fall
+    back to their own command-line options.
+    """
+    import sys
+
+    def slots(prefix: str) -> dict[str, Path]:
+        names = os.environ.get(f"{prefix}S", "")
+        return {n: Path(os.environ[f"{prefix}_{n.upper()}"]) for n in names.split(",") if n}
+
+    work = os.environ.get("RAYLINE_WORK_DIR")
+    return ProcessingContext(
+        inputs=slots("RAYLINE_INPUT"),
+        outputs=slots("RAYLINE_OUTPUT"),
+        arguments=list(sys.argv[1:]),
+        execution_id=os.environ.get("RAYLINE_EXECUTION_ID"),
+        step_name=os.environ.get("RAYLINE_STEP_NAME"),
+        work_dir=Path(work) if work else None,
+    )

@@ -1,0 +1,263 @@
+"""All reads and writes of pipelines, executions, step runs and events (the event log).
+
+Every status change is one transaction that updates the record and appends an event, so the
+CLI (and any other reader) sees a consistent history even if the driver dies mid-way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from rayline.errors import ConflictError, NotFoundError
+from rayline.execution.records import (
+    EventRecord,
+    ExecutionRecord,
+    ExecutionStatus,
+    PipelineRecord,
+    StepRunRecord,
+    StepStatus,
+)
+from rayline.store.db import Database
+from rayline.store.schema import events, executions, pipeline_versions, pipelines, step_runs
+
+
+class PipelineRepository:
+    """The pipeline engine's view of the metadata DB."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- pipelines --------------------------------------------------------------------------
+    def upsert_pipeline(self, name: str, definition: str, description: str = "") -> int:
+        """Store ``definition`` as the pipeline's newest version (unchanged: same version)."""
+        now = time.time()
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(pipelines).where(pipelines.c.name == name)
+                               .with_for_update()).first()
+            if row is None:
+                conn.execute(pipelines.insert().values(
+                    name=name, description=description, latest_version=1, created_at=now,
+                    updated_at=now))
+                version = 1
+            else:
+                latest = conn.execute(sa.select(pipeline_versions.c.definition).where(
+                    pipeline_versions.c.pipeline_name == name,
+                    pipeline_versions.c.version == row.latest_version)).scalar_one()
+                if latest == definition:
+                    return row.latest_version
+                version = row.latest_version + 1
+                conn.execute(pipelines.update().where(pipelines.c.name == name).values(
+                    latest_version=version, updated_at=now, description=description))
+            conn.execute(pipeline_versions.insert().values(
+                pipeline_name=name, version=version, definition=definition, created_at=now))
+        return version
+
+    def get_pipeline(self, name: str) -> PipelineRecord:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(pipelines).where(pipelines.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(
+                f"pipeline {name!r} does not exist; create it with `rayline pipeline upsert FILE` "
+                "or Pipeline(...).upsert()"
+            )
+        return PipelineRecord(**row._mapping)
+
+    def list_pipelines(self) -> list[PipelineRecord]:
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(pipelines).order_by(pipelines.c.name)).all()
+        return [PipelineRecord(**r._mapping) for r in rows]
+
+    def get_definition(self, name: str, version: int | None = None) -> tuple[int, str]:
+        if version is None:
+            version = self.get_pipeline(name).latest_version
+        with self.db.connect() as conn:
+            definition = conn.execute(sa.select(pipeline_versions.c.definition).where(
+                pipeline_versions.c.pipeline_name == name,
+                pipeline_versions.c.version == version)).scalar()
+        if definition is None:
+            raise NotFoundError(f"pipeline {name!r} has no version {version}")
+        return version, definition
+
+    def delete_pipeline(self, name: str) -> None:
+        self.get_pipeline(name)
+        with self.db.begin() as conn:
+            running = conn.execute(sa.select(sa.func.count()).select_from(executions).where(
+                executions.c.pipeline_name == name,
+                executions.c.status.in_([ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING]),
+            )).scalar_one()
+            if running:
+                raise ConflictError(
+                    f"pipeline {name!r} has {running} running execution(s); stop them first "
+                    "(`rayline execution stop ID`)"
+                )
+            ids = sa.select(executions.c.id).where(executions.c.pipeline_name == name)
+            conn.execute(events.delete().where(events.c.execution_id.in_(ids)))
+            conn.execute(step_runs.delete().where(step_runs.c.execution_id.in_(ids)))
+            conn.execute(executions.delete().where(executions.c.pipeline_name == name))
+            conn.execute(pipeline_versions.delete().where(
+                pipeline_versions.c.pipeline_name == name))
+            conn.execute(pipelines.delete().where(pipelines.c.name == name))
+
+    # --- executions -------------------------------------------------------------------------
+    def create_execution(self, execution_id: str, pipeline_name: str, version: int,
+                         parameters: dict[str, Any], *, max_parallel_steps: int | None,
+                         ) -> ExecutionRecord:
+        now = time.time()
+        with self.db.begin() as conn:
+            conn.execute(executions.insert().values(
+                id=execution_id, pipeline_name=pipeline_name, pipeline_version=version,
+                status=ExecutionStatus.EXECUTING.value, parameters=parameters, created_at=now,
+                max_parallel_steps=max_parallel_steps))
+            conn.execute(events.insert().values(execution_id=execution_id,
+                                                status=ExecutionStatus.EXECUTING.value, at=now))
+        return self.get_execution(execution_id)
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).first()
+        if row is None:
+            raise NotFoundError(
+                f"execution {execution_id!r} does not exist; list them with "
+                "`rayline execution list`"
+            )
+        return _execution(row)
+
+    def execution_status(self, execution_id: str) -> ExecutionStatus:
+        with self.db.connect() as conn:
+            return ExecutionStatus(conn.execute(sa.select(executions.c.status).where(
+                executions.c.id == execution_id)).scalar_one())
+
+    def list_executions(self, pipeline_name: str | None = None, *, limit: int = 50,
+                        status: str | None = None) -> list[ExecutionRecord]:
+        q = sa.select(executions).order_by(executions.c.created_at.desc()).limit(limit)
+        if pipeline_name:
+            q = q.where(executions.c.pipeline_name == pipeline_name)
+        if status:
+            q = q.where(executions.c.status == status)
+        with self.db.connect() as conn:
+            return [_execution(r) for r in conn.execute(q).all()]
+
+    def set_execution_status(self, execution_id: str, status: ExecutionStatus, *,
+                             failure_reason: str | None = None,
+                             only_from: tuple[ExecutionStatus, ...] | None = None) -> bool:
+        """Change the status (and append the event); ``only_from`` makes it conditional."""
+        now = time.time()
+        values: dict[str, Any] = {"status": status.value}
+        if status.finished:
+            values["ended_at"] = now
+        else:
+            values["ended_at"] = None
+        if failure_reason is not None or status == ExecutionStatus.EXECUTING:
+            values["failure_reason"] = failure_reason
+        q = executions.update().where(executions.c.id == execution_id).values(**values)
+        if only_from is not None:
+            q = q.where(executions.c.status.in_([s.value for s in only_from]))
+        with self.db.begin() as conn:
+            if conn.execute(q).rowcount == 0:
+                return False
+            conn.execute(events.insert().values(execution_id=execution_id, status=status.value,
+                                                at=now, detail=failure_reason))
+        return True
+
+    def claim(self, execution_id: str, driver: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id).values(
+                driver=driver, heartbeat_at=time.time()))
+
+    def heartbeat(self, execution_id: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id).values(
+                heartbeat_at=time.time()))
+
+    def set_execution_fields(self, execution_id: str, **values: Any) -> None:
+        with self.db.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id)
+                         .values(**values))
+
+    # --- step runs --------------------------------------------------------------------------
+    def record_step(self, execution_id: str, step_name: str, status: StepStatus, *,
+                    create: dict[str, Any] | None = None, detail: str | None = None,
+                    **values: Any) -> None:
+        """Insert (``create`` holds the new row's fields) or update a step run, plus its event."""
+        now = time.time()
+        values["status"] = status.value
+        if status == StepStatus.STARTING:
+            values.setdefault("started_at", now)
+        if status.finished:
+            values.setdefault("ended_at", now)
+        with self.db.begin() as conn:
+            if create is not None:
+                conn.execute(step_runs.insert().values(execution_id=execution_id,
+                                                       step_name=step_name, **create, **values))
+            else:
+                conn.execute(step_runs.update().where(
+                    step_runs.c.execution_id == execution_id,
+                    step_runs.c.step_name == step_name).values(**values))
+            conn.execute(events.insert().values(execution_id=execution_id, step_name=step_name,
+                                                status=status.value, at=now, detail=detail))
+
+    def step_exists(self, execution_id: str, step_name: str) -> bool:
+        with self.db.connect() as conn:
+            return conn.execute(sa.select(step_runs.c.id).where(
+                step_runs.c.execution_id == execution_id,
+                step_runs.c.step_name == step_name)).first() is not None
+
+    def add_event(self, execution_id: str, status: str, *, step_name: str | None = None,
+                  detail: str | None = None) -> None:
+        with self.db.begin() as conn:
+            conn.execute(events.insert().values(execution_id=execution_id, step_name=step_name,
+                                                status=status, at=time.time(), detail=detail))
+
+    def list_step_runs(self, execution_id: str) -> list[StepRunRecord]:
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(step_runs).where(
+                step_runs.c.execution_id == execution_id).order_by(step_runs.c.id)).all()
+        return [_step_run(r) for r in rows]
+
+    def get_step_run(self, execution_id: str, step_name: str) -> StepRunRecord:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(step_runs).where(
+                step_runs.c.execution_id == execution_id,
+                step_runs.c.step_name == step_name)).first()
+        if row is None:
+            raise NotFoundError(f"execution {execution_id!r} has no run of step {step_name!r}")
+        return _step_run(row)
+
+    def find_cached(self, pipeline_name: str, step_name: str, cache_key: str, *,
+                    not_before: float | None) -> StepRunRecord | None:
+        """The latest successful run of this step with this cache key inside the window."""
+        q = (sa.select(step_runs).where(
+            step_runs.c.pipeline_name == pipeline_name, step_runs.c.step_name == step_name,
+            step_runs.c.cache_key == cache_key,
+            step_runs.c.status == StepStatus.SUCCEEDED.value)
+            .order_by(step_runs.c.ended_at.desc()).limit(1))
+        if not_before is not None:
+            q = q.where(step_runs.c.ended_at >= not_before)
+        with self.db.connect() as conn:
+            row = conn.execute(q).first()
+        return _step_run(row) if row is not None else None
+
+    def list_events(self, execution_id: str, *, after_id: int = 0) -> list[EventRecord]:
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(events).where(
+                events.c.execution_id == execution_id, events.c.id > after_id)
+                .order_by(events.c.id)).all()
+        return [EventRecord(**r._mapping) for r in rows]
+
+
+def _execution(row: Any) -> ExecutionRecord:
+    m = dict(row._mapping)
+    m["status"] = ExecutionStatus(m["status"])
+    return ExecutionRecord(**m)
+
+
+def _step_run(row: Any) -> StepRunRecord:
+    m = dict(row._mapping)
+    m.pop("id")
+    m["status"] = StepStatus(m["status"])
+    m["outputs"] = m["outputs"] or {}
+    m["properties"] = m["properties"] or {}
+    return StepRunRecord(**m)

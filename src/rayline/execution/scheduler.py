@@ -1,0 +1,358 @@
+"""The scheduler: runs one execution's steps on Ray as soon as their inputs are ready.
+
+It is the only writer of an execution's state while it owns it (``driver``), records every
+status change in the metadata DB, and can pick up an execution whose previous driver died:
+steps that succeeded are kept, the rest run again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rayline.config import settings
+from rayline.errors import RaylineError
+from rayline.execution.context import StepContext
+from rayline.execution.records import ExecutionStatus, StepRunRecord, StepStatus
+from rayline.execution.repository import PipelineRepository
+from rayline.execution.resolution import CacheKeyResolver, ExecutionResolver, cache_key
+from rayline.pipeline.expressions import resolve
+from rayline.pipeline.pipeline import PipelineDefinition
+from rayline.pipeline.steps.base import Step
+from rayline.step_kinds import STEP_KINDS, load
+from rayline.store.artifacts import ArtifactStore
+from rayline.store.db import Database
+
+HEARTBEAT_S = 2.0
+POLL_S = 0.25
+# A driver whose heartbeat is older than this is considered dead (resume may take over).
+DRIVER_TIMEOUT_S = 15.0
+
+
+def driver_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def driver_alive(driver: str | None, heartbeat_at: float | None) -> bool:
+    """Whether the process that owns an execution is still running it."""
+    if not driver:
+        return False
+    host, _, pid = driver.rpartition(":")
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except (ProcessLookupError, ValueError):
+            return False
+        except PermissionError:
+            return True
+        return heartbeat_at is not None and time.time() - heartbeat_at < 4 * DRIVER_TIMEOUT_S
+    return heartbeat_at is not None and time.time() - heartbeat_at < DRIVER_TIMEOUT_S
+
+
+@dataclass
+class _Running:
+    name: str
+    attempt: int
+    first_started: float
+    key: str | None
+
+
+class Scheduler:
+    """Drives one execution to its end. ``run()`` blocks; call it in a thread or a process."""
+
+    def __init__(self, execution_id: str, *, db: Database, store: ArtifactStore) -> None:
+        self.repo = PipelineRepository(db)
+        self.db, self.store = db, store
+        self.execution = self.repo.get_execution(execution_id)
+        _, definition = self.repo.get_definition(self.execution.pipeline_name,
+                                                 self.execution.pipeline_version)
+        self.pipeline = PipelineDefinition.from_definition(definition)
+        self.graph = self.pipeline.graph
+        self.order = self.graph.topological_order()
+        self.max_parallel = self.execution.max_parallel_steps or 50
+        self.done: dict[str, StepRunRecord] = {}
+        self.skipped: set[str] = set()
+        self.failed: list[str] = []
+        self.fail_message: str | None = None
+        self.running: dict[Any, _Running] = {}
+        self.delayed: list[tuple[float, str, int, float, str | None]] = []
+        self.existing: set[str] = set()
+        self.resolver = ExecutionResolver(self.pipeline, self.execution.id,
+                                          self.execution.created_at, self.execution.parameters,
+                                          self.done, store)
+        self.key_resolver = CacheKeyResolver(**vars(self.resolver))
+        s = settings()
+        self._ctx_common = dict(artifact_uri=store.uri, db_url=db.url, home=str(s.home),
+                                mlflow_tracking_uri=s.mlflow_tracking_uri)
+
+    # --- main loop --------------------------------------------------------------------------
+    def run(self) -> ExecutionStatus:
+        self.repo.claim(self.execution.id, driver_id())
+        for run in self.repo.list_step_runs(self.execution.id):
+            self.existing.add(run.step_name)
+            if run.status == StepStatus.SUCCEEDED:
+                self.done[run.step_name] = run
+        try:
+            from rayline.runtime import ensure_ray
+
+            ensure_ray()
+            return self._loop()
+        except BaseException as exc:
+            # The driver itself failed (not a step): record it; never leave Executing behind.
+            self._cancel_running()
+            self.repo.set_execution_status(
+                self.execution.id, ExecutionStatus.FAILED,
+                failure_reason=f"the pipeline driver failed: {type(exc).__name__}: {exc}")
+            raise
+
+    def _loop(self) -> ExecutionStatus:
+        import ray
+
+        pending = [n for n in self.order if n not in self.done]
+        last_beat = last_poll = time.monotonic()
+        stopping = False
+        while True:
+            if not stopping and not self.failed and self.fail_message is None:
+                pending = self._launch_ready(pending)
+            if not self.running and not self.delayed:
+                break
+            if self.running:
+                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
+                for ref in ready:
+                    self._finish(ref, self.running.pop(ref))
+            else:
+                time.sleep(min(POLL_S, max(0.0, self.delayed[0][0] - time.time())))
+            self._release_delayed(stopping)
+            now = time.monotonic()
+            if now - last_poll >= POLL_S:
+                last_poll = now
+                if not stopping and self.repo.execution_status(self.execution.id) == \
+                        ExecutionStatus.STOPPING:
+                    stopping = True
+                    self._cancel_running()
+            if now - last_beat >= HEARTBEAT_S:
+                last_beat = now
+                self.repo.heartbeat(self.execution.id)
+        return self._conclude(stopping, pending)
+
+    def _conclude(self, stopping: bool, pending: list[str]) -> ExecutionStatus:
+        if stopping:
+            status, reason = ExecutionStatus.STOPPED, "stopped by request"
+        elif self.fail_message is not None or self.failed:
+            status = ExecutionStatus.FAILED
+            reason = self.fail_message or "; ".join(self.failed)
+        else:
+            status, reason = ExecutionStatus.SUCCEEDED, None
+        self.repo.set_execution_status(self.execution.id, status, failure_reason=reason)
+        return status
+
+    # --- scheduling -------------------------------------------------------------------------
+    def _launch_ready(self, pending: list[str]) -> list[str]:
+        progressed = True
+        while progressed:
+            progressed = False
+            still: list[str] = []
+            for name in pending:
+                state = self._readiness(name)
+                if state == "wait" or (state == "ready" and self._busy()):
+                    still.append(name)
+                    continue
+                progressed = True
+                if state == "skip":
+                    self.skipped.add(name)
+                else:
+                    self._start(name)
+                if self.failed or self.fail_message is not None:
+                    return []
+            pending = still
+        return pending
+
+    def _busy(self) -> bool:
+        return len(self.running) + len(self.delayed) >= self.max_parallel
+
+    def _readiness(self, name: str) -> str:
+        owner = self.graph.owner.get(name)
+        if owner is not None:
+            cond, branch = owner
+            if cond in self.skipped:
+                return "skip"
+            if cond not in self.done:
+                return "wait"
+            if bool(self.done[cond].properties.get("Outcome")) != branch:
+                return "skip"
+        for up in self.graph.upstream[name]:
+            if up in self.skipped:
+                return "skip"
+            if up not in self.done:
+                return "wait"
+        return "ready"
+
+    def _start(self, name: str) -> None:
+        step = self.graph.steps[name]
+        kind = STEP_KINDS[step.kind]
+        key = None
+        try:
+            if step.cache_config is not None and step.cache_config.enable_caching:
+                key = cache_key(step, self.key_resolver)
+                if self._reuse(step, key):
+                    return
+            if not kind.on_ray:
+                self._run_inline(step, kind)
+                return
+            self._submit(step, attempt=1, first_started=time.time(), key=key)
+        except RaylineError as exc:
+            self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
+
+    def _create_or_update(self, step: Step, status: StepStatus, **values: Any) -> None:
+        create = None
+        if step.name not in self.existing:
+            create = {"pipeline_name": self.pipeline.name, "step_type": step.kind}
+            self.existing.add(step.name)
+        else:  # a retried or resumed step starts a fresh record of its run
+            values = {"failure_reason": None, "user_traceback": None, "logs": None,
+                      "outputs": None, "properties": None, "ended_at": None, "cached_from": None,
+                      "started_at": time.time(), **values}
+        self.repo.record_step(self.execution.id, step.name, status, create=create, **values)
+
+    def _reuse(self, step: Step, key: str) -> bool:
+        window = step.cache_config.expire_after_seconds
+        hit = self.repo.find_cached(self.pipeline.name, step.name, key,
+                                    not_before=time.time() - window if window else None)
+        if hit is None or not all(self.store.exists(u) for u in hit.outputs.values()):
+            return False
+        source = hit.cached_from or hit.execution_id
+        self._create_or_update(step, StepStatus.SUCCEEDED, outputs=hit.outputs,
+                               properties=hit.properties, cache_key=key, cached_from=source,
+                               attempts=0, logs=hit.logs,
+                               detail=f"cache hit: reused the run of execution {source}")
+        self.done[step.name] = self.repo.get_step_run(self.execution.id, step.name)
+        return True
+
+    def _run_inline(self, step: Step, kind: Any) -> None:
+        self._create_or_update(step, StepStatus.STARTING, attempts=1)
+        self.repo.record_step(self.execution.id, step.name, StepStatus.EXECUTING)
+        try:
+            properties = load(kind.runner)(step, self.resolver)
+        except RaylineError as exc:
+            self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
+            return
+        if step.kind == "Fail":
+            message = properties.get("ErrorMessage") or f"step {step.name!r} failed the execution"
+            self.repo.record_step(self.execution.id, step.name, StepStatus.FAILED,
+                                  failure_reason=message, properties=properties, detail=message)
+            self.fail_message = message
+            return
+        self.repo.record_step(self.execution.id, step.name, StepStatus.SUCCEEDED,
+                              properties=properties,
+                              detail=", ".join(f"{k}={v}" for k, v in properties.items()))
+        self.done[step.name] = self.repo.get_step_run(self.execution.id, step.name)
+
+    def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
+        from rayline.execution.worker import run_step
+
+        resolved = resolve(step, self.resolver)
+        work_dir = self.store.path(self.store.uri_for(
+            "executions", self.execution.id, step.name))
+        outputs = {n: work_dir / "output" / n for n in step.declared_outputs()}
+        for path in outputs.values():
+            _empty_dir(path)
+        ctx = StepContext(execution_id=self.execution.id, pipeline_name=self.pipeline.name,
+                          step_name=step.name, attempt=attempt, work_dir=work_dir,
+                          outputs=outputs, parameters=self.execution.parameters,
+                          **self._ctx_common)
+        if attempt == 1:
+            self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
+        else:
+            self.repo.record_step(self.execution.id, step.name, StepStatus.STARTING,
+                                  attempts=attempt, detail=f"attempt {attempt}")
+        options = {k: v for k, v in step.resources().items() if v}
+        options.setdefault("num_cpus", 0)
+        ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
+            step.kind, resolved, ctx)
+        self.running[ref] = _Running(step.name, attempt, first_started, key)
+        self.repo.record_step(self.execution.id, step.name, StepStatus.EXECUTING)
+
+    def _finish(self, ref: Any, run: _Running) -> None:
+        import ray
+
+        step = self.graph.steps[run.name]
+        try:
+            outcome = ray.get(ref)
+        except ray.exceptions.TaskCancelledError:
+            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
+            return
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError,
+                ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
+            self._after_failure(step, run, f"the Ray worker running the step died: {exc}",
+                                ("WorkerDied",), None, "")
+            return
+        if outcome.ok:
+            work_dir = self.store.path(self.store.uri_for("executions", self.execution.id,
+                                                          run.name))
+            outputs = {n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()}
+            self.repo.record_step(self.execution.id, run.name, StepStatus.SUCCEEDED,
+                                  outputs=outputs, properties=outcome.properties,
+                                  logs=outcome.logs)
+            self.done[run.name] = self.repo.get_step_run(self.execution.id, run.name)
+        else:
+            self._after_failure(step, run, outcome.error or "failed", outcome.exception_chain,
+                                outcome.user_traceback, outcome.logs)
+
+    def _after_failure(self, step: Step, run: _Running, error: str, chain: tuple[str, ...],
+                       tb: str | None, logs: str) -> None:
+        elapsed = time.time() - run.first_started
+        for policy in step.retry_policies:
+            if policy.matches(chain) and policy.allows(run.attempt, elapsed):
+                delay = policy.delay(run.attempt)
+                self.repo.add_event(self.execution.id, "AttemptFailed", step_name=step.name,
+                                    detail=f"attempt {run.attempt} failed: {error}; retrying in "
+                                    f"{delay:g} s")
+                self.delayed.append((time.time() + delay, step.name, run.attempt + 1,
+                                     run.first_started, run.key))
+                self.delayed.sort()
+                return
+        self._record_failure(step, error, tb, attempts=run.attempt, logs=logs)
+
+    def _record_failure(self, step: Step, error: str, tb: str | None, *, attempts: int,
+                        logs: str | None = None) -> None:
+        if step.name not in self.existing:
+            self._create_or_update(step, StepStatus.STARTING, attempts=attempts)
+        self.repo.record_step(self.execution.id, step.name, StepStatus.FAILED,
+                              failure_reason=error, user_traceback=tb, logs=logs,
+                              attempts=attempts, detail=error)
+        self.failed.append(f"step {step.name!r} failed: {error}")
+
+    def _release_delayed(self, stopping: bool) -> None:
+        now = time.time()
+        while self.delayed and (stopping or self.delayed[0][0] <= now):
+            _, name, attempt, first, key = self.delayed.pop(0)
+            if stopping:
+                self.repo.record_step(self.execution.id, name, StepStatus.STOPPED)
+                continue
+            self._submit(self.graph.steps[name], attempt=attempt, first_started=first, key=key)
+
+    def _cancel_running(self) -> None:
+        import ray
+
+        for ref, run in list(self.running.items()):
+            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPING)
+            ray.cancel(ref, force=True)
+        for ref, run in list(self.running.items()):
+            try:
+                ray.get(ref, timeout=30)
+            except Exception:
+                pass
+            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
+            del self.running[ref]
+
+
+def _empty_dir(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)

@@ -1,0 +1,91 @@
+"""The Ray task that runs one step: it calls the kind's runner, captures the step's output as
+its logs, and reports user errors as data (with the user's traceback) instead of letting Ray
+wrap them."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from rayline.execution.context import StepContext
+from rayline.step_kinds import STEP_KINDS, load
+
+MAX_LOG_CHARS = 1_000_000
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    ok: bool
+    properties: dict[str, Any] = field(default_factory=dict)
+    logs: str = ""
+    error: str | None = None
+    exception_chain: tuple[str, ...] = ()
+    user_traceback: str | None = None
+
+
+class _Tee(io.TextIOBase):
+    """Keeps what the step prints, and still passes it to the worker's own stream."""
+
+    def __init__(self, stream: Any, sink: io.StringIO) -> None:
+        self.stream, self.sink = stream, sink
+
+    def write(self, text: str) -> int:
+        self.sink.write(text)
+        try:
+            self.stream.write(text)
+        except Exception:  # the worker's stream is best effort
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@ray.remote(max_retries=0)
+def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
+    """Run ``step`` with its kind's runner inside this Ray worker."""
+    runner = load(STEP_KINDS[kind].runner)
+    sink = io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(saved[0], sink), _Tee(saved[1], sink)
+    try:
+        result = runner(step, ctx)
+        properties = _storable(result.properties, ctx)
+        return StepOutcome(ok=True, properties=properties, logs=_tail(sink.getvalue()))
+    except BaseException as exc:
+        chain = tuple(c.__name__ for c in type(exc).__mro__)
+        tb = "".join(traceback.format_exception(exc))
+        return StepOutcome(ok=False, logs=_tail(sink.getvalue()),
+                           error=f"{type(exc).__name__}: {exc}", exception_chain=chain,
+                           user_traceback=tb)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _storable(properties: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+    """Properties as JSON; a value that is not JSON is pickled into the work dir instead."""
+    out: dict[str, Any] = {}
+    for key, value in properties.items():
+        try:
+            json.dumps(value)
+            out[key] = value
+        except (TypeError, ValueError):
+            import cloudpickle
+
+            path = ctx.work_dir / f"{key}.pkl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(cloudpickle.dumps(value))
+            out[key] = {"__pickle__": path.as_uri()}
+    return out
+
+
+def _tail(text: str) -> str:
+    if len(text) <= MAX_LOG_CHARS:
+        return text
+    return f"[... {len(text) - MAX_LOG_CHARS} earlier characters cut ...]\n" + text[-MAX_LOG_CHARS:]

@@ -1,0 +1,166 @@
+"""``Execution``: a handle on one run of a pipeline, read from the metadata DB."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rayline.errors import ConflictError, ExecutionFailedError, NotFoundError
+from rayline.execution.records import (
+    EventRecord,
+    ExecutionRecord,
+    ExecutionStatus,
+    StepRunRecord,
+)
+from rayline.execution.repository import PipelineRepository
+from rayline.store import open_artifact_store, open_database
+
+# Executions driven by a thread of this process, so wait() can join instead of polling.
+_threads: dict[str, threading.Thread] = {}
+_errors: dict[str, BaseException] = {}
+
+
+class Execution:
+    """One execution of a pipeline. Every method reads the metadata DB, so a handle works from
+    any process: ``Execution("a1b2c3...").describe()``."""
+
+    def __init__(self, execution_id: str, *, db_url: str | None = None) -> None:
+        self.id = execution_id
+        self._db = open_database(db_url)
+        self._repo = PipelineRepository(self._db)
+        self._repo.get_execution(execution_id)  # fail early on an unknown id
+
+    def __repr__(self) -> str:
+        return f"Execution({self.id!r})"
+
+    @property
+    def arn(self) -> str:
+        """SageMaker-style name for the id."""
+        return self.id
+
+    def describe(self) -> ExecutionRecord:
+        """The execution's current record: status, parameters, times, failure reason."""
+        return self._repo.get_execution(self.id)
+
+    def list_steps(self) -> list[StepRunRecord]:
+        """The steps that have started, in start order, with status, times, outputs, cache use."""
+        return self._repo.list_step_runs(self.id)
+
+    def step(self, name: str) -> StepRunRecord:
+        return self._repo.get_step_run(self.id, name)
+
+    def events(self, *, after_id: int = 0) -> list[EventRecord]:
+        """The event log: every status change, oldest first."""
+        return self._repo.list_events(self.id, after_id=after_id)
+
+    def logs(self, step_name: str) -> str:
+        return self.step(step_name).logs or ""
+
+    def result(self, step_name: str) -> Any:
+        """What a function step returned (``@step``), or a step's properties otherwise."""
+        run = self.step(step_name)
+        props = run.properties
+        if "Return" in props:
+            value = props["Return"]
+            if isinstance(value, dict) and set(value) == {"__pickle__"}:
+                import cloudpickle
+
+                from rayline.store.artifacts import to_path
+
+                return cloudpickle.loads(to_path(value["__pickle__"]).read_bytes())
+            return value
+        return props
+
+    def wait(self, *, timeout: float | None = None, poll_s: float = 0.2,
+             raise_on_failure: bool = True) -> ExecutionRecord:
+        """Block until the execution ends. Raises ``ExecutionFailedError`` when it Failed or was
+        Stopped (unless ``raise_on_failure=False``), ``TimeoutError`` after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        thread = _threads.get(self.id)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"execution {self.id} still running after {timeout} s")
+            _threads.pop(self.id, None)
+            if self.id in _errors:
+                raise _errors.pop(self.id)
+        while True:
+            record = self.describe()
+            if record.status.finished:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"execution {self.id} still {record.status} after {timeout} s")
+            time.sleep(poll_s)
+        if raise_on_failure and record.status != ExecutionStatus.SUCCEEDED:
+            raise ExecutionFailedError(
+                f"execution {self.id} of pipeline {record.pipeline_name!r} "
+                f"{record.status.value.lower()}: {record.failure_reason or 'no reason recorded'}",
+                execution_id=self.id, status=record.status.value)
+        return record
+
+    def stop(self) -> None:
+        """Ask the execution to stop: running steps are cancelled, nothing new starts."""
+        if not self._repo.set_execution_status(self.id, ExecutionStatus.STOPPING,
+                                               only_from=(ExecutionStatus.EXECUTING,)):
+            status = self._repo.execution_status(self.id)
+            if status != ExecutionStatus.STOPPING:
+                raise ConflictError(f"execution {self.id} is {status.value}; only an Executing "
+                                    "execution can be stopped")
+
+    def retry(self, *, detach: bool = False) -> Execution:
+        """Run the execution again from its failed or unfinished steps; succeeded steps are kept.
+
+        Works on a Failed or Stopped execution, and on one still marked Executing whose driver
+        process died (for example, killed with ``kill -9``).
+        """
+        from rayline.execution.scheduler import driver_alive
+
+        record = self.describe()
+        if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
+            if self.id in _threads or driver_alive(record.driver, record.heartbeat_at):
+                raise ConflictError(
+                    f"execution {self.id} is {record.status.value} and its driver "
+                    f"({record.driver}) is alive; wait for it or stop it first"
+                )
+        elif record.status == ExecutionStatus.SUCCEEDED:
+            raise ConflictError(f"execution {self.id} succeeded; there is nothing to retry")
+        self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
+        launch(self.id, db_url=self._db.url, detach=detach)
+        return self
+
+
+def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
+    """Drive an execution: in a detached process, or in a thread of this process."""
+    if detach:
+        from rayline.execution.driver import spawn
+
+        spawn(execution_id)
+        return
+    from rayline.execution.scheduler import Scheduler
+    from rayline.runtime import ensure_ray
+
+    ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
+    scheduler = Scheduler(execution_id, db=open_database(db_url), store=open_artifact_store())
+
+    def drive() -> None:
+        try:
+            scheduler.run()
+        except BaseException as exc:  # recorded as Failed by the scheduler; re-raised in wait()
+            _errors[execution_id] = exc
+
+    thread = threading.Thread(target=drive, name=f"rayline-execution-{execution_id}")
+    _threads[execution_id] = thread
+    thread.start()
+
+
+def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> list[ExecutionRecord]:
+    """The latest executions (of one pipeline, or all), newest first."""
+    return PipelineRepository(open_database()).list_executions(pipeline_name, limit=limit)
+
+
+def get_execution(execution_id: str) -> Execution:
+    try:
+        return Execution(execution_id)
+    except NotFoundError:
+        raise

@@ -1,0 +1,62 @@
+"""The pipeline DSL: parameters, steps, expressions, conditions and the JSON definition.
+
+Pure data: this package imports neither Ray nor rayline's storage (a test checks it).
+"""
+
+from rayline.pipeline.conditions import (
+    Condition,
+    ConditionEquals,
+    ConditionGreaterThan,
+    ConditionGreaterThanOrEqualTo,
+    ConditionIn,
+    ConditionLessThan,
+    ConditionLessThanOrEqualTo,
+    ConditionNot,
+    ConditionOr,
+)
+from rayline.pipeline.expressions import (
+    ExecutionVariable,
+    ExecutionVariables,
+    Expression,
+    Join,
+    JsonGet,
+    StepOutput,
+    StepProperty,
+)
+from rayline.pipeline.parameters import (
+    Parameter,
+    ParameterBoolean,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+)
+from rayline.pipeline.pipeline import PipelineDefinition
+from rayline.pipeline.policies import CacheConfig, ParallelismConfiguration, RetryPolicy
+
+__all__ = [
+    "CacheConfig",
+    "Condition",
+    "ConditionEquals",
+    "ConditionGreaterThan",
+    "ConditionGreaterThanOrEqualTo",
+    "ConditionIn",
+    "ConditionLessThan",
+    "ConditionLessThanOrEqualTo",
+    "ConditionNot",
+    "ConditionOr",
+    "ExecutionVariable",
+    "ExecutionVariables",
+    "Expression",
+    "Join",
+    "JsonGet",
+    "ParallelismConfiguration",
+    "Parameter",
+    "ParameterBoolean",
+    "ParameterFloat",
+    "ParameterInteger",
+    "ParameterString",
+    "PipelineDefinition",
+    "RetryPolicy",
+    "StepOutput",
+    "StepProperty",
+]

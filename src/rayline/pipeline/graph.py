@@ -1,0 +1,117 @@
+"""The step graph of a pipeline: which steps exist, who owns which branch, and the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rayline.errors import PipelineDefinitionError
+from rayline.pipeline.expressions import JsonGet, StepOutput, StepProperty, walk
+from rayline.pipeline.steps.base import Step
+
+
+def collect_steps(listed: tuple[Step, ...]) -> list[Step]:
+    """Every step of a pipeline: the listed ones, the branches of conditions, and steps reached
+    through ``depends_on`` objects or output/property references, upstream first."""
+    found: dict[str, Step] = {}
+
+    def visit(step: Step) -> None:
+        if not isinstance(step, Step):
+            raise PipelineDefinitionError(
+                f"pipeline steps must be Step objects, got {step!r} ({type(step).__name__})"
+            )
+        seen = found.get(step.name)
+        if seen is not None:
+            if seen is not step and seen != step:
+                raise PipelineDefinitionError(
+                    f"two different steps are named {step.name!r}; step names must be unique "
+                    "within a pipeline"
+                )
+            return
+        for upstream in _upstream_objects(step):
+            if upstream.name not in found:
+                visit(upstream)
+        if step.name in found:  # reached again through its own upstream: a cycle, reported later
+            return
+        found[step.name] = step
+        for branch in step.branch_steps():
+            visit(branch)
+
+    for s in listed:
+        visit(s)
+    return list(found.values())
+
+
+def _upstream_objects(step: Step) -> list[Step]:
+    ups = [d for d in step.depends_on if isinstance(d, Step)]
+    for expr in walk(step.run_fields()):
+        source = getattr(expr, "source", None)
+        if isinstance(expr, (StepOutput, StepProperty)) and isinstance(source, Step):
+            ups.append(source)
+        elif isinstance(expr, JsonGet) and isinstance(expr.step, Step):
+            ups.append(expr.step)
+    return [u for u in ups if u is not step]
+
+
+@dataclass(frozen=True)
+class StepGraph:
+    """Steps by name, their upstream names, and the condition step owning each branch step."""
+
+    steps: dict[str, Step]
+    upstream: dict[str, frozenset[str]]
+    owner: dict[str, tuple[str, bool]]  # branch step -> (condition step, True=if branch)
+
+    @property
+    def top_level(self) -> list[Step]:
+        return [s for n, s in self.steps.items() if n not in self.owner]
+
+    def downstream(self) -> dict[str, set[str]]:
+        down: dict[str, set[str]] = {n: set() for n in self.steps}
+        for n, ups in self.upstream.items():
+            for u in ups:
+                if u in down:
+                    down[u].add(n)
+        return down
+
+    def topological_order(self) -> list[str]:
+        """Step names, each after all of its upstream steps; raises on a cycle."""
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, path: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = [*path[path.index(n):], n]
+                raise PipelineDefinitionError(
+                    f"the pipeline has a cycle: {' -> '.join(cycle)}; remove one of these "
+                    "dependencies"
+                )
+            state[n] = 1
+            for u in sorted(self.upstream[n]):
+                if u in self.steps:
+                    visit(u, [*path, n])
+            state[n] = 2
+            order.append(n)
+
+        for n in self.steps:
+            visit(n, [])
+        return order
+
+
+def build_graph(steps: list[Step]) -> StepGraph:
+    by_name = {s.name: s for s in steps}
+    owner: dict[str, tuple[str, bool]] = {}
+    for s in steps:
+        for b in getattr(s, "if_steps", ()):
+            owner[b.name] = (s.name, True)
+        for b in getattr(s, "else_steps", ()):
+            owner[b.name] = (s.name, False)
+    upstream: dict[str, frozenset[str]] = {}
+    for s in steps:
+        names = set(s.depends_on_names())
+        for expr in walk(s.run_fields()):
+            names |= expr.step_names()
+        if s.name in owner:
+            names.add(owner[s.name][0])
+        upstream[s.name] = frozenset(names)
+    return StepGraph(by_name, upstream, owner)

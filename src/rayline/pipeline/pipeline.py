@@ -1,0 +1,133 @@
+"""``Pipeline``: parameters and steps, as data, with a versioned JSON definition."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from rayline.errors import PipelineDefinitionError
+from rayline.pipeline.graph import StepGraph, build_graph, collect_steps
+from rayline.pipeline.parameters import Parameter, parameter_from_definition
+from rayline.pipeline.policies import ParallelismConfiguration
+from rayline.pipeline.steps.base import ParseContext, Step, common_from_request
+from rayline.pipeline.validation import validate
+
+DEFINITION_VERSION = "2020-12-01"
+
+
+class PipelineDefinition:
+    """A pipeline as pure data: name, parameters, steps. Validated when built.
+
+    ``rayline.Pipeline`` adds the operations (upsert, start, ...) on top of this class.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        parameters: list[Parameter] | tuple[Parameter, ...] = (),
+        steps: list[Step] | tuple[Step, ...] = (),
+        parallelism_config: ParallelismConfiguration | None = None,
+        description: str = "",
+    ) -> None:
+        if not isinstance(name, str) or not name or len(name) > 256 or not all(
+            c.isalnum() or c in "-_." for c in name
+        ):
+            raise PipelineDefinitionError(
+                f"pipeline name {name!r} is invalid: use 1-256 letters, digits, '-', '_' or '.'"
+            )
+        self.name = name
+        self.parameters = tuple(parameters)
+        self.steps = tuple(steps)
+        self.parallelism_config = parallelism_config
+        self.description = description
+        if not self.steps:
+            raise PipelineDefinitionError(f"pipeline {name!r} has no steps")
+        validate(self.parameters, self.graph)
+
+    @cached_property
+    def graph(self) -> StepGraph:
+        return build_graph(collect_steps(self.steps))
+
+    def step(self, name: str) -> Step:
+        try:
+            return self.graph.steps[name]
+        except KeyError:
+            raise PipelineDefinitionError(
+                f"pipeline {self.name!r} has no step {name!r} "
+                f"(steps: {', '.join(self.graph.steps)})"
+            ) from None
+
+    # --- definition -------------------------------------------------------------------------
+    def to_request(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Version": DEFINITION_VERSION,
+            "Metadata": {"Name": self.name, "Description": self.description},
+            "Parameters": [p.definition() for p in self.parameters],
+            "Steps": [s.to_request() for s in self.graph.top_level],
+        }
+        if self.parallelism_config is not None:
+            out["ParallelismConfiguration"] = {
+                "MaxParallelExecutionSteps":
+                    self.parallelism_config.max_parallel_execution_steps}
+        return out
+
+    def definition(self) -> str:
+        """The pipeline's JSON definition (SageMaker's shape)."""
+        return json.dumps(self.to_request(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_definition(cls, definition: str | dict[str, Any], *, name: str | None = None):
+        """Rebuild a pipeline from its JSON definition (``definition()`` round-trips)."""
+        try:
+            request = json.loads(definition) if isinstance(definition, str) else definition
+        except json.JSONDecodeError as exc:
+            raise PipelineDefinitionError(
+                f"the pipeline definition is not valid JSON: {exc}"
+            ) from None
+        if not isinstance(request, dict) or "Steps" not in request:
+            raise PipelineDefinitionError(
+                "a pipeline definition is a JSON object with 'Version', 'Parameters' and 'Steps'"
+            )
+        if request.get("Version") != DEFINITION_VERSION:
+            raise PipelineDefinitionError(
+                f"definition version {request.get('Version')!r} is not supported "
+                f"(this rayline reads {DEFINITION_VERSION!r})"
+            )
+        parameters = [parameter_from_definition(p) for p in request.get("Parameters", [])]
+        by_name = {p.name: p for p in parameters}
+        ctx = ParseContext(by_name, None)
+        ctx = ParseContext(by_name, lambda r: step_from_request(r, ctx))
+        steps = [step_from_request(s, ctx) for s in request["Steps"]]
+        meta = request.get("Metadata", {})
+        par = request.get("ParallelismConfiguration")
+        return cls(
+            name or meta.get("Name") or "pipeline",
+            parameters=parameters,
+            steps=steps,
+            parallelism_config=ParallelismConfiguration(par["MaxParallelExecutionSteps"])
+            if par else None,
+            description=meta.get("Description", ""),
+        )
+
+
+def step_from_request(request: dict[str, Any], ctx: ParseContext) -> Step:
+    """One step from its definition, via the step kind table."""
+    from rayline.step_kinds import STEP_KINDS, load
+
+    kind = request.get("Type")
+    entry = STEP_KINDS.get(kind)  # type: ignore[arg-type]
+    if entry is None:
+        raise PipelineDefinitionError(
+            f"step {request.get('Name')!r} has unknown type {kind!r}; known types: "
+            f"{', '.join(sorted(STEP_KINDS))}"
+        )
+    common = common_from_request(request)
+    if "PropertyFiles" in request:
+        from rayline.pipeline.steps.processing import PropertyFile
+
+        common["property_files"] = tuple(PropertyFile.from_request(pf)
+                                         for pf in request["PropertyFiles"])
+    return load(entry.definition).from_arguments(request["Name"], request.get("Arguments", {}),
+                                                 ctx, **common)

@@ -1,0 +1,177 @@
+"""The ``Step`` base class every step kind derives from, and the pieces steps share."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rayline.errors import PipelineDefinitionError
+from rayline.pipeline.expressions import StepOutputs, StepProperties, from_request
+from rayline.pipeline.policies import CacheConfig, RetryPolicy
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
+
+# Fields of the base class that are configuration, not run-time arguments.
+_COMMON = ("name", "depends_on", "cache_config", "retry_policies", "display_name", "description")
+
+
+def no_resolve(**kwargs: Any) -> Any:
+    """A dataclass field whose value holds no expressions (the engine leaves it alone)."""
+    return field(metadata={"resolve": False}, **kwargs)
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """Step code by content: the script or pickled function stored under ``code/<sha256>``.
+
+    ``source_sha256`` is the hash of the source text, which the cache key uses (pickles of the same
+    function differ between processes; its source does not).
+    """
+
+    path: str
+    sha256: str
+    source_sha256: str = ""
+
+    def to_request(self) -> dict[str, Any]:
+        out = {"Path": self.path, "Sha256": self.sha256}
+        if self.source_sha256:
+            out["SourceSha256"] = self.source_sha256
+        return out
+
+    @classmethod
+    def from_request(cls, r: dict[str, Any]) -> CodeRef:
+        return cls(r["Path"], r["Sha256"], r.get("SourceSha256", ""))
+
+    @property
+    def cache_identity(self) -> str:
+        return self.source_sha256 or self.sha256
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What ``from_arguments`` needs: declared parameters, and a parser for nested steps."""
+
+    parameters: dict[str, Any]
+    parse_step: Any
+
+    def value(self, request: Any) -> Any:
+        return from_request(request, self.parameters)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """Base of every step kind: a frozen, serialisable description of one unit of work.
+
+    Subclasses set ``kind`` (the definition's ``Type``), add their fields, and implement
+    ``to_arguments`` / ``from_arguments``. Fields may hold expressions; referring to another
+    step's output or property creates a DAG edge. The runner that executes a kind is registered
+    beside it in ``rayline.step_kinds``.
+    """
+
+    __resolvable__ = True
+    kind: ClassVar[str] = ""
+
+    name: str = field(kw_only=False)
+    depends_on: tuple[Any, ...] = no_resolve(default=())
+    cache_config: CacheConfig | None = no_resolve(default=None)
+    retry_policies: tuple[RetryPolicy, ...] = no_resolve(default=())
+    display_name: str | None = no_resolve(default=None)
+    description: str | None = no_resolve(default=None)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise PipelineDefinitionError(
+                f"step name {self.name!r} is invalid: use 1-256 letters, digits, '_' or '-', "
+                "starting with a letter or digit"
+            )
+        object.__setattr__(self, "depends_on", tuple(self.depends_on or ()))
+        object.__setattr__(self, "retry_policies", tuple(self.retry_policies or ()))
+
+    # --- what the DSL exposes ---------------------------------------------------------------
+    @property
+    def outputs(self) -> StepOutputs:
+        """The step's named outputs as expressions: ``prep.outputs["train"]``."""
+        return StepOutputs(self, self.declared_outputs())
+
+    @property
+    def properties(self) -> StepProperties:
+        """Properties the step reports when it succeeds: ``step.properties["Path"]``."""
+        return StepProperties(self)
+
+    def depends_on_names(self) -> tuple[str, ...]:
+        return tuple(d if isinstance(d, str) else d.name for d in self.depends_on)
+
+    # --- what a kind overrides --------------------------------------------------------------
+    def to_arguments(self) -> dict[str, Any]:
+        """The definition's ``Arguments`` for this step (expressions serialised)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
+                       **common: Any) -> Step:
+        raise NotImplementedError
+
+    def declared_outputs(self) -> tuple[str, ...]:
+        return ()
+
+    def declared_property_files(self) -> tuple[Any, ...]:
+        return ()
+
+    def branch_steps(self) -> tuple[Step, ...]:
+        """Steps this step controls (a condition's branches)."""
+        return ()
+
+    def code_ref(self) -> CodeRef | None:
+        """The code the step runs, whose content is part of the cache key."""
+        return None
+
+    def local_files(self) -> tuple[str, ...]:
+        """Literal local paths the step reads, whose content is part of the cache key."""
+        return ()
+
+    def resources(self) -> dict[str, Any]:
+        """Ray resources of the task that runs the step (``num_cpus``, ``num_gpus``, ...)."""
+        return {"num_cpus": 1}
+
+    def code_snapshots(self) -> list[tuple[bytes, str]]:
+        """``(content, suffix)`` of code to store by content hash when the pipeline is upserted."""
+        return []
+
+    # --- definition -------------------------------------------------------------------------
+    def to_request(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Name": self.name, "Type": self.kind,
+                               "Arguments": self.to_arguments()}
+        if self.depends_on:
+            out["DependsOn"] = list(self.depends_on_names())
+        if self.cache_config is not None:
+            out["CacheConfig"] = self.cache_config.to_request()
+        if self.retry_policies:
+            out["RetryPolicies"] = [p.to_request() for p in self.retry_policies]
+        if self.display_name:
+            out["DisplayName"] = self.display_name
+        if self.description:
+            out["Description"] = self.description
+        files = self.declared_property_files()
+        if files:
+            out["PropertyFiles"] = [pf.to_request() for pf in files]
+        return out
+
+    def run_fields(self) -> dict[str, Any]:
+        """The kind-specific fields (everything but the common configuration)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in _COMMON}
+
+
+def common_from_request(request: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments shared by every step kind, read from a step's definition."""
+    cache = request.get("CacheConfig")
+    return {
+        "depends_on": tuple(request.get("DependsOn", ())),
+        "cache_config": CacheConfig.from_request(cache) if cache is not None else None,
+        "retry_policies": tuple(RetryPolicy.from_request(r)
+                                for r in request.get("RetryPolicies", ())),
+        "display_name": request.get("DisplayName"),
+        "description": request.get("Description"),
+    }

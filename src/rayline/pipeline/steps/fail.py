@@ -1,0 +1,29 @@
+"""``FailStep``: end the execution as Failed with a message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rayline.pipeline.expressions import to_request
+from rayline.pipeline.steps.base import ParseContext, Step
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailStep(Step):
+    """Stop the execution and mark it Failed with ``error_message`` (a string or ``Join``)."""
+
+    kind: ClassVar[str] = "Fail"
+
+    error_message: Any = ""
+
+    def resources(self) -> dict[str, Any]:
+        return {}
+
+    def to_arguments(self) -> dict[str, Any]:
+        return {"ErrorMessage": to_request(self.error_message)}
+
+    @classmethod
+    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
+                       **common: Any) -> FailStep:
+        return cls(name, error_message=ctx.value(arguments.get("ErrorMessage", "")), **common)

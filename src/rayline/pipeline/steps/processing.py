@@ -1,0 +1,236 @@
+"""``ProcessingStep``: run a Python script (or function) with named inputs and outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rayline.errors import PipelineDefinitionError
+from rayline.pipeline.expressions import Expression, StepOutput, to_request
+from rayline.pipeline.steps.base import CodeRef, ParseContext, Step, no_resolve
+
+
+@dataclass(frozen=True)
+class ProcessingInput:
+    """Data a processing step reads. ``source`` is a path, a URI or an expression (another
+    step's output, a parameter); the step sees it at ``RAYLINE_INPUT_<DESTINATION>``."""
+
+    __resolvable__ = True
+
+    source: Any
+    destination: str
+
+    def __post_init__(self) -> None:
+        _check_slot_name(self.destination, "ProcessingInput destination")
+
+
+@dataclass(frozen=True)
+class ProcessingOutput:
+    """A named output directory of a processing step (``RAYLINE_OUTPUT_<NAME>``)."""
+
+    output_name: str
+
+    def __post_init__(self) -> None:
+        _check_slot_name(self.output_name, "ProcessingOutput name")
+
+
+@dataclass(frozen=True)
+class PropertyFile:
+    """A JSON file inside one of a step's outputs that ``JsonGet`` can read."""
+
+    name: str
+    output_name: str
+    path: str
+
+    def to_request(self) -> dict[str, str]:
+        return {"PropertyFileName": self.name, "OutputName": self.output_name,
+                "FilePath": self.path}
+
+    @classmethod
+    def from_request(cls, r: dict[str, str]) -> PropertyFile:
+        return cls(r["PropertyFileName"], r["OutputName"], r["FilePath"])
+
+
+def _check_slot_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise PipelineDefinitionError(
+            f"{what} {name!r} is invalid: use letters, digits, '_' and '-'"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessingStep(Step):
+    """Run a Python script on Ray with arguments, named inputs and named outputs.
+
+    ``code`` is a script path: it runs with ``sys.argv[1:] = arguments`` inside a Ray task.
+    Alternatively ``function`` is called with a ``ProcessingContext``. Either way the step finds
+    its inputs and output directories through ``rayline.processing_context()`` (or the
+    ``RAYLINE_INPUT_<DEST>`` / ``RAYLINE_OUTPUT_<NAME>`` environment variables).
+
+    >>> prep = ProcessingStep("Prep", code="scripts/preprocess.py",
+    ...     arguments=["--train_size", "0.6"],
+    ...     inputs=[ProcessingInput(source="data/raw.csv", destination="raw")],
+    ...     outputs=[ProcessingOutput("train"), ProcessingOutput("test")])
+    """
+
+    kind: ClassVar[str] = "Processing"
+
+    code: str | CodeRef | None = no_resolve(default=None)
+    function: Callable[..., Any] | None = no_resolve(default=None, compare=False)
+    arguments: tuple[Any, ...] = ()
+    inputs: tuple[ProcessingInput, ...] = ()
+    outputs: tuple[ProcessingOutput, ...] = no_resolve(default=())  # type: ignore[assignment]
+    property_files: tuple[PropertyFile, ...] = no_resolve(default=())
+    num_cpus: float = no_resolve(default=1)
+    num_gpus: float = no_resolve(default=0)
+    env: dict[str, str] = field(default_factory=dict)
+    function_ref: CodeRef | None = no_resolve(default=None)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "arguments", tuple(self.arguments))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "property_files", tuple(self.property_files))
+        object.__setattr__(self, "env", dict(self.env))
+        # ``step.outputs`` is both the declared ProcessingOutputs and, indexed by name, the
+        # expressions other steps use: ``prep.outputs["train"]``.
+        object.__setattr__(self, "outputs", DeclaredOutputs(self.name, self.outputs))
+        if (self.code is None) == (self.function is None and self.function_ref is None):
+            raise PipelineDefinitionError(
+                f"ProcessingStep {self.name!r} needs exactly one of code= (a script path) or "
+                "function= (a Python callable)"
+            )
+        if isinstance(self.code, str):
+            object.__setattr__(self, "code", script_ref(self.code, step=self.name))
+        if self.function is not None and self.function_ref is None:
+            object.__setattr__(self, "function_ref", function_ref(self.function))
+        names = [o.output_name for o in self.outputs]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise PipelineDefinitionError(f"step {self.name!r} declares output(s) {sorted(dupes)} twice")
+        for pf in self.property_files:
+            if pf.output_name not in names:
+                raise PipelineDefinitionError(
+                    f"step {self.name!r}: property file {pf.name!r} lives in output "
+                    f"{pf.output_name!r}, which the step does not declare (declared: "
+                    f"{', '.join(map(repr, names)) or 'none'})"
+                )
+        for arg in self.arguments:
+            if not isinstance(arg, (str, int, float, bool, Expression)):
+                raise PipelineDefinitionError(
+                    f"step {self.name!r}: argument {arg!r} must be a string, a number or an "
+                    "expression (parameter, step output, Join, ...)"
+                )
+
+    def declared_outputs(self) -> tuple[str, ...]:
+        return tuple(o.output_name for o in self.outputs)
+
+    def declared_property_files(self) -> tuple[PropertyFile, ...]:
+        return self.property_files
+
+    def code_ref(self) -> CodeRef | None:
+        return self.code if self.code is not None else self.function_ref
+
+    def local_files(self) -> tuple[str, ...]:
+        return tuple(i.source for i in self.inputs
+                     if isinstance(i.source, str) and "://" not in i.source)
+
+    def resources(self) -> dict[str, Any]:
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
+
+    def code_snapshots(self) -> list[tuple[bytes, str]]:
+        if self.function is not None:
+            import cloudpickle
+
+            return [(cloudpickle.dumps(self.function), ".pkl")]
+        if isinstance(self.code, CodeRef) and Path(self.code.path).is_file():
+            return [(Path(self.code.path).read_bytes(), ".py")]
+        return []
+
+    def to_arguments(self) -> dict[str, Any]:
+        ref = self.code_ref()
+        out: dict[str, Any] = {
+            "Code": {"Kind": "Function" if self.function_ref else "Script", **ref.to_request()},
+            "ContainerArguments": to_request(list(self.arguments)),
+            "ProcessingInputs": [{"Source": to_request(i.source), "Destination": i.destination}
+                                 for i in self.inputs],
+            "ProcessingOutputs": [{"OutputName": o.output_name} for o in self.outputs],
+            "Resources": {"NumCpus": self.num_cpus, "NumGpus": self.num_gpus},
+        }
+        if self.env:
+            out["Environment"] = dict(self.env)
+        return out
+
+    @classmethod
+    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
+                       **common: Any) -> ProcessingStep:
+        code = arguments["Code"]
+        ref = CodeRef.from_request(code)
+        res = arguments.get("Resources", {})
+        return cls(
+            name,
+            code=ref if code.get("Kind") != "Function" else None,
+            function_ref=ref if code.get("Kind") == "Function" else None,
+            arguments=tuple(ctx.value(arguments.get("ContainerArguments", []))),
+            inputs=tuple(ProcessingInput(ctx.value(i["Source"]), i["Destination"])
+                         for i in arguments.get("ProcessingInputs", [])),
+            outputs=tuple(ProcessingOutput(o["OutputName"])
+                          for o in arguments.get("ProcessingOutputs", [])),
+            num_cpus=res.get("NumCpus", 1),
+            num_gpus=res.get("NumGpus", 0),
+            env=arguments.get("Environment", {}),
+            **common,
+        )
+
+
+class DeclaredOutputs(tuple):
+    """A step's ``ProcessingOutput``s that, indexed by name, give ``StepOutput`` expressions."""
+
+    def __new__(cls, step: str, items: Any = ()) -> DeclaredOutputs:
+        self = super().__new__(cls, tuple(items))
+        self.step = step
+        return self
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return (self.step, tuple(self))
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        names = [o.output_name for o in self]
+        if key not in names:
+            raise PipelineDefinitionError(
+                f"step {self.step!r} has no output {key!r} (declared: "
+                f"{', '.join(map(repr, names)) or 'none'})"
+            )
+        return StepOutput(self.step, key)
+
+
+def script_ref(path: str, *, step: str) -> CodeRef:
+    """Hash a script file for the definition (its snapshot is stored at upsert)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise PipelineDefinitionError(
+            f"step {step!r}: script {path!r} does not exist (looked at {p.resolve()}); give a "
+            "path relative to the working directory or an absolute one"
+        )
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    return CodeRef(str(p.resolve()), digest, digest)
+
+
+def function_ref(func: Callable[..., Any]) -> CodeRef:
+    """Identify a function by its pickle (what runs) and its source (what the cache keys on)."""
+    import cloudpickle
+
+    pickled = cloudpickle.dumps(func)
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        source = pickled.hex()
+    name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+    return CodeRef(name, hashlib.sha256(pickled).hexdigest(),
+                   hashlib.sha256(source.encode()).hexdigest())

@@ -1,0 +1,86 @@
+"""``Pipeline``: a pipeline definition you can store (``upsert``) and run (``start``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rayline.errors import PipelineDefinitionError
+from rayline.execution.records import PipelineRecord
+from rayline.execution.repository import PipelineRepository
+from rayline.executions import Execution, launch
+from rayline.pipeline.parameters import resolve_parameters
+from rayline.pipeline.pipeline import PipelineDefinition
+from rayline.store import open_artifact_store, open_database
+
+
+class Pipeline(PipelineDefinition):
+    """A pipeline: parameters and steps, stored in the metadata DB and run on Ray.
+
+    >>> pipeline = Pipeline("housing", parameters=[threshold], steps=[ingest, prep, check])
+    >>> pipeline.upsert()
+    >>> execution = pipeline.start(parameters={"RMSEThreshold": 20000.0})
+    >>> execution.wait()
+    """
+
+    def upsert(self, *, db_url: str | None = None) -> int:
+        """Store the code snapshots and the definition; returns the pipeline version (a new
+        version only when the definition changed)."""
+        store = open_artifact_store()
+        for step in self.graph.steps.values():
+            ref = step.code_ref()
+            for content, suffix in step.code_snapshots():
+                digest, _ = store.put_content(content, kind="code", suffix=suffix)
+                if suffix == ".py" and ref is not None and digest != ref.sha256:
+                    raise PipelineDefinitionError(
+                        f"step {step.name!r}: script {ref.path} changed after the step was "
+                        "defined; build the pipeline again"
+                    )
+                if suffix == ".pkl" and ref is not None and digest != ref.sha256:
+                    store.put_bytes(content, "code", f"{ref.sha256}.pkl")
+        repo = PipelineRepository(open_database(db_url))
+        return repo.upsert_pipeline(self.name, self.definition(), self.description)
+
+    def start(self, parameters: dict[str, Any] | None = None, *, detach: bool = False,
+              db_url: str | None = None) -> Execution:
+        """Start an execution (after an implicit ``upsert``) and return its handle at once.
+
+        The steps run on Ray, driven by a thread of this process, or by a detached process
+        with ``detach=True`` (the execution then outlives this one). ``parameters`` override
+        the defaults; unknown, missing or mistyped ones raise ``ParameterError`` here.
+        """
+        values = resolve_parameters(list(self.parameters), parameters)
+        version = self.upsert(db_url=db_url)
+        db = open_database(db_url)
+        execution_id = uuid.uuid4().hex[:16]
+        max_parallel = (self.parallelism_config.max_parallel_execution_steps
+                        if self.parallelism_config else None)
+        PipelineRepository(db).create_execution(execution_id, self.name, version, values,
+                                                max_parallel_steps=max_parallel)
+        launch(execution_id, db_url=db.url, detach=detach)
+        return Execution(execution_id, db_url=db.url)
+
+    def describe(self) -> PipelineRecord:
+        return PipelineRepository(open_database()).get_pipeline(self.name)
+
+    def list_executions(self, *, limit: int = 50) -> list[Execution]:
+        repo = PipelineRepository(open_database())
+        return [Execution(r.id) for r in repo.list_executions(self.name, limit=limit)]
+
+    def delete(self) -> None:
+        delete_pipeline(self.name)
+
+    @classmethod
+    def load(cls, name: str, *, version: int | None = None) -> Pipeline:
+        """The stored pipeline ``name`` (its latest version unless ``version`` is given)."""
+        _, definition = PipelineRepository(open_database()).get_definition(name, version)
+        return cls.from_definition(definition, name=name)
+
+
+def list_pipelines() -> list[PipelineRecord]:
+    return PipelineRepository(open_database()).list_pipelines()
+
+
+def delete_pipeline(name: str) -> None:
+    """Delete a pipeline with its versions and executions (its artifacts stay)."""
+    PipelineRepository(open_database()).delete_pipeline(name)

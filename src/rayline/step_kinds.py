@@ -1,0 +1,39 @@
+"""The table of step kinds: each kind's definition class and the runner that executes it.
+
+Adding a step kind is one line here plus its two halves: a definition (a ``Step`` subclass, pure
+data) and a runner (``run(step, ctx) -> StepResult``). Both are named as ``module:attribute``
+strings and imported only when needed, so reading a definition never imports Ray.
+``on_ray=False`` kinds are evaluated by the scheduler itself (they are instant and read only
+the execution's own state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepKind:
+    definition: str
+    runner: str
+    on_ray: bool = True
+
+
+STEP_KINDS: dict[str, StepKind] = {
+    "Processing": StepKind("rayline.pipeline.steps:ProcessingStep",
+                           "rayline.execution.runners:run_processing"),
+    "Function": StepKind("rayline.pipeline.steps:FunctionStep",
+                         "rayline.execution.runners:run_function"),
+    "Condition": StepKind("rayline.pipeline.steps:ConditionStep",
+                          "rayline.execution.runners:run_condition", on_ray=False),
+    "Fail": StepKind("rayline.pipeline.steps:FailStep",
+                     "rayline.execution.runners:run_fail", on_ray=False),
+}
+
+
+def load(target: str):
+    """Import ``module:attribute``."""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
