@@ -1,0 +1,338 @@
+"""Training datasets from feature groups, point-in-time correct (DuckDB ``ASOF JOIN``).
+
+>>> ds = (create_dataset(entities, record_identifier_feature_name="record_id",
+...                      event_time_identifier_feature_name="event_time")
+...       .with_feature_group(FeatureGroup("housing"))
+...       .point_in_time_accurate_join())
+>>> df = ds.to_dataframe()
+
+Every base (entity) row is kept, in its original order. With a point-in-time join each row gets
+the feature values of the latest record whose event time is at or before the row's event time;
+without one, the latest record overall. By default (as in SageMaker) records are deduplicated per
+(identifier, event time), keeping the latest written, and a record whose latest row is a delete
+marker yields no values (``include_deleted_records()`` ignores delete markers instead).
+``as_of(t)`` reads the store as it was at ``t`` (rows written after ``t`` are ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+
+from rayline.errors import SchemaError, UserInputError
+from rayline.featurestore.description import FeatureGroupDescription
+from rayline.featurestore.query import fetch_arrow, quote, source_sql
+from rayline.featurestore.validation import parse_event_time
+
+_ROW = "__rayline_row"
+_ET = "__rayline_et"
+
+
+@dataclass(frozen=True)
+class _Join:
+    desc: FeatureGroupDescription
+    key: str
+    features: tuple[str, ...]
+    prefix: str
+
+
+@dataclass(frozen=True)
+class DatasetBuilder:
+    """An immutable description of a dataset; each ``with_``/option method returns a new one."""
+
+    base: object  # pandas DataFrame, pyarrow Table, or FeatureGroupDescription
+    record_identifier_feature_name: str
+    event_time_identifier_feature_name: str | None
+    joins: tuple[_Join, ...] = ()
+    point_in_time: bool = False
+    latest_only: bool = False
+    include_deleted: bool = False
+    include_duplicated: bool = False
+    as_of_time: float | None = None
+    event_time_range: tuple[float | None, float | None] = (None, None)
+    db_url: str | None = field(default=None, repr=False)
+
+    def with_feature_group(
+        self,
+        group,
+        *,
+        target_feature_name_in_base: str | None = None,
+        included_feature_names: Sequence[str] | None = None,
+        prefix: str = "",
+    ) -> DatasetBuilder:
+        """Join a feature group on ``target_feature_name_in_base`` (default: the base's record
+        identifier) = the group's record identifier. By default every feature but the group's
+        identifier and event time is added; ``prefix`` renames them (``prefix + name``)."""
+        desc = _describe(group, self.db_url)
+        if not desc.offline_store_enabled:
+            raise UserInputError(f"feature group {desc.name!r} has no offline store to join")
+        if included_feature_names is None:
+            features = tuple(
+                n
+                for n in desc.feature_names
+                if n not in (desc.record_identifier_name, desc.event_time_feature_name)
+            )
+        else:
+            unknown = [n for n in included_feature_names if n not in desc.feature_names]
+            if unknown:
+                raise SchemaError(f"features {unknown} are not in feature group {desc.name!r}")
+            features = tuple(included_feature_names)
+        key = target_feature_name_in_base or self.record_identifier_feature_name
+        return replace(self, joins=(*self.joins, _Join(desc, key, features, prefix)))
+
+    def point_in_time_accurate_join(self) -> DatasetBuilder:
+        """Give each base row the values as of its event time (needs a base event time)."""
+        if self.event_time_identifier_feature_name is None:
+            raise UserInputError(
+                "a point-in-time join needs the base's event time column: pass "
+                "event_time_identifier_feature_name= to create_dataset"
+            )
+        return replace(self, point_in_time=True)
+
+    def latest_records_only(self) -> DatasetBuilder:
+        """Keep only the latest record per identifier of a feature-group base."""
+        return replace(self, latest_only=True)
+
+    def include_deleted_records(self) -> DatasetBuilder:
+        """Ignore delete markers (deleted records keep their last values)."""
+        return replace(self, include_deleted=True)
+
+    def include_duplicated_records(self) -> DatasetBuilder:
+        """Keep every stored version of an (identifier, event time)."""
+        return replace(self, include_duplicated=True)
+
+    def as_of(self, timestamp) -> DatasetBuilder:
+        """Read the stores as they were at ``timestamp`` (Unix seconds or ISO-8601)."""
+        return replace(self, as_of_time=_seconds(timestamp, "as_of"))
+
+    def with_event_time_range(self, start=None, end=None) -> DatasetBuilder:
+        """Only feature records with ``start <= event time <= end``."""
+        return replace(
+            self,
+            event_time_range=(
+                None if start is None else _seconds(start, "start"),
+                None if end is None else _seconds(end, "end"),
+            ),
+        )
+
+    # -- output ----------------------------------------------------------------------------
+
+    def to_arrow(self) -> pa.Table:
+        con, sql = self._prepare()
+        try:
+            return fetch_arrow(con, sql)
+        finally:
+            con.close()
+
+    def to_dataframe(self):
+        """The dataset as a pandas DataFrame (base rows in their original order)."""
+        con, sql = self._prepare()
+        try:
+            return con.sql(sql).df()
+        finally:
+            con.close()
+
+    def sql(self) -> str:
+        """The DuckDB query this builder runs."""
+        con, sql = self._prepare()
+        con.close()
+        return sql
+
+    def _prepare(self):
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        ctes = []
+        if isinstance(self.base, FeatureGroupDescription):
+            desc = self.base
+            ctes.append(f"base_src AS ({self._records_sql(desc, for_base=True)})")
+            base_cols = list(desc.feature_names)
+            base_et = _ET
+        else:
+            table = _as_arrow(self.base)
+            for col in (
+                self.record_identifier_feature_name,
+                self.event_time_identifier_feature_name,
+            ):
+                if col is not None and col not in table.column_names:
+                    raise SchemaError(
+                        f"the base has no column {col!r} (columns: {', '.join(table.column_names)})"
+                    )
+            table = table.append_column(_ROW, pa.array(np.arange(table.num_rows), pa.int64()))
+            con.register("base_input", table)
+            base_cols = [c for c in table.column_names if c != _ROW]
+            et = self.event_time_identifier_feature_name
+            et_expr = (
+                _seconds_expr(quote(et), table.schema.field(et).type) if et else "NULL::DOUBLE"
+            )
+            ctes.append(f"base_src AS (SELECT *, {et_expr} AS {_ET} FROM base_input)")
+            base_et = _ET
+        select_cols = [f"b.{quote(c)}" for c in base_cols]
+        taken = set(base_cols)
+        joins_sql = []
+        for i, join in enumerate(self.joins):
+            alias = f"f{i}"
+            if join.key not in base_cols:
+                raise SchemaError(
+                    f"the base has no column {join.key!r} to join feature group "
+                    f"{join.desc.name!r} on; pass target_feature_name_in_base="
+                )
+            ctes.append(f"{alias}_src AS ({self._records_sql(join.desc, for_base=False)})")
+            rid = quote(join.desc.record_identifier_name)
+            if self.point_in_time:
+                joins_sql.append(
+                    f"ASOF LEFT JOIN {alias}_src {alias} ON b.{quote(join.key)} = {alias}.{rid} "
+                    f"AND b.{base_et} >= {alias}.{_ET}"
+                )
+            else:
+                ctes.append(
+                    f"{alias}_latest AS (SELECT * FROM {alias}_src QUALIFY row_number() OVER "
+                    f"(PARTITION BY {rid} ORDER BY {_ET} DESC, api_invocation_time DESC, "
+                    "write_time DESC) = 1)"
+                )
+                joins_sql.append(
+                    f"LEFT JOIN {alias}_latest {alias} ON b.{quote(join.key)} = {alias}.{rid}"
+                )
+            for name in join.features:
+                out = join.prefix + name
+                if out in taken:
+                    raise SchemaError(
+                        f"column {out!r} of feature group {join.desc.name!r} clashes with "
+                        "another column of the dataset; pass prefix= or included_feature_names="
+                    )
+                taken.add(out)
+                value = f"{alias}.{quote(name)}"
+                if not self.include_deleted:
+                    value = f"CASE WHEN {alias}.is_deleted THEN NULL ELSE {value} END"
+                select_cols.append(f"{value} AS {quote(out)}")
+        order = f" ORDER BY b.{_ROW}" if not isinstance(self.base, FeatureGroupDescription) else ""
+        sql = (
+            "WITH "
+            + ",\n".join(ctes)
+            + f"\nSELECT {', '.join(select_cols)} FROM base_src b "
+            + " ".join(joins_sql)
+            + order
+        )
+        return con, sql
+
+    def _records_sql(self, desc: FeatureGroupDescription, *, for_base: bool) -> str:
+        """A group's rows after as-of, time range, dedup and delete handling."""
+        et_type = desc.feature_type(desc.event_time_feature_name).arrow_type
+        et_expr = _seconds_expr(quote(desc.event_time_feature_name), et_type)
+        rid = quote(desc.record_identifier_name)
+        where = []
+        if self.as_of_time is not None:
+            where.append(f"write_time <= to_timestamp({self.as_of_time!r})")
+        start, end = self.event_time_range
+        if start is not None:
+            where.append(f"{_ET} >= {start!r}")
+        if end is not None:
+            where.append(f"{_ET} <= {end!r}")
+        if self.include_deleted:
+            where.append("NOT is_deleted")
+        sql = f"SELECT *, {et_expr} AS {_ET} FROM ({source_sql(desc)})"
+        if where:
+            sql = f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)}"
+        if not self.include_duplicated:
+            sql += (
+                f" QUALIFY row_number() OVER (PARTITION BY {rid}, {_ET} ORDER BY "
+                "api_invocation_time DESC, write_time DESC) = 1"
+                if not where
+                else ""
+            )
+            if where:
+                sql = (
+                    f"SELECT * FROM ({sql}) QUALIFY row_number() OVER (PARTITION BY {rid}, {_ET} "
+                    "ORDER BY api_invocation_time DESC, write_time DESC) = 1"
+                )
+        if for_base:
+            if self.latest_only or not self.include_deleted:
+                # Latest row per record: drop records whose latest row is a delete marker, and
+                # with latest_only keep only that row.
+                ranked = (
+                    f"SELECT *, row_number() OVER (PARTITION BY {rid} ORDER BY {_ET} DESC, "
+                    "api_invocation_time DESC, write_time DESC) AS __rank, "
+                    f"first_value(is_deleted) OVER (PARTITION BY {rid} ORDER BY {_ET} DESC, "
+                    "api_invocation_time DESC, write_time DESC) AS __latest_deleted "
+                    f"FROM ({sql})"
+                )
+                conds = ["NOT is_deleted"]
+                if not self.include_deleted:
+                    conds.append("NOT __latest_deleted")
+                if self.latest_only:
+                    conds.append("__rank = 1")
+                sql = (
+                    f"SELECT * EXCLUDE (__rank, __latest_deleted) FROM ({ranked}) "
+                    f"WHERE {' AND '.join(conds)}"
+                )
+            else:
+                sql = f"SELECT * FROM ({sql}) WHERE NOT is_deleted"
+        return sql
+
+
+def create_dataset(
+    base,
+    *,
+    record_identifier_feature_name: str | None = None,
+    event_time_identifier_feature_name: str | None = None,
+    db_url: str | None = None,
+) -> DatasetBuilder:
+    """Start a dataset from a base: a ``FeatureGroup`` (its records) or a DataFrame / Arrow
+    table of entity rows (name its identifier and, for point-in-time joins, its event time)."""
+    from rayline.featurestore.group import FeatureGroup
+
+    if isinstance(base, FeatureGroup | FeatureGroupDescription):
+        desc = _describe(base, db_url)
+        if not desc.offline_store_enabled:
+            raise UserInputError(f"feature group {desc.name!r} has no offline store")
+        return DatasetBuilder(
+            base=desc,
+            record_identifier_feature_name=desc.record_identifier_name,
+            event_time_identifier_feature_name=desc.event_time_feature_name,
+            db_url=db_url,
+        )
+    if record_identifier_feature_name is None:
+        raise UserInputError(
+            "a DataFrame base needs record_identifier_feature_name= (its entity key column)"
+        )
+    return DatasetBuilder(
+        base=base,
+        record_identifier_feature_name=record_identifier_feature_name,
+        event_time_identifier_feature_name=event_time_identifier_feature_name,
+        db_url=db_url,
+    )
+
+
+def _describe(group, db_url) -> FeatureGroupDescription:
+    if isinstance(group, FeatureGroupDescription):
+        return group
+    from rayline.featurestore.group import FeatureGroup
+
+    if isinstance(group, str):
+        group = FeatureGroup(group, db_url=db_url)
+    return group.description
+
+
+def _as_arrow(data) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    return pa.Table.from_pandas(data, preserve_index=False)
+
+
+def _seconds_expr(column: str, arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return f"epoch(CAST({column} AS TIMESTAMPTZ))"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return f"epoch({column})"
+    return f"CAST({column} AS DOUBLE)"
+
+
+def _seconds(value, what: str) -> float:
+    seconds = parse_event_time(value)
+    if seconds is None:
+        raise UserInputError(f"{what} {value!r} is not Unix seconds or ISO-8601")
+    return seconds
