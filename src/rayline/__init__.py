@@ -1,1 +1,75 @@
-"""rayline."""
+"""rayline: durable, cached ML pipelines on Ray, with a feature store, experiment tracking,
+a model registry with approvals, and real-time endpoints on Ray Serve.
+
+The public API is what ``__all__`` lists; everything else is internal. Names are imported on
+first use, so ``import rayline`` (and the CLI) stays fast and the pure DSL never pulls in Ray or
+the storage layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "RaylineError": "rayline.errors",
+    "UserInputError": "rayline.errors",
+    "PipelineDefinitionError": "rayline.errors",
+    "ParameterError": "rayline.errors",
+    "SchemaError": "rayline.errors",
+    "ConfigError": "rayline.errors",
+    "NotFoundError": "rayline.errors",
+    "ConflictError": "rayline.errors",
+    "StepFailedError": "rayline.errors",
+    "ExecutionFailedError": "rayline.errors",
+    "BackendError": "rayline.errors",
+    # pipelines
+    "Pipeline": "rayline.pipelines",
+    "list_pipelines": "rayline.pipelines",
+    "delete_pipeline": "rayline.pipelines",
+    "ParameterString": "rayline.pipeline",
+    "ParameterInteger": "rayline.pipeline",
+    "ParameterFloat": "rayline.pipeline",
+    "ParameterBoolean": "rayline.pipeline",
+    "CacheConfig": "rayline.pipeline",
+    "RetryPolicy": "rayline.pipeline",
+    "ParallelismConfiguration": "rayline.pipeline",
+    "ExecutionVariables": "rayline.pipeline",
+    "step": "rayline.pipeline.steps",
+    # executions
+    "Execution": "rayline.executions",
+    "list_executions": "rayline.executions",
+    "ExecutionStatus": "rayline.execution.records",
+    "StepStatus": "rayline.execution.records",
+    "ProcessingContext": "rayline.execution.context",
+    "processing_context": "rayline.execution.context",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rayline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from rayline.errors import *  # noqa: F403
+    from rayline.execution.context import ProcessingContext, processing_context
+    from rayline.execution.records import ExecutionStatus, StepStatus
+    from rayline.executions import Execution, list_executions
+    from rayline.pipeline import *  # noqa: F403
+    from rayline.pipeline.steps import step
+    from rayline.pipelines import Pipeline, delete_pipeline, list_pipelines

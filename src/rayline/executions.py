@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from rayline.errors import ConflictError, ExecutionFailedError, NotFoundError
+from rayline.errors import ConflictError, ExecutionFailedError
 from rayline.execution.records import (
     EventRecord,
     ExecutionRecord,
@@ -159,8 +159,3 @@ def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> lis
     return PipelineRepository(open_database()).list_executions(pipeline_name, limit=limit)
 
 
-def get_execution(execution_id: str) -> Execution:
-    try:
-        return Execution(execution_id)
-    except NotFoundError:
-        raise

@@ -78,6 +78,7 @@ class Pipeline(PipelineDefinition):
 
 
 def list_pipelines() -> list[PipelineRecord]:
+    """Every stored pipeline, by name."""
     return PipelineRepository(open_database()).list_pipelines()
 
 

@@ -13,11 +13,14 @@ from rich.table import Table
 
 
 def console() -> Console:
-    return Console(highlight=False)
+    c = Console(highlight=False)
+    if not c.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+        c = Console(highlight=False, width=160)
+    return c
 
 
 def error_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def print_json(value: Any) -> None:

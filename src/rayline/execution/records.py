@@ -8,6 +8,8 @@ from typing import Any
 
 
 class ExecutionStatus(StrEnum):
+    """Status of an execution: Executing → (Stopping →) Stopped | Failed | Succeeded."""
+
     EXECUTING = "Executing"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
@@ -20,6 +22,8 @@ class ExecutionStatus(StrEnum):
 
 
 class StepStatus(StrEnum):
+    """Status of a step run: Starting → Executing → (Stopping →) Stopped | Failed | Succeeded."""
+
     STARTING = "Starting"
     EXECUTING = "Executing"
     STOPPING = "Stopping"

@@ -6,6 +6,7 @@ CLI (and any other reader) sees a consistent history even if the driver dies mid
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -190,14 +191,14 @@ class PipelineRepository:
             values.setdefault("ended_at", now)
         with self.db.begin() as conn:
             if create is not None:
-                conn.execute(step_runs.insert().values(execution_id=execution_id,
-                                                       step_name=step_name, **create, **values))
+                conn.execute(step_runs.insert(), {"execution_id": execution_id,
+                                                  "step_name": step_name, **create, **values})
             else:
-                conn.execute(step_runs.update().where(
-                    step_runs.c.execution_id == execution_id,
-                    step_runs.c.step_name == step_name).values(**values))
-            conn.execute(events.insert().values(execution_id=execution_id, step_name=step_name,
-                                                status=status.value, at=now, detail=detail))
+                conn.execute(_update_step(tuple(sorted(values))),
+                             {"b_execution_id": execution_id, "b_step_name": step_name,
+                              **{f"b_{k}": v for k, v in values.items()}})
+            conn.execute(events.insert(), {"execution_id": execution_id, "step_name": step_name,
+                                           "status": status.value, "at": now, "detail": detail})
 
     def step_exists(self, execution_id: str, step_name: str) -> bool:
         with self.db.connect() as conn:
@@ -246,6 +247,16 @@ class PipelineRepository:
                 events.c.execution_id == execution_id, events.c.id > after_id)
                 .order_by(events.c.id)).all()
         return [EventRecord(**r._mapping) for r in rows]
+
+
+@functools.cache
+def _update_step(columns: tuple[str, ...]) -> Any:
+    # Built once per column set: the scheduler's hot path (several updates per step) then skips
+    # SQLAlchemy's statement construction.
+    return (step_runs.update()
+            .where(step_runs.c.execution_id == sa.bindparam("b_execution_id"),
+                   step_runs.c.step_name == sa.bindparam("b_step_name"))
+            .values({c: sa.bindparam(f"b_{c}") for c in columns}))
 
 
 def _execution(row: Any) -> ExecutionRecord:

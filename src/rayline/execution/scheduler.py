@@ -229,8 +229,17 @@ class Scheduler:
                                properties=hit.properties, cache_key=key, cached_from=source,
                                attempts=0, logs=hit.logs,
                                detail=f"cache hit: reused the run of execution {source}")
-        self.done[step.name] = self.repo.get_step_run(self.execution.id, step.name)
+        self._done(step, outputs=hit.outputs, properties=hit.properties, key=key,
+                   cached_from=source)
         return True
+
+    def _done(self, step: Step, *, outputs: dict[str, str], properties: dict[str, Any],
+              key: str | None, cached_from: str | None = None) -> None:
+        # What later steps resolve against; the same values were just written to the DB.
+        self.done[step.name] = StepRunRecord(
+            execution_id=self.execution.id, pipeline_name=self.pipeline.name,
+            step_name=step.name, step_type=step.kind, status=StepStatus.SUCCEEDED,
+            outputs=outputs, properties=properties, cache_key=key, cached_from=cached_from)
 
     def _run_inline(self, step: Step, kind: Any) -> None:
         self._create_or_update(step, StepStatus.STARTING, attempts=1)
@@ -249,7 +258,7 @@ class Scheduler:
         self.repo.record_step(self.execution.id, step.name, StepStatus.SUCCEEDED,
                               properties=properties,
                               detail=", ".join(f"{k}={v}" for k, v in properties.items()))
-        self.done[step.name] = self.repo.get_step_run(self.execution.id, step.name)
+        self._done(step, outputs={}, properties=properties, key=None)
 
     def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
         from rayline.execution.worker import run_step
@@ -297,7 +306,7 @@ class Scheduler:
             self.repo.record_step(self.execution.id, run.name, StepStatus.SUCCEEDED,
                                   outputs=outputs, properties=outcome.properties,
                                   logs=outcome.logs)
-            self.done[run.name] = self.repo.get_step_run(self.execution.id, run.name)
+            self._done(step, outputs=outputs, properties=outcome.properties, key=run.key)
         else:
             self._after_failure(step, run, outcome.error or "failed", outcome.exception_chain,
                                 outcome.user_traceback, outcome.logs)

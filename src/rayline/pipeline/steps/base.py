@@ -159,9 +159,9 @@ class Step:
         return out
 
     def run_fields(self) -> dict[str, Any]:
-        """The kind-specific fields (everything but the common configuration)."""
+        """The kind-specific fields that may hold expressions (resolved at run time)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in _COMMON}
+                if f.name not in _COMMON and f.metadata.get("resolve", True)}
 
 
 def common_from_request(request: dict[str, Any]) -> dict[str, Any]:

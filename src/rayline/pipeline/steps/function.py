@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,8 +22,6 @@ from rayline.pipeline.expressions import Expression, StepProperty, to_request
 from rayline.pipeline.policies import CacheConfig, RetryPolicy
 from rayline.pipeline.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.pipeline.steps.processing import function_ref
-
-_calls: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,16 +113,18 @@ def step(
     """Decorate a function so that calling it defines a pipeline step.
 
     The first call of ``f`` makes step ``f`` (or ``name``), later calls ``f-2``, ``f-3``, ...
+    (counted per decorated function, so build a pipeline once per process and reuse it).
     The function runs in a Ray task; its arguments and return value must pickle, and a
     JSON-serialisable return value is stored in the metadata DB.
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., FunctionStep]:
         base = name or func.__name__
+        calls = itertools.count(1)
 
         @functools.wraps(func)
         def make_step(*args: Any, **kwargs: Any) -> FunctionStep:
-            n = next(_calls[base])
+            n = next(calls)
             return FunctionStep(
                 base if n == 1 else f"{base}-{n}",
                 function=func, args=args, kwargs=kwargs, cache_config=cache_config,

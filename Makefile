@@ -1,0 +1,45 @@
+# rayline: `make demo` runs the reference workflow end to end; `make test` runs the test suite.
+# Both create or update the virtual environment in .venv first (idempotent).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rayline needs Python 3.11 or newer")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) examples/housing/demo.py $(DEMO_ARGS)
+
+# pytest exits 5 when it collects no tests; make treats that as a failure, as it should.
+test: install
+	$(PY) -m pytest tests -q
+
+test-unit: install
+	$(PY) -m pytest tests/unit -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+
+format: install
+	$(VENV)/bin/ruff format src tests benchmarks examples
+	$(VENV)/bin/ruff check --fix src tests benchmarks examples
+
+bench: install
+	$(PY) benchmarks/orchestration.py
+	$(PY) benchmarks/feature_store.py
+	$(PY) benchmarks/training.py
+	$(PY) benchmarks/serving.py
+
+clean:
+	rm -rf .rayline .pytest_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""``rayline execution``: list, describe, steps, logs, wait, stop, retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rayline.cli.render import add_group, console, duration, print_json, table, when
+
+
+def register(sub: Any) -> None:
+    cmds = add_group(sub, "execution", "Inspect and control pipeline executions.")
+
+    p = cmds.add_parser("list", help="List executions, newest first.")
+    p.add_argument("--pipeline", help="only this pipeline's executions")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)
+
+    for name, handler, help_text in (
+        ("describe", cmd_describe, "Show an execution's status, parameters and failure reason."),
+        ("steps", cmd_steps, "List an execution's steps with status, times and cache use."),
+        ("stop", cmd_stop, "Stop a running execution."),
+    ):
+        p = cmds.add_parser(name, help=help_text)
+        p.add_argument("execution_id")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(handler=handler)
+
+    p = cmds.add_parser("logs", help="Print a step's logs (and the user's traceback if it failed).")
+    p.add_argument("execution_id")
+    p.add_argument("--step", help="one step (default: every step that has logs)")
+    p.set_defaults(handler=cmd_logs)
+
+    p = cmds.add_parser("wait", help="Follow an execution with a live progress view until it ends.")
+    p.add_argument("execution_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_wait)
+
+    p = cmds.add_parser("retry", help="Re-run a failed, stopped or orphaned execution from its "
+                        "unfinished steps.")
+    p.add_argument("execution_id")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_retry)
+
+
+def _execution(execution_id: str) -> Any:
+    from rayline.executions import Execution
+
+    return Execution(execution_id)
+
+
+def cmd_list(args: Any) -> int:
+    from rayline.executions import list_executions
+
+    records = list_executions(args.pipeline, limit=args.limit)
+    if args.json:
+        print_json([{**vars(r), "status": r.status.value} for r in records])
+        return 0
+    console().print(table("Executions", ["id", "pipeline", "version", "status", "started",
+                                         "elapsed"],
+                          [(r.id, r.pipeline_name, r.pipeline_version, r.status.value,
+                            when(r.created_at), duration(r.elapsed_s)) for r in records]))
+    return 0
+
+
+def cmd_describe(args: Any) -> int:
+    record = _execution(args.execution_id).describe()
+    if args.json:
+        print_json({**vars(record), "status": record.status.value})
+        return 0
+    out = console()
+    out.print(f"[bold]{record.id}[/]  pipeline {record.pipeline_name} v{record.pipeline_version}")
+    out.print(f"status     {record.status.value}")
+    out.print(f"started    {when(record.created_at)}   ended {when(record.ended_at) or '-'}   "
+              f"elapsed {duration(record.elapsed_s)}")
+    out.print(f"parameters {record.parameters}")
+    if record.failure_reason:
+        out.print(f"[red]reason     {record.failure_reason}[/]")
+    return 0
+
+
+def cmd_steps(args: Any) -> int:
+    runs = _execution(args.execution_id).list_steps()
+    if args.json:
+        print_json([{**vars(r), "status": r.status.value} for r in runs])
+        return 0
+    console().print(table("Steps", ["step", "type", "status", "attempts", "started", "elapsed",
+                                    "cache", "reason"],
+                          [(r.step_name, r.step_type, r.status.value, r.attempts,
+                            when(r.started_at), duration(r.elapsed_s),
+                            f"hit ({r.cached_from})" if r.cached_from else "",
+                            (r.failure_reason or "")[:100]) for r in runs]))
+    return 0
+
+
+def cmd_logs(args: Any) -> int:
+    execution = _execution(args.execution_id)
+    runs = [execution.step(args.step)] if args.step else execution.list_steps()
+    out = console()
+    for run in runs:
+        if not (run.logs or run.user_traceback) and not args.step:
+            continue
+        out.rule(f"{run.step_name} ({run.status.value})")
+        print(run.logs or "(no output)", end="" if (run.logs or "").endswith("\n") else "\n")
+        if run.user_traceback:
+            out.print("[red]traceback:[/]")
+            print(run.user_traceback)
+    return 0
+
+
+def cmd_wait(args: Any) -> int:
+    from rayline.cli.progress import follow
+
+    return follow(_execution(args.execution_id), as_json=args.json)
+
+
+def cmd_stop(args: Any) -> int:
+    _execution(args.execution_id).stop()
+    if args.json:
+        print_json({"execution_id": args.execution_id, "status": "Stopping"})
+    else:
+        console().print(f"stopping execution {args.execution_id}")
+    return 0
+
+
+def cmd_retry(args: Any) -> int:
+    from rayline.cli.progress import follow
+
+    execution = _execution(args.execution_id).retry(detach=True)
+    if not args.wait:
+        if args.json:
+            print_json({"execution_id": execution.id, "status": "Executing"})
+        else:
+            console().print(f"retrying execution {execution.id}; follow it with: "
+                            f"rayline execution wait {execution.id}")
+        return 0
+    return follow(execution, as_json=args.json)

@@ -1,0 +1,183 @@
+"""``rayline pipeline``: upsert, list, describe, definition, graph, start, delete."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+from rayline.cli.render import add_group, console, print_json, table, when
+from rayline.errors import ParameterError, PipelineDefinitionError, UserInputError
+
+
+def register(sub: Any) -> None:
+    cmds = add_group(sub, "pipeline", "Define, store and start pipelines.")
+
+    p = cmds.add_parser("upsert", help="Store a pipeline from a Python file or a JSON definition.")
+    p.add_argument("file", help="a .py module that builds a Pipeline, or a .json definition")
+    p.add_argument("--name", help="which pipeline, when the module builds several (or to rename "
+                   "a JSON definition)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_upsert)
+
+    p = cmds.add_parser("list", help="List stored pipelines.")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)
+
+    p = cmds.add_parser("describe", help="Show a pipeline: versions, parameters, steps.")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_describe)
+
+    p = cmds.add_parser("definition", help="Print a pipeline's JSON definition.")
+    p.add_argument("name")
+    p.add_argument("--version", type=int)
+    p.set_defaults(handler=cmd_definition)
+
+    p = cmds.add_parser("graph", help="Draw a pipeline's steps and their dependencies.")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_graph)
+
+    p = cmds.add_parser("start", help="Start an execution (detached; --wait to follow it).")
+    p.add_argument("name")
+    p.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter value (repeatable)")
+    p.add_argument("--wait", action="store_true", help="show live progress until it ends")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_start)
+
+    p = cmds.add_parser("delete", help="Delete a pipeline, its versions and executions.")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_delete)
+
+
+def load_pipeline_file(path: str, name: str | None = None) -> Any:
+    """The Pipeline a .py module builds (module globals, or ``get_pipeline()``) or a JSON file."""
+    from rayline.pipelines import Pipeline
+
+    file = Path(path)
+    if not file.is_file():
+        raise UserInputError(f"{path} does not exist")
+    if file.suffix == ".json":
+        return Pipeline.from_definition(file.read_text(), name=name)
+    if file.suffix != ".py":
+        raise UserInputError(f"{path}: expected a .py module or a .json definition")
+    namespace = runpy.run_path(str(file), run_name="__rayline_load__")
+    found = [v for v in namespace.values() if isinstance(v, Pipeline)]
+    if not found and callable(namespace.get("get_pipeline")):
+        found = [namespace["get_pipeline"]()]
+    if name:
+        found = [p for p in found if p.name == name]
+    if len(found) != 1:
+        names = ", ".join(repr(p.name) for p in found) or "none"
+        raise PipelineDefinitionError(
+            f"{path} must define exactly one Pipeline (found: {names}); define one at module "
+            "level or in get_pipeline(), or pick one with --name"
+        )
+    return found[0]
+
+
+def cmd_upsert(args: Any) -> int:
+    pipeline = load_pipeline_file(args.file, args.name)
+    version = pipeline.upsert()
+    if args.json:
+        print_json({"name": pipeline.name, "version": version})
+    else:
+        console().print(f"pipeline [bold]{pipeline.name}[/] stored as version {version} "
+                        f"({len(pipeline.graph.steps)} steps)")
+    return 0
+
+
+def cmd_list(args: Any) -> int:
+    from rayline.pipelines import list_pipelines
+
+    records = list_pipelines()
+    if args.json:
+        print_json([vars(r) for r in records])
+        return 0
+    console().print(table("Pipelines", ["name", "version", "updated", "description"],
+                          [(r.name, r.latest_version, when(r.updated_at), r.description)
+                           for r in records]))
+    return 0
+
+
+def cmd_describe(args: Any) -> int:
+    from rayline.executions import list_executions
+    from rayline.pipelines import Pipeline
+
+    pipeline = Pipeline.load(args.name)
+    record = pipeline.describe()
+    execs = list_executions(args.name, limit=5)
+    if args.json:
+        print_json({**vars(record),
+                    "parameters": [p.definition() for p in pipeline.parameters],
+                    "steps": [{"name": s.name, "type": s.kind} for s in pipeline.graph.steps.values()],
+                    "recent_executions": [{"id": e.id, "status": e.status.value} for e in execs]})
+        return 0
+    out = console()
+    out.print(f"[bold]{record.name}[/]  version {record.latest_version}  "
+              f"(created {when(record.created_at)}, updated {when(record.updated_at)})")
+    out.print(table("Parameters", ["name", "type", "default", "allowed"],
+                    [(p.name, p.type_name, p.default_value if p.default_value is not None
+                      else "(required)", p.enum_values or "") for p in pipeline.parameters]))
+    out.print(table("Steps", ["step", "type", "after", "cache"],
+                    [(s.name, s.kind, ", ".join(sorted(pipeline.graph.upstream[s.name])),
+                      s.cache_config.expire_after if s.cache_config and
+                      s.cache_config.enable_caching else "")
+                     for s in pipeline.graph.steps.values()]))
+    out.print(table("Recent executions", ["id", "status", "started"],
+                    [(e.id, e.status.value, when(e.created_at)) for e in execs]))
+    return 0
+
+
+def cmd_definition(args: Any) -> int:
+    from rayline.execution.repository import PipelineRepository
+    from rayline.store import open_database
+
+    _, definition = PipelineRepository(open_database()).get_definition(args.name, args.version)
+    print(json.dumps(json.loads(definition), indent=2))
+    return 0
+
+
+def cmd_graph(args: Any) -> int:
+    from rayline.cli.progress import dag_lines
+    from rayline.pipelines import Pipeline
+
+    for line in dag_lines(Pipeline.load(args.name)):
+        console().print(line)
+    return 0
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"-p {pair!r}: write parameters as KEY=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+def cmd_start(args: Any) -> int:
+    from rayline.cli.progress import follow
+    from rayline.pipelines import Pipeline
+
+    pipeline = Pipeline.load(args.name)
+    execution = pipeline.start(parse_parameters(args.parameter), detach=True)
+    if args.json and not args.wait:
+        print_json({"execution_id": execution.id, "status": "Executing"})
+        return 0
+    console().print(f"started execution [bold]{execution.id}[/] of {pipeline.name}")
+    if not args.wait:
+        console().print(f"follow it with: rayline execution wait {execution.id}")
+        return 0
+    return follow(execution, as_json=args.json)
+
+
+def cmd_delete(args: Any) -> int:
+    from rayline.pipelines import delete_pipeline
+
+    delete_pipeline(args.name)
+    console().print(f"deleted pipeline {args.name}")
+    return 0

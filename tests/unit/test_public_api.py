@@ -1,0 +1,33 @@
+"""``rayline.__all__`` is the curated public API; changing it is a deliberate act."""
+
+from __future__ import annotations
+
+import rayline
+
+EXPECTED = {
+    "BackendError", "CacheConfig", "ConfigError", "ConflictError", "Execution",
+    "ExecutionFailedError", "ExecutionStatus", "ExecutionVariables", "NotFoundError",
+    "ParallelismConfiguration", "ParameterBoolean", "ParameterError", "ParameterFloat",
+    "ParameterInteger", "ParameterString", "Pipeline", "PipelineDefinitionError",
+    "ProcessingContext", "RaylineError", "RetryPolicy", "SchemaError", "StepFailedError",
+    "StepStatus", "UserInputError", "__version__", "delete_pipeline", "list_executions",
+    "list_pipelines", "processing_context", "step",
+}
+
+
+def test_all_is_the_curated_api():
+    assert set(rayline.__all__) == EXPECTED
+
+
+def test_every_public_name_exists_and_is_documented():
+    for name in rayline.__all__:
+        obj = getattr(rayline, name)
+        if name != "__version__":
+            assert obj.__doc__, f"rayline.{name} has no docstring"
+
+
+def test_errors_share_one_root():
+    for name in rayline.__all__:
+        obj = getattr(rayline, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, rayline.RaylineError), name
