@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
@@ -309,7 +310,6 @@ class FeatureGroup:
         older than ``event_time``. Both append an ``is_deleted`` marker row offline (a hard
         delete that fails writes none).
         """
-        from rayline.featurestore._batch import BatchOptions
         from rayline.featurestore.ingestion import _targets
 
         if deletion_mode not in (SOFT_DELETE, HARD_DELETE):
@@ -337,14 +337,13 @@ class FeatureGroup:
             else:
                 store.put(self.name, [rid], [seconds], [None], [None])
         if OFFLINE in targets:
-            options = BatchOptions("delete" + str(time.time_ns())[-10:], time.time(), (), None)
-            marker = _marker_row(desc, record_identifier, event_time)
+            marker = _marker_row(desc, record_identifier, event_time, seconds)
             offline.append(
                 desc,
                 marker,
                 pa.array([seconds], pa.float64()),
-                ingest_id=options.ingest_id,
-                api_invocation_time=options.api_invocation_time,
+                ingest_id=uuid.uuid4().hex[:12],
+                api_invocation_time=time.time(),
                 is_deleted=True,
                 deduplicate=False,
             )
@@ -358,8 +357,20 @@ class FeatureGroup:
         return uri
 
 
-def _marker_row(desc: FeatureGroupDescription, record_identifier, event_time) -> pa.Table:
+def _marker_row(
+    desc: FeatureGroupDescription, record_identifier, event_time, seconds: float
+) -> pa.Table:
+    """The offline ``is_deleted`` row: identifier and event time (in the feature's own type)."""
+    from datetime import UTC, datetime
+
+    from rayline.featurestore.definitions import FeatureType
     from rayline.featurestore.validation import validate
+
+    et_type = desc.feature_type(desc.event_time_feature_name)
+    if et_type is FeatureType.STRING and not isinstance(event_time, str):
+        event_time = datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    elif et_type is not FeatureType.STRING:
+        event_time = int(seconds) if et_type is FeatureType.INTEGRAL else seconds
 
     columns = {}
     for f in desc.feature_definitions:
