@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,7 +33,7 @@ class ModelServer:
             config["model_uri"], config.get("preprocessor_uri"), columns=config.get("columns")
         )
         # Warm the booster so the first real request does not pay for lazy initialisation.
-        predictor.predict(predictor._finite(__import__("numpy").zeros((1, len(predictor.columns)))))
+        predictor.predict(np.zeros((1, len(predictor.columns))))
         version = f"{config['model_package_group']}/{config['model_package_version']}"
         info = {
             "endpoint": config.get("endpoint"),

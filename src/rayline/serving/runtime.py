@@ -1,0 +1,169 @@
+"""Ray Serve for rayline's endpoints: started once per Ray cluster, tuned for small models.
+
+Serve is started with the settings DESIGN.md §5 measured: ``RAY_SERVE_ENABLE_HA_PROXY=1`` and
+``RAY_SERVE_THROUGHPUT_OPTIMIZED=1`` (HAProxy in front of replicas that take HTTP directly,
+10-25x the default's throughput on a one-row XGBoost model). Serve's own processes read these
+variables at import, so they are handed to the Serve controller as its ``runtime_env`` (its
+proxies inherit them) and to every replica; ``rayline up`` also exports them to the whole local
+cluster. ``RAYLINE_SERVE_FAST=0`` turns them off.
+
+Endpoints are deployed declaratively: the Serve config is computed from the ``endpoints`` table
+(the source of truth) and applied as a whole, so a Serve restart (or ``rayline up`` after a
+reboot) can redeploy every recorded endpoint, and a model update only changes a deployment's
+``user_config`` (replicas swap models in place, no restart, no dropped request).
+
+Ports: the HTTP frontend binds ``RAYLINE_SERVE_HOST`` (default 127.0.0.1) :``RAYLINE_SERVE_PORT``
+(default 8000). HAProxy's stats and Prometheus listeners bind all interfaces (Ray offers no
+host setting for them); rayline moves them to the Serve port + 404 and + 1101 so two clusters on
+one machine do not collide.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rayline.errors import BackendError, ConfigError
+
+SERVE_APP_PREFIX = "/endpoints"
+
+
+def serve_host() -> str:
+    return os.environ.get("RAYLINE_SERVE_HOST") or "127.0.0.1"
+
+
+def serve_port() -> int:
+    raw = os.environ.get("RAYLINE_SERVE_PORT") or "8000"
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"RAYLINE_SERVE_PORT={raw!r} is not a port number") from exc
+    if not 0 < port < 65536 - 1200:
+        raise ConfigError(f"RAYLINE_SERVE_PORT={port} is out of range (1-64335)")
+    return port
+
+
+def fast_serve_enabled() -> bool:
+    return os.environ.get("RAYLINE_SERVE_FAST", "1") != "0"
+
+
+def serve_env(port: int | None = None) -> dict[str, str]:
+    """Environment variables Serve's processes need (empty when ``RAYLINE_SERVE_FAST=0``)."""
+    if not fast_serve_enabled():
+        return {}
+    port = port or serve_port()
+    return {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(port + 404),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(port + 1101),
+        # A replica that takes HTTP directly waits this long before stopping so load
+        # balancers can drop it (default 30 s); the local HAProxy updates in well under 1 s.
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5",
+    }
+
+
+def base_url() -> str:
+    host = serve_host()
+    if host in ("0.0.0.0", "::"):
+        import socket
+
+        host = socket.gethostname()
+    return f"http://{host}:{serve_port()}"
+
+
+def endpoint_url(name: str) -> str:
+    """Where an endpoint answers: ``POST {url}/invocations``."""
+    return f"{base_url()}{SERVE_APP_PREFIX}/{name}"
+
+
+def connect(*, allow_process_local: bool = False) -> None:
+    """Connect to the Ray cluster that hosts endpoints, refusing one that dies with this process.
+
+    Endpoints must outlive the command that creates them: use ``RAY_ADDRESS`` or the cluster
+    that ``rayline up`` started. A process that already runs its own Ray (a notebook, a test)
+    may deploy there; ``allow_process_local`` lets it start one.
+    """
+    import ray
+
+    from rayline.config import settings
+    from rayline.runtime import _managed_address, ensure_ray
+
+    long_lived = settings().ray_address or _managed_address()
+    if not ray.is_initialized() and not allow_process_local and not long_lived:
+        raise ConfigError(
+            "no long-lived Ray to host endpoints: start one with `rayline up` (or set "
+            "RAY_ADDRESS to a running cluster); an endpoint on this command's own Ray "
+            "would stop when the command exits"
+        )
+    ensure_ray()
+
+
+def ensure_serve() -> Any:
+    """Start Ray Serve on the connected cluster (or attach to it); returns Serve's client."""
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
+    port = serve_port()
+    env = serve_env(port)
+    try:
+        serve.start(
+            http_options={"host": serve_host(), "port": port},
+            controller_options={"runtime_env": {"env_vars": env}} if env else None,
+        )
+        return _get_global_client()
+    except Exception as exc:
+        raise BackendError(f"cannot start Ray Serve on port {port}: {exc}") from exc
+
+
+def app_config(name: str, config: dict[str, Any], user_config: dict[str, Any]) -> dict[str, Any]:
+    """The Serve application of one endpoint."""
+    from rayline.serving.app import DEPLOYMENT_NAME
+
+    env = serve_env()
+    actor_options: dict[str, Any] = {"num_cpus": float(config.get("num_cpus", 0.1))}
+    if env:
+        actor_options["runtime_env"] = {"env_vars": env}
+    return {
+        "name": name,
+        "route_prefix": f"{SERVE_APP_PREFIX}/{name}",
+        "import_path": "rayline.serving.app:app",
+        "deployments": [
+            {
+                "name": DEPLOYMENT_NAME,
+                "num_replicas": int(config.get("replicas", 1)),
+                "max_ongoing_requests": int(config.get("max_ongoing_requests", 64)),
+                # Replicas drain quickly: requests take microseconds, so waiting 20 s (Serve's
+                # default) only slows deletes and scale-downs.
+                "graceful_shutdown_wait_loop_s": 0.5,
+                "graceful_shutdown_timeout_s": 5.0,
+                "ray_actor_options": actor_options,
+                "user_config": user_config,
+            }
+        ],
+    }
+
+
+def apply(apps: list[dict[str, Any]]) -> None:
+    """Make Serve run exactly ``apps`` (other applications are removed)."""
+    from ray.serve.schema import ServeDeploySchema
+
+    client = ensure_serve()
+    schema = ServeDeploySchema(
+        http_options={"host": serve_host(), "port": serve_port()}, applications=apps
+    )
+    try:
+        client.deploy_apps(schema)
+    except Exception as exc:
+        raise BackendError(f"Ray Serve refused the endpoint configuration: {exc}") from exc
+
+
+def app_statuses() -> dict[str, tuple[str, str]]:
+    """``{app name: (status, message)}`` for the applications Serve runs now."""
+    from ray import serve
+
+    apps = serve.status().applications
+    return {
+        name: (str(getattr(a.status, "value", a.status)), a.message or "")
+        for name, a in apps.items()
+    }
