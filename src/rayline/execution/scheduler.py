@@ -49,8 +49,18 @@ def driver_alive(driver: str | None, heartbeat_at: float | None) -> bool:
             return False
         except PermissionError:
             return True
+        if _is_zombie(int(pid)):
+            return False
         return heartbeat_at is not None and time.time() - heartbeat_at < 4 * DRIVER_TIMEOUT_S
     return heartbeat_at is not None and time.time() - heartbeat_at < DRIVER_TIMEOUT_S
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
 
 
 @dataclass

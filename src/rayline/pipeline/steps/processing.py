@@ -98,7 +98,7 @@ class ProcessingStep(Step):
         object.__setattr__(self, "env", dict(self.env))
         # ``step.outputs`` is both the declared ProcessingOutputs and, indexed by name, the
         # expressions other steps use: ``prep.outputs["train"]``.
-        object.__setattr__(self, "outputs", DeclaredOutputs(self.name, self.outputs))
+        object.__setattr__(self, "outputs", DeclaredOutputs(self, self.outputs))
         if (self.code is None) == (self.function is None and self.function_ref is None):
             raise PipelineDefinitionError(
                 f"ProcessingStep {self.name!r} needs exactly one of code= (a script path) or "
@@ -190,13 +190,13 @@ class ProcessingStep(Step):
 class DeclaredOutputs(tuple):
     """A step's ``ProcessingOutput``s that, indexed by name, give ``StepOutput`` expressions."""
 
-    def __new__(cls, step: str, items: Any = ()) -> DeclaredOutputs:
+    def __new__(cls, source: Any, items: Any = ()) -> DeclaredOutputs:
         self = super().__new__(cls, tuple(items))
-        self.step = step
+        self.source = source  # the step, so a pipeline can collect it from its consumers
         return self
 
     def __getnewargs__(self) -> tuple[Any, ...]:
-        return (self.step, tuple(self))
+        return (self.source, tuple(self))
 
     def __getitem__(self, key: Any) -> Any:
         if not isinstance(key, str):
@@ -204,10 +204,10 @@ class DeclaredOutputs(tuple):
         names = [o.output_name for o in self]
         if key not in names:
             raise PipelineDefinitionError(
-                f"step {self.step!r} has no output {key!r} (declared: "
+                f"step {self.source.name!r} has no output {key!r} (declared: "
                 f"{', '.join(map(repr, names)) or 'none'})"
             )
-        return StepOutput(self.step, key)
+        return StepOutput(self.source.name, key, source=self.source)
 
 
 def script_ref(path: str, *, step: str) -> CodeRef:
