@@ -28,6 +28,10 @@ STEP_KINDS: dict[str, StepKind] = {
                           "rayline.execution.runners:run_condition", on_ray=False),
     "Fail": StepKind("rayline.pipeline.steps:FailStep",
                      "rayline.execution.runners:run_fail", on_ray=False),
+    "Training": StepKind("rayline.ml.steps:TrainingStep", "rayline.ml.runners:run_training"),
+    "Tuning": StepKind("rayline.ml.steps:TuningStep", "rayline.ml.runners:run_tuning"),
+    "RegisterModel": StepKind("rayline.registry.steps:ModelStep",
+                              "rayline.registry.runner:run_register"),
 }
 
 

@@ -1,0 +1,135 @@
+"""Preprocessing with Ray Data: feature-store data → shuffled, split, standard-scaled Parquet.
+
+The scaler is fitted on the training split only (never on the label) and applied to all three
+splits; it is saved as ``preprocessor.json`` so endpoints can take raw features. Splits are
+written with a fixed column order (the features in source order, then the label) and
+deterministic file names, so an unchanged input yields byte-identical outputs and downstream
+steps stay cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rayline.errors import SchemaError, UserInputError
+from rayline.ml.preprocessor import Preprocessor, fit_standard_scaler
+from rayline.store.artifacts import to_path
+
+#: Columns the feature store adds (its own bookkeeping, and the hive partition directories).
+STORE_COLUMNS = (
+    "write_time",
+    "api_invocation_time",
+    "is_deleted",
+    "year",
+    "month",
+    "day",
+    "hour",
+)
+
+
+@dataclass(frozen=True)
+class PreprocessingResult:
+    """Where the splits went and what was fitted."""
+
+    outputs: dict[str, Path]
+    rows: dict[str, int]
+    preprocessor: Preprocessor
+    columns: tuple[str, ...] = field(default=())
+
+
+def feature_group_source(name: str) -> tuple[str, tuple[str, ...]]:
+    """The offline-store URI of feature group ``name`` and the columns to drop (its record id
+    and event time features)."""
+    from rayline.featurestore import FeatureGroup
+
+    fg = FeatureGroup(name)
+    desc = fg.description
+    return fg.offline_store_uri, (desc.record_identifier_name, desc.event_time_feature_name)
+
+
+def preprocess(
+    source: str | Path,
+    *,
+    label: str,
+    output_dirs: dict[str, str | Path],
+    train_size: float = 0.6,
+    validation_size: float = 0.2,
+    test_size: float = 0.2,
+    seed: int = 42,
+    drop_columns: tuple[str, ...] = ("record_id", "event_time"),
+) -> PreprocessingResult:
+    """Read Parquet at ``source`` with Ray Data, shuffle, split, scale, and write the splits.
+
+    ``output_dirs`` names a directory for each of ``train``, ``validation``, ``test`` and
+    ``preprocessor``. Rows marked ``is_deleted`` in a feature store are left out.
+
+    >>> preprocess(fg.offline_store_uri, label="PRICE", output_dirs={"train": "out/train", ...})
+    """
+    import ray.data
+    from ray.data.preprocessors import StandardScaler
+
+    from rayline.runtime import ensure_ray
+
+    needed = {"train", "validation", "test", "preprocessor"}
+    if set(output_dirs) != needed:
+        raise UserInputError(
+            f"preprocess needs output_dirs for exactly {sorted(needed)}; got {sorted(output_dirs)}"
+        )
+    sizes = (float(train_size), float(validation_size), float(test_size))
+    if any(s <= 0 for s in sizes) or not math.isclose(sum(sizes), 1.0, abs_tol=1e-6):
+        raise UserInputError(
+            f"train/validation/test sizes {sizes} must be positive and sum to 1 "
+            "(e.g. 0.6, 0.2, 0.2)"
+        )
+    ensure_ray()
+    path = to_path(str(source))
+    if not path.exists():
+        raise UserInputError(f"preprocessing input {source} does not exist")
+    ds = ray.data.read_parquet(str(path))
+    schema_names = list(ds.schema().names)
+    if label not in schema_names:
+        raise SchemaError(
+            f"label column {label!r} is not in {source} (columns: {', '.join(schema_names)})"
+        )
+    if "is_deleted" in schema_names:
+        ds = ds.filter(lambda row: not row["is_deleted"])
+    dropped = set(STORE_COLUMNS) | set(drop_columns)
+    features = [c for c in schema_names if c not in dropped and c != label]
+    columns = [*features, label]
+    ds = ds.select_columns(columns).random_shuffle(seed=seed).materialize()
+    train, validation, test = ds.split_proportionately(list(sizes[:2]))
+
+    # Fit on the training split only: validation and test stay unseen, as they will be at
+    # serving time.
+    scaler = StandardScaler(columns=features).fit(train)
+    preprocessor = fit_standard_scaler(scaler.stats_, features, label=label)
+
+    rows = {}
+    outputs = {name: to_path(str(d)) for name, d in output_dirs.items()}
+    for name, split in (("train", train), ("validation", validation), ("test", test)):
+        rows[name] = _write_split(split, preprocessor, outputs[name])
+    preprocessor.save(outputs["preprocessor"])
+    return PreprocessingResult(
+        outputs=outputs, rows=rows, preprocessor=preprocessor, columns=tuple(columns)
+    )
+
+
+def _write_split(split: Any, preprocessor: Preprocessor, directory: Path) -> int:
+    """Scale and write one split as ``part-00000.parquet``, ... in block order."""
+    import pyarrow.parquet as pq
+    import ray
+
+    directory.mkdir(parents=True, exist_ok=True)
+    total = 0
+    index = 0
+    for ref in split.to_arrow_refs():
+        table = ray.get(ref)
+        if table.num_rows == 0:
+            continue
+        pq.write_table(preprocessor.transform_arrow(table), directory / f"part-{index:05d}.parquet")
+        total += table.num_rows
+        index += 1
+    return total

@@ -1,0 +1,195 @@
+"""Runners of the ML step kinds (``Training``, ``Tuning``), executed inside a step's Ray task.
+
+Each runs the library function on the resolved inputs, writes the step's outputs, records an
+MLflow run nested under the execution's run (and one per tuning trial), puts the run ids on
+rayline's execution and step records, and returns properties later steps can read.
+
+MLflow is imported in a background thread while the model trains (it takes 1-3 s on small
+machines); the step's run is created afterwards with the step's real start time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Any
+
+from rayline.execution.context import StepContext, StepResult
+from rayline.ml.steps import TrainingStep, TuningStep
+from rayline.store.artifacts import to_path
+
+#: ``Trials`` property rows beyond this many are left to the ``results`` output.
+MAX_TRIALS_PROPERTY = 100
+
+
+def _input_path(step: Any, channel: str) -> str | None:
+    value = step.inputs.get(channel)
+    return None if value is None else str(to_path(str(value)))
+
+
+def _track(step: Any, ctx: StepContext, *, started: float, status: str, fill: Any = None) -> str:
+    """Record the step's MLflow run (nested under the execution's) and return its id."""
+    from rayline.tracking.runs import track_step
+
+    with track_step(
+        pipeline_name=ctx.pipeline_name,
+        step_name=ctx.step_name,
+        step_type=step.kind,
+        execution_id=ctx.execution_id,
+        execution_parameters=ctx.parameters,
+        db_url=ctx.db_url,
+        uri=ctx.mlflow_tracking_uri,
+        start_time=started,
+        status=status,
+    ) as tracker:
+        if fill is not None:
+            fill(tracker)
+    return tracker.run_id
+
+
+def _trainer_params(trainer: Any) -> dict[str, Any]:
+    return {
+        **trainer.params,
+        "label": trainer.label,
+        "num_boost_round": trainer.num_boost_round,
+        "num_workers": trainer.num_workers,
+        "cpus_per_worker": trainer.cpus_per_worker,
+    }
+
+
+def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
+    """Train, write ``model`` and ``metrics``, and track the run in MLflow."""
+    from rayline.ml.training import METRICS_FILE, train_xgboost
+    from rayline.tracking.runs import prewarm
+
+    prewarm(ctx.mlflow_tracking_uri)
+    started = time.time()
+    try:
+        result = train_xgboost(
+            _input_path(step, "train"),
+            _input_path(step, "validation"),
+            trainer=step.trainer,
+            output_dir=ctx.outputs["model"],
+            work_dir=ctx.work_dir / "ray-train",
+        )
+    except BaseException:
+        _track(step, ctx, started=started, status="FAILED")
+        raise
+    shutil.move(str(ctx.outputs["model"] / METRICS_FILE), ctx.outputs["metrics"] / METRICS_FILE)
+    how = f"Ray Train, {result.num_workers} workers" if result.distributed else "one process"
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
+    print(f"trained {result.num_rows} rows in {result.seconds:.2f} s ({how}): {metrics}")
+
+    def fill(tracker: Any) -> None:
+        tracker.log_params({**_trainer_params(step.trainer), "distributed": result.distributed})
+        tracker.log_metrics({**result.metrics, "training_seconds": result.seconds})
+        tracker.log_history(result.history)
+        tracker.set_tags({"rayline.model_uri": ctx.outputs["model"].resolve().as_uri()})
+
+    run_id = _track(step, ctx, started=started, status="FINISHED", fill=fill)
+    return StepResult(
+        properties={
+            "FinalMetrics": result.metrics,
+            "FinalMetricDataList": [
+                {"MetricName": k.replace("-", ":", 1), "Value": v}
+                for k, v in sorted(result.metrics.items())
+            ],
+            "Distributed": result.distributed,
+            "NumRows": result.num_rows,
+            "TrainingSeconds": round(result.seconds, 4),
+            "MlflowRunId": run_id,
+        }
+    )
+
+
+def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
+    """Tune, write ``models``, ``results`` and ``best_model``, and track every trial."""
+    from rayline.ml.tuning import _plain, copy_model, tune_xgboost, write_results
+    from rayline.tracking.runs import prewarm
+
+    prewarm(ctx.mlflow_tracking_uri)
+    started = time.time()
+    try:
+        result = tune_xgboost(
+            _input_path(step, "train"),
+            _input_path(step, "validation"),
+            trainer=step.trainer,
+            hyperparameter_ranges=step.hyperparameter_ranges,
+            objective_metric=step.objective_metric,
+            objective_type=step.objective_type,
+            strategy=step.strategy,
+            max_jobs=int(step.max_jobs),
+            max_parallel_jobs=int(step.max_parallel_jobs),
+            models_dir=ctx.outputs["models"],
+            work_dir=ctx.work_dir / "ray-tune",
+            seed=step.seed,
+        )
+    except BaseException:
+        _track(step, ctx, started=started, status="FAILED")
+        raise
+    write_results(result, ctx.outputs["results"])
+    copy_model(result.get_top_model_uri(0), ctx.outputs["best_model"])
+    best = result.best_trial
+    names = list(step.hyperparameter_ranges)
+    print(
+        f"{len(result.results)} trials in {result.seconds:.2f} s; best {best['trial']}: "
+        f"{result.objective_metric}={best['objective']:.6g} with "
+        + ", ".join(f"{n}={best[n]}" for n in names)
+    )
+    trials = result.results.to_dict("records")
+
+    def fill(tracker: Any) -> None:
+        tracker.log_params(
+            {
+                **_trainer_params(step.trainer),
+                "strategy": step.strategy,
+                "objective_metric": result.objective_metric,
+                "objective_type": result.objective_type,
+                "max_jobs": step.max_jobs,
+                "max_parallel_jobs": step.max_parallel_jobs,
+                **{f"range.{k}": p.to_dict() for k, p in step.hyperparameter_ranges.items()},
+            }
+        )
+        tracker.log_metrics(
+            {f"best.{result.objective_metric}": best["objective"], "tuning_seconds": result.seconds}
+        )
+        tracker.set_tags({"rayline.best_trial": best["trial"]})
+        for row in trials:
+            metrics = {k: v for k, v in row.items() if "-" in k}
+            metrics["training_seconds"] = row.get("training_seconds")
+            tracker.log_trial(
+                str(row["trial"]),
+                params={n: row.get(n) for n in names},
+                metrics=metrics,
+                tags={
+                    "rayline.trial_status": row["status"],
+                    "rayline.model_uri": row.get("model_uri") or "",
+                    "rayline.rank": "" if _missing(row.get("rank")) else row["rank"],
+                },
+                status="FINISHED" if row["status"] != "Failed" else "FAILED",
+            )
+
+    run_id = _track(step, ctx, started=started, status="FINISHED", fill=fill)
+    summaries = [{k: _plain(v) for k, v in row.items()} for row in trials[:MAX_TRIALS_PROPERTY]]
+    return StepResult(
+        properties={
+            "BestTrainingJob": {
+                "TrainingJobName": best["trial"],
+                "FinalHyperParameters": {n: best[n] for n in names},
+                "ObjectiveMetric": result.objective_metric,
+                "ObjectiveValue": best["objective"],
+                "ModelUri": result.get_top_model_uri(0),
+            },
+            "TopModelUris": list(result.top_model_uris),
+            "Trials": summaries,
+            "NumTrials": len(trials),
+            "TuningSeconds": round(result.seconds, 4),
+            "MlflowRunId": run_id,
+        }
+    )
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))

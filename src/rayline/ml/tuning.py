@@ -1,0 +1,398 @@
+"""Hyperparameter tuning of an XGBoost trainer with Ray Tune.
+
+Strategies (SageMaker's names): ``Random``, ``Bayesian`` (Optuna's TPE), ``Hyperband`` (Ray
+Tune's ASHA scheduler over random search: trials report every few rounds and the worst are
+stopped early) and ``Grid``.
+
+Speed on small nodes: each trial trains in one process (no Ray Train per trial), reads the
+Parquet splits directly, and reports once (``Hyperband``: every ``num_boost_round / 10`` rounds);
+trial actors are reused and Tune's per-trial loggers are off. Each trial writes its model to
+``<models>/<trial id>/model.ubj`` so the top-k models can be read back by URI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rayline.errors import BackendError, UserInputError
+from rayline.ml.parameters import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    Parameter,
+    normalize_objective_type,
+    normalize_strategy,
+)
+from rayline.ml.trainers import XGBoostTrainer
+from rayline.ml.training import MODEL_FILE, available_cpus, metric_key
+
+RESULTS_PARQUET = "results.parquet"
+RESULTS_CSV = "results.csv"
+
+# Tune's defaults write CSV/JSON/TensorBoard logs per trial and print a progress table; for
+# second-long trials that is most of the run time. rayline records trials itself.
+_TUNE_ENV = {
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "TUNE_MAX_PENDING_TRIALS_PG": "4",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100",
+}
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """All trials of one tuning run, best first.
+
+    ``results`` is a pandas DataFrame with one row per trial: ``trial``, ``status``, each
+    hyperparameter, the objective (``objective``), every final metric, ``training_seconds`` and
+    ``model_uri``; ``rank`` orders trials by objective (0 = best).
+    """
+
+    results: Any
+    objective_metric: str
+    objective_type: str
+    best_trial: dict[str, Any]
+    top_model_uris: tuple[str, ...]
+    seconds: float
+
+    def get_top_model_uri(self, top_k: int = 0) -> str:
+        """The model URI of the ``top_k``-th best trial (0 = the best)."""
+        if not 0 <= top_k < len(self.top_model_uris):
+            raise UserInputError(
+                f"top_k={top_k} is out of range: {len(self.top_model_uris)} trial(s) have a model"
+            )
+        return self.top_model_uris[top_k]
+
+
+def grid_points(ranges: Mapping[str, Parameter], *, max_jobs: int) -> list[dict[str, Any]]:
+    """The grid: categorical values as given; numeric ranges at evenly spaced points (in their
+    scale) so the product stays within ``max_jobs``; integer ranges at distinct integers."""
+    numeric = [n for n, p in ranges.items() if not isinstance(p, CategoricalParameter)]
+    n_cat = math.prod(len(p.values) for p in ranges.values() if isinstance(p, CategoricalParameter))
+    per_axis = max(1, int((max_jobs / max(1, n_cat)) ** (1 / len(numeric)))) if numeric else 1
+    axes: list[list[Any]] = []
+    for name, p in ranges.items():
+        if isinstance(p, CategoricalParameter):
+            axes.append(list(p.values))
+            continue
+        k = per_axis
+        if isinstance(p, IntegerParameter):
+            k = min(k, p.max_value - p.min_value + 1)
+        axes.append(_spaced(p, k))
+        del name
+    names = list(ranges)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)][:max_jobs]
+
+
+def _spaced(p: ContinuousParameter | IntegerParameter, k: int) -> list[Any]:
+    lo, hi = float(p.min_value), float(p.max_value)
+    if k == 1:
+        values = [(lo + hi) / 2 if not p.logarithmic else math.sqrt(lo * hi)]
+    elif p.logarithmic:
+        step = (math.log(hi) - math.log(lo)) / (k - 1)
+        values = [math.exp(math.log(lo) + i * step) for i in range(k)]
+    else:
+        values = [lo + i * (hi - lo) / (k - 1) for i in range(k)]
+    if isinstance(p, IntegerParameter):
+        return sorted({round(v) for v in values})
+    return values
+
+
+def _tune_space(ranges: Mapping[str, Parameter]) -> dict[str, Any]:
+    from ray import tune
+
+    space: dict[str, Any] = {}
+    for name, p in ranges.items():
+        if isinstance(p, CategoricalParameter):
+            space[name] = tune.choice(list(p.values))
+        elif isinstance(p, IntegerParameter):
+            # Tune's integer ranges exclude the upper bound; SageMaker's include it.
+            lo, hi = int(p.min_value), int(p.max_value) + 1
+            space[name] = tune.lograndint(lo, hi) if p.logarithmic else tune.randint(lo, hi)
+        else:
+            lo, hi = float(p.min_value), float(p.max_value)
+            space[name] = tune.loguniform(lo, hi) if p.logarithmic else tune.uniform(lo, hi)
+    return space
+
+
+class _ReportEvery:
+    """XGBoost callback that reports the latest metrics to Tune every ``every`` rounds (ASHA)."""
+
+    def __new__(cls, every: int, total: int):
+        import xgboost as xgb
+        from ray import tune
+
+        class Callback(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log):
+                done = epoch + 1
+                if done % every == 0 and done < total:
+                    metrics = {
+                        f"{data}-{m}": float(v[-1])
+                        for data, by_metric in evals_log.items()
+                        for m, v in by_metric.items()
+                    }
+                    tune.report({**metrics, "boost_round": done})
+                return False
+
+        return Callback()
+
+
+def _trial(config: dict[str, Any], *, setup: dict[str, Any]) -> None:
+    """One Tune trial: train with this config's hyperparameters, save the model, report once."""
+    from ray import tune
+
+    from rayline.ml.training import train_xgboost
+
+    hyper = dict(config.get("__point__") or config)
+    trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
+    trainer = replace(trainer, distributed=False)
+    trial_id = tune.get_context().get_trial_id()
+    out = Path(setup["models_dir"]) / trial_id
+    total = int(trainer.num_boost_round)
+    callbacks = []
+    if setup["report_every"]:
+        callbacks.append(_ReportEvery(setup["report_every"], total))
+    result = train_xgboost(
+        setup["train"],
+        setup["validation"],
+        trainer=trainer,
+        output_dir=out,
+        callbacks=callbacks,
+        nthread=setup["nthread"],
+    )
+    tune.report(
+        {
+            **result.metrics,
+            "boost_round": total,
+            "training_seconds": result.seconds,
+            "model_uri": out.resolve().as_uri(),
+        }
+    )
+
+
+def tune_xgboost(
+    train: str | Path,
+    validation: str | Path,
+    *,
+    trainer: XGBoostTrainer,
+    hyperparameter_ranges: Mapping[str, Parameter],
+    objective_metric: str = "validation-rmse",
+    objective_type: str = "Minimize",
+    strategy: str = "Bayesian",
+    max_jobs: int = 4,
+    max_parallel_jobs: int = 2,
+    models_dir: str | Path,
+    work_dir: str | Path | None = None,
+    seed: int | None = 0,
+    cpus_per_trial: float | None = None,
+) -> TuningResult:
+    """Run up to ``max_jobs`` trials of ``trainer`` (``max_parallel_jobs`` at a time) on Ray Tune.
+
+    Returns every trial, the best one and the models' URIs ranked by ``objective_metric``
+    (``validation:rmse`` and ``validation-rmse`` both work).
+    """
+    import pandas as pd
+    from ray import tune
+
+    from rayline.runtime import ensure_ray
+
+    strategy = normalize_strategy(strategy)
+    objective_type = normalize_objective_type(objective_type)
+    objective = metric_key(objective_metric)
+    if not hyperparameter_ranges:
+        raise UserInputError("tuning needs at least one hyperparameter range")
+    if int(max_jobs) < 1 or int(max_parallel_jobs) < 1:
+        raise UserInputError(
+            f"max_jobs ({max_jobs}) and max_parallel_jobs ({max_parallel_jobs}) must be >= 1"
+        )
+    clash = set(hyperparameter_ranges) & {"nthread"}
+    if clash:
+        raise UserInputError(f"cannot tune {sorted(clash)}: rayline sets it per trial")
+    ensure_ray()
+    started = time.perf_counter()
+    mode = "min" if objective_type == "Minimize" else "max"
+    parallel = min(int(max_parallel_jobs), int(max_jobs))
+    models = Path(models_dir).resolve()
+    models.mkdir(parents=True, exist_ok=True)
+    storage = Path(work_dir or models.parent / ".tune").resolve()
+    storage.mkdir(parents=True, exist_ok=True)
+    num_rounds = int(trainer.num_boost_round)
+    report_every = max(1, num_rounds // 10) if strategy == "Hyperband" else 0
+    setup = {
+        "trainer": trainer.to_dict(),
+        "models_dir": str(models),
+        "train": str(train),
+        "validation": str(validation),
+        "report_every": report_every,
+        "nthread": max(1, available_cpus() // parallel),
+    }
+
+    num_samples = int(max_jobs)
+    search_alg = scheduler = None
+    if strategy == "Grid":
+        param_space: dict[str, Any] = {
+            "__point__": tune.grid_search(grid_points(hyperparameter_ranges, max_jobs=max_jobs))
+        }
+        num_samples = 1
+    else:
+        param_space = _tune_space(hyperparameter_ranges)
+    if strategy == "Bayesian":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        search_alg = OptunaSearch(
+            metric=objective, mode=mode, sampler=optuna.samplers.TPESampler(seed=seed)
+        )
+    elif strategy == "Random":
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        search_alg = BasicVariantGenerator(random_state=seed, max_concurrent=parallel)
+    elif strategy == "Hyperband":
+        from ray.tune.schedulers import ASHAScheduler
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        search_alg = BasicVariantGenerator(random_state=seed, max_concurrent=parallel)
+        scheduler = ASHAScheduler(
+            time_attr="boost_round",
+            max_t=num_rounds,
+            grace_period=report_every,
+            reduction_factor=3,
+        )
+
+    cpus = cpus_per_trial or 1
+    trainable = tune.with_resources(tune.with_parameters(_trial, setup=setup), {"cpu": cpus})
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=objective,
+            mode=mode,
+            num_samples=num_samples,
+            max_concurrent_trials=parallel,
+            search_alg=search_alg,
+            scheduler=scheduler,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=f"tune-{uuid.uuid4().hex[:8]}",
+            storage_path=str(storage),
+            verbose=0,
+            log_to_file=False,
+        ),
+    )
+    # Trial results are kept in memory; with the file loggers off, Tune's result grid warns
+    # that it found no result files. That is expected here, so keep it out of the step's logs.
+    analysis_log = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    saved_level = analysis_log.level
+    analysis_log.setLevel(logging.ERROR)
+    with _env(_TUNE_ENV):
+        try:
+            grid = tuner.fit()
+        except Exception as exc:
+            raise BackendError(f"Ray Tune failed: {exc}") from exc
+        finally:
+            analysis_log.setLevel(saved_level)
+
+    rows = []
+    for r in grid:
+        metrics = dict(r.metrics or {})
+        config = dict(r.config or {})
+        hyper = dict(config.get("__point__") or config)
+        finished = metrics.get("boost_round") == num_rounds and "model_uri" in metrics
+        status = "Failed" if r.error else ("Completed" if finished else "Stopped")
+        row: dict[str, Any] = {
+            "trial": metrics.get("trial_id") or Path(r.path).name,
+            "status": status,
+            **{name: hyper.get(name) for name in hyperparameter_ranges},
+            "objective": metrics.get(objective),
+        }
+        for k, v in metrics.items():
+            if "-" in k and isinstance(v, int | float):
+                row[k] = float(v)
+        row["boost_rounds"] = metrics.get("boost_round")
+        row["training_seconds"] = metrics.get("training_seconds")
+        row["model_uri"] = metrics.get("model_uri") if finished else None
+        row["error"] = str(r.error).splitlines()[0] if r.error else None
+        rows.append(row)
+    if not rows:
+        raise BackendError("Ray Tune ran no trials")
+    df = pd.DataFrame(rows)
+    ranked = df[df["model_uri"].notna() & df["objective"].notna()].sort_values(
+        "objective", ascending=(mode == "min"), kind="stable"
+    )
+    df["rank"] = pd.Series(range(len(ranked)), index=ranked.index, dtype="Int64")
+    df = df.sort_values(["rank", "trial"], na_position="last").reset_index(drop=True)
+    if ranked.empty:
+        errors = "; ".join(e for e in df["error"].dropna().unique()[:3])
+        raise BackendError(
+            f"no tuning trial finished with a model ({len(df)} tried). {errors}".strip()
+        )
+    best = {k: _plain(v) for k, v in df.iloc[0].to_dict().items()}
+    return TuningResult(
+        results=df,
+        objective_metric=objective,
+        objective_type=objective_type,
+        best_trial=best,
+        top_model_uris=tuple(ranked["model_uri"]),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def write_results(result: TuningResult, directory: str | Path) -> Path:
+    """Write the trials table as ``results.parquet`` and ``results.csv`` into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    result.results.to_parquet(out / RESULTS_PARQUET, index=False)
+    result.results.to_csv(out / RESULTS_CSV, index=False)
+    return out
+
+
+def copy_model(model_uri: str, directory: str | Path) -> Path:
+    """Copy a trial's model directory (``model.ubj``, ``metrics.json``) into ``directory``."""
+    from rayline.store.artifacts import to_path
+
+    src = to_path(model_uri)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, out / f.name)
+    if not (out / MODEL_FILE).is_file():
+        raise BackendError(f"trial model at {model_uri} has no {MODEL_FILE}")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars → JSON-able Python values (NaN/NA → None)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+class _env:
+    """Set environment variables the user has not set, for the duration of a block."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.added = {k: v for k, v in values.items() if k not in os.environ}
+
+    def __enter__(self) -> None:
+        os.environ.update(self.added)
+
+    def __exit__(self, *exc: Any) -> None:
+        for k in self.added:
+            os.environ.pop(k, None)

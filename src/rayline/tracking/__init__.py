@@ -1,0 +1,24 @@
+"""Experiment tracking on MLflow: one run per pipeline execution, nested runs for its steps and
+tuning trials, with parameters and metrics.
+
+The store is ``MLFLOW_TRACKING_URI`` (default: a SQLite file in ``RAYLINE_HOME``), so
+``mlflow ui --backend-store-uri sqlite:///$RAYLINE_HOME/mlflow.db`` shows everything. MLflow is
+imported only by the ML steps and the ``rayline experiments`` command, never on the pipeline
+engine's hot path.
+"""
+
+from rayline.tracking.runs import (
+    StepTracker,
+    ensure_execution_run,
+    finish_execution_run,
+    list_runs,
+    track_step,
+)
+
+__all__ = [
+    "StepTracker",
+    "ensure_execution_run",
+    "finish_execution_run",
+    "list_runs",
+    "track_step",
+]

@@ -1,0 +1,384 @@
+"""MLflow runs for rayline executions, steps and tuning trials.
+
+Layout in the tracking store: one experiment per pipeline (named after it); one run per
+execution (tag ``rayline.execution_id``); a nested run per ML step (``mlflow.parentRunId`` = the
+execution's run; tag ``rayline.step``); a nested run per tuning trial under its step's run.
+
+The execution's run is created lazily by the first ML step that runs (so pipelines without ML
+steps never import MLflow) and its id is stored on ``executions.mlflow_run_id`` with a
+compare-and-set, so parallel steps agree on one run. Each step's run id goes on
+``step_runs.mlflow_run_id``. The engine ends the execution's run with
+:func:`finish_execution_run` when the execution ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rayline.config import settings
+from rayline.errors import BackendError, NotFoundError
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+# MLflow's own terminal statuses, from rayline's execution statuses.
+_STATUS = {
+    "Succeeded": "FINISHED",
+    "Failed": "FAILED",
+    "Stopped": "KILLED",
+    "Stopping": "KILLED",
+}
+_MAX_PARAM = 6000  # MLflow's parameter value limit
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking URI in effect (``MLFLOW_TRACKING_URI`` or the SQLite default)."""
+    return settings().mlflow_tracking_uri
+
+
+def client(uri: str | None = None) -> Any:
+    """An ``MlflowClient`` for ``uri`` (default: :func:`tracking_uri`), one per URI per process."""
+    uri = uri or tracking_uri()
+    with _lock:
+        found = _clients.get(uri)
+        if found is not None:
+            return found
+        from mlflow.tracking import MlflowClient
+
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            made = MlflowClient(tracking_uri=uri)
+        except Exception as exc:
+            raise BackendError(f"cannot open the MLflow tracking store {uri}: {exc}") from exc
+        _clients[uri] = made
+        return made
+
+
+def prewarm(uri: str | None = None) -> threading.Thread:
+    """Import MLflow and open the store in a background thread (it takes seconds); steps start
+    this first and join it when they have something to log."""
+    thread = threading.Thread(target=client, args=(uri,), daemon=True, name="mlflow-prewarm")
+    thread.start()
+    return thread
+
+
+def experiment_id(name: str, *, uri: str | None = None) -> str:
+    """The id of experiment ``name``, created when missing (artifacts beside the store)."""
+    c = client(uri)
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = (settings().home / "mlflow-artifacts" / name).as_uri()
+    try:
+        return c.create_experiment(name, artifact_location=location)
+    except Exception:
+        # Another step created it between our read and our write.
+        exp = c.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def _params(values: Mapping[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    return [Param(str(k), str(v)[:_MAX_PARAM]) for k, v in values.items() if v is not None]
+
+
+def _metrics(values: Mapping[str, Any], *, step: int = 0) -> list[Any]:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    out = []
+    for k, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        out.append(Metric(str(k).replace(":", "-"), float(v), now, step))
+    return out
+
+
+def ensure_execution_run(
+    *,
+    pipeline_name: str,
+    execution_id: str,
+    parameters: Mapping[str, Any] | None = None,
+    db_url: str | None = None,
+    uri: str | None = None,
+) -> str:
+    """The MLflow run of execution ``execution_id``: the one on its record, or a new one.
+
+    A new run is stored on ``executions.mlflow_run_id`` only if none is there yet; when a
+    parallel step won that race, our run is deleted and the winner's id returned.
+    """
+    import sqlalchemy as sa
+
+    from rayline.store.db import open_database
+    from rayline.store.schema import executions
+
+    db = open_database(db_url)
+    with db.connect() as conn:
+        row = conn.execute(
+            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
+        ).first()
+    if row is not None and row.mlflow_run_id:
+        return row.mlflow_run_id
+    c = client(uri)
+    run = c.create_run(
+        experiment_id(pipeline_name, uri=uri),
+        run_name=execution_id,
+        tags={"rayline.execution_id": execution_id, "rayline.pipeline": pipeline_name},
+    )
+    run_id = run.info.run_id
+    if parameters:
+        c.log_batch(run_id, params=_params(parameters))
+    if row is None:
+        return run_id  # not a recorded execution (library use): nothing to link
+    with db.begin() as conn:
+        claimed = conn.execute(
+            executions.update()
+            .where(executions.c.id == execution_id, executions.c.mlflow_run_id.is_(None))
+            .values(mlflow_run_id=run_id)
+        ).rowcount
+        if claimed:
+            return run_id
+        winner = conn.execute(
+            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
+        ).scalar_one()
+    c.delete_run(run_id)
+    return winner
+
+
+def finish_execution_run(
+    execution_id: str, status: str, *, db_url: str | None = None, uri: str | None = None
+) -> str | None:
+    """End the execution's MLflow run, if it has one, with ``status`` (rayline's execution
+    status: Succeeded, Failed, Stopped). Returns the run id, or None when there is none — in
+    which case MLflow is not even imported."""
+    import sqlalchemy as sa
+
+    from rayline.store.db import open_database
+    from rayline.store.schema import executions
+
+    db = open_database(db_url)
+    with db.connect() as conn:
+        run_id = conn.execute(
+            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
+        ).scalar()
+    if not run_id:
+        return None
+    client(uri).set_terminated(run_id, status=_STATUS.get(status, "FINISHED"))
+    return run_id
+
+
+def record_step_run(execution_id: str, step_name: str, run_id: str, *, db_url: str | None) -> bool:
+    """Put ``run_id`` on the step's record; False when the step has no record (library use)."""
+    from rayline.store.db import open_database
+    from rayline.store.schema import step_runs
+
+    db = open_database(db_url)
+    with db.begin() as conn:
+        return bool(
+            conn.execute(
+                step_runs.update()
+                .where(step_runs.c.execution_id == execution_id, step_runs.c.step_name == step_name)
+                .values(mlflow_run_id=run_id)
+            ).rowcount
+        )
+
+
+@dataclass
+class StepTracker:
+    """Logs one step's parameters, metrics and nested trial runs into its MLflow run."""
+
+    run_id: str
+    experiment_id: str
+    uri: str
+    parent_run_id: str | None = None
+    trial_run_ids: list[str] = field(default_factory=list)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if params:
+            client(self.uri).log_batch(self.run_id, params=_params(params))
+
+    def log_metrics(self, metrics: Mapping[str, Any], *, step: int = 0) -> None:
+        batch = _metrics(metrics, step=step)
+        if batch:
+            client(self.uri).log_batch(self.run_id, metrics=batch)
+
+    def log_history(self, history: Mapping[str, list[float]]) -> None:
+        """Per-round metric curves (``validation-rmse`` at round 0, 1, ...)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [
+            Metric(k, float(v), now, i)
+            for k, values in history.items()
+            for i, v in enumerate(values)
+        ]
+        for start in range(0, len(batch), 1000):  # MLflow's batch limit
+            client(self.uri).log_batch(self.run_id, metrics=batch[start : start + 1000])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        c = client(self.uri)
+        for k, v in tags.items():
+            c.set_tag(self.run_id, k, str(v))
+
+    def log_trial(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        tags: Mapping[str, Any] | None = None,
+        status: str = "FINISHED",
+    ) -> str:
+        """A nested run for one tuning trial, already finished."""
+        c = client(self.uri)
+        run = c.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={"mlflow.parentRunId": self.run_id, **_str_tags(tags)},
+        )
+        c.log_batch(run.info.run_id, metrics=_metrics(metrics), params=_params(params))
+        c.set_terminated(run.info.run_id, status=status)
+        self.trial_run_ids.append(run.info.run_id)
+        return run.info.run_id
+
+
+def _str_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: str(v) for k, v in (tags or {}).items()}
+
+
+@contextmanager
+def track_step(
+    *,
+    pipeline_name: str | None,
+    step_name: str,
+    step_type: str,
+    execution_id: str | None = None,
+    execution_parameters: Mapping[str, Any] | None = None,
+    db_url: str | None = None,
+    uri: str | None = None,
+    start_time: float | None = None,
+    status: str = "FINISHED",
+) -> Iterator[StepTracker]:
+    """An MLflow run for one step, nested under its execution's run when there is one.
+
+    The run ends with ``status`` (FINISHED), or FAILED if the block raises. ``start_time`` (Unix
+    seconds) backdates the run when it is recorded after the work it tracks. Outside a pipeline
+    (``execution_id=None``) it is a top-level run in experiment ``pipeline_name`` (or
+    ``rayline``).
+    """
+    uri = uri or tracking_uri()
+    exp_name = pipeline_name or "rayline"
+    parent = None
+    if execution_id is not None:
+        parent = ensure_execution_run(
+            pipeline_name=exp_name,
+            execution_id=execution_id,
+            parameters=execution_parameters,
+            db_url=db_url,
+            uri=uri,
+        )
+    exp = experiment_id(exp_name, uri=uri)
+    tags = {"rayline.step": step_name, "rayline.step_type": step_type}
+    if execution_id:
+        tags["rayline.execution_id"] = execution_id
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client(uri).create_run(
+        exp,
+        run_name=step_name,
+        tags=tags,
+        start_time=int(start_time * 1000) if start_time is not None else None,
+    )
+    tracker = StepTracker(run.info.run_id, exp, uri, parent_run_id=parent)
+    if execution_id is not None:
+        record_step_run(execution_id, step_name, tracker.run_id, db_url=db_url)
+    try:
+        yield tracker
+    except BaseException:
+        client(uri).set_terminated(tracker.run_id, status="FAILED")
+        raise
+    client(uri).set_terminated(tracker.run_id, status=status)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One MLflow run as ``rayline experiments`` shows it."""
+
+    run_id: str
+    experiment: str
+    name: str
+    status: str
+    started_at: float | None
+    ended_at: float | None
+    parent_run_id: str | None
+    execution_id: str | None
+    step: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+
+def list_runs(
+    *,
+    experiment: str | None = None,
+    execution_id: str | None = None,
+    max_results: int = 100,
+    uri: str | None = None,
+) -> list[RunSummary]:
+    """Runs in the tracking store, newest first (one experiment, or all of them)."""
+    c = client(uri)
+    if experiment is not None:
+        exp = c.get_experiment_by_name(experiment)
+        if exp is None:
+            raise NotFoundError(
+                f"no experiment {experiment!r} in {uri or tracking_uri()}; "
+                "`rayline experiments list` shows the ones there are"
+            )
+        exps = [exp]
+    else:
+        exps = c.search_experiments()
+    names = {e.experiment_id: e.name for e in exps}
+    if not names:
+        return []
+    filter_string = f"tags.`rayline.execution_id` = '{execution_id}'" if execution_id else ""
+    runs = c.search_runs(
+        list(names),
+        filter_string=filter_string,
+        max_results=max_results,
+        order_by=["attributes.start_time DESC"],
+    )
+    return [
+        RunSummary(
+            run_id=r.info.run_id,
+            experiment=names.get(r.info.experiment_id, r.info.experiment_id),
+            name=r.info.run_name or "",
+            status=r.info.status,
+            started_at=r.info.start_time / 1000 if r.info.start_time else None,
+            ended_at=r.info.end_time / 1000 if r.info.end_time else None,
+            parent_run_id=r.data.tags.get("mlflow.parentRunId"),
+            execution_id=r.data.tags.get("rayline.execution_id"),
+            step=r.data.tags.get("rayline.step"),
+            params=dict(r.data.params),
+            metrics=dict(r.data.metrics),
+        )
+        for r in runs
+    ]
+
+
+def list_experiments(*, uri: str | None = None) -> list[tuple[str, str, int]]:
+    """``(experiment id, name, number of runs)`` for every experiment in the store."""
+    c = client(uri)
+    out = []
+    for e in c.search_experiments():
+        runs = c.search_runs([e.experiment_id], max_results=1000)
+        out.append((e.experiment_id, e.name, len(runs)))
+    return out
