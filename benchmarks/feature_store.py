@@ -56,8 +56,11 @@ def main() -> int:
     log = sys.stderr
 
     offline_fg = FeatureGroup("bench-offline", definitions)
-    offline_fg.create(record_identifier_name="record_id", event_time_feature_name="event_time",
-                      enable_online_store=False)
+    offline_fg.create(
+        record_identifier_name="record_id",
+        event_time_feature_name="event_time",
+        enable_online_store=False,
+    )
     t = time.perf_counter()
     report = offline_fg.ingest(df)
     offline_s = time.perf_counter() - t
@@ -65,8 +68,11 @@ def main() -> int:
     print(report.summary(), file=log)
 
     online_fg = FeatureGroup("bench-online", definitions)
-    online_fg.create(record_identifier_name="record_id", event_time_feature_name="event_time",
-                     enable_offline_store=False)
+    online_fg.create(
+        record_identifier_name="record_id",
+        event_time_feature_name="event_time",
+        enable_offline_store=False,
+    )
     t = time.perf_counter()
     report = online_fg.ingest(df)
     online_s = time.perf_counter() - t
@@ -102,8 +108,11 @@ def main() -> int:
         }
     )
     builder = (
-        create_dataset(entities, record_identifier_feature_name="record_id",
-                       event_time_identifier_feature_name="event_time")
+        create_dataset(
+            entities,
+            record_identifier_feature_name="record_id",
+            event_time_identifier_feature_name="event_time",
+        )
         .with_feature_group(offline_fg)
         .point_in_time_accurate_join()
     )

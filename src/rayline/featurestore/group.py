@@ -106,19 +106,18 @@ class FeatureGroup:
             raise UserInputError(f"ttl_seconds must be positive (got {ttl_seconds})")
         db = self._db()
         existing = repo.find(db, self.name)
-        if existing is not None:
-            if exist_ok:
-                if (
-                    list(existing.feature_definitions) != features
-                    or existing.record_identifier_name != record_identifier_name
-                    or existing.event_time_feature_name != event_time_feature_name
-                ):
-                    raise ConflictError(
-                        f"feature group {self.name!r} exists with a different schema; delete it "
-                        "or use another name"
-                    )
-                self._desc = existing
-                return existing
+        if existing is not None and exist_ok:
+            if (
+                list(existing.feature_definitions) != features
+                or existing.record_identifier_name != record_identifier_name
+                or existing.event_time_feature_name != event_time_feature_name
+            ):
+                raise ConflictError(
+                    f"feature group {self.name!r} exists with a different schema; delete it "
+                    "or use another name"
+                )
+            self._desc = existing
+            return existing
         now = time.time()
         offline_uri = None
         if enable_offline_store:

@@ -172,7 +172,13 @@ def _read_path(path: Path, desc: FeatureGroupDescription) -> pa.Table:
             if f.feature_type is FeatureType.STRING
         }
         try:
-            return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
+            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
+            # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
+            stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+            if stamps:
+                types.update(dict.fromkeys(stamps, pa.string()))
+                table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
+            return table
         except pa.ArrowInvalid as exc:
             raise SchemaError(f"cannot read CSV {path}: {exc}") from exc
     raise UserInputError(f"input {path}: use a .csv or .parquet file, or a Parquet directory")

@@ -23,8 +23,11 @@ def db_url(request, rayline_home):
     return request.getfixturevalue("postgres_url")
 
 
-DEFS = [StringFeatureDefinition("id"), FractionalFeatureDefinition("t"),
-        IntegralFeatureDefinition("n")]
+DEFS = [
+    StringFeatureDefinition("id"),
+    FractionalFeatureDefinition("t"),
+    IntegralFeatureDefinition("n"),
+]
 
 
 def test_lifecycle(db_url):
@@ -32,19 +35,27 @@ def test_lifecycle(db_url):
     assert not fg.exists()
     with pytest.raises(NotFoundError, match="does not exist"):
         fg.describe()
-    desc = fg.create(record_identifier_name="id", event_time_feature_name="t",
-                     description="for tests", tags={"team": "ml"}, ttl_seconds=60)
+    desc = fg.create(
+        record_identifier_name="id",
+        event_time_feature_name="t",
+        description="for tests",
+        tags={"team": "ml"},
+        ttl_seconds=60,
+    )
     assert desc.status == "Created"
     assert fg.exists()
     with pytest.raises(ConflictError, match="exists already"):
         FeatureGroup("lifecycle-test", DEFS, db_url=db_url).create(
-            record_identifier_name="id", event_time_feature_name="t")
+            record_identifier_name="id", event_time_feature_name="t"
+        )
     same = FeatureGroup("lifecycle-test", DEFS, db_url=db_url).create(
-        record_identifier_name="id", event_time_feature_name="t", exist_ok=True)
+        record_identifier_name="id", event_time_feature_name="t", exist_ok=True
+    )
     assert same.created_at == desc.created_at
     with pytest.raises(ConflictError, match="different schema"):
         FeatureGroup("lifecycle-test", DEFS[:2], db_url=db_url).create(
-            record_identifier_name="id", event_time_feature_name="t", exist_ok=True)
+            record_identifier_name="id", event_time_feature_name="t", exist_ok=True
+        )
 
     fg.ingest(pd.DataFrame({"id": ["a", "b"], "t": [1e9, 1e9], "n": [1, 2]}))
     d = fg.describe()
@@ -84,6 +95,10 @@ def test_create_validates_before_writing(db_url):
     with pytest.raises(SchemaError, match="record identifier 'nope'"):
         fg.create(record_identifier_name="nope", event_time_feature_name="t")
     with pytest.raises(UserInputError, match="online store, the offline store, or both"):
-        fg.create(record_identifier_name="id", event_time_feature_name="t",
-                  enable_online_store=False, enable_offline_store=False)
+        fg.create(
+            record_identifier_name="id",
+            event_time_feature_name="t",
+            enable_online_store=False,
+            enable_offline_store=False,
+        )
     assert not fg.exists()

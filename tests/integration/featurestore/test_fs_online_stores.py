@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-
 from tests.conftest import REDIS_URL
 
 
@@ -63,9 +62,7 @@ def test_latest_event_time_wins(store):
 
 
 def test_latest_wins_within_one_batch_whatever_the_order(store):
-    applied = _put(
-        store, "g", [("a", 3.0, {"v": 3}), ("a", 7.0, {"v": 7}), ("a", 5.0, {"v": 5})]
-    )
+    applied = _put(store, "g", [("a", 3.0, {"v": 3}), ("a", 7.0, {"v": 7}), ("a", 5.0, {"v": 5})])
     assert applied == 2  # 3 inserted, 7 replaced it, 5 is older
     assert json.loads(store.get("g", "a")) == {"v": 7}
 

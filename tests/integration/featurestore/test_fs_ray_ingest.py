@@ -40,7 +40,7 @@ def test_actor_ingestion_reports_rejections_with_global_rows(group):
     assert report.mode == "ray" and report.workers == 3
     assert [r.row for r in report.rejected] == [5, 150, 299]
     assert [r.record_identifier for r in report.rejected] == ["5", "150", "299"]
-    assert all("value 'oops' of feature 'x' is not Fractional" == r.reason for r in report.rejected)
+    assert all(r.reason == "value 'oops' of feature 'x' is not Fractional" for r in report.rejected)
     assert report.online_rows_written == report.offline_rows_written == 297
     assert group.get_record(150) is None and group.get_record(151)["x"] == 151.0
 
@@ -65,8 +65,19 @@ def test_offline_store_reads_back_with_ray_data(group, ray_session):
     ds = ray_session.data.read_parquet(group.offline_store_uri)
     df = ds.to_pandas()
     assert len(df) == 240
-    assert {"record_id", "event_time", "x", "label", "write_time", "api_invocation_time",
-            "is_deleted", "year", "month", "day", "hour"} <= set(df.columns)
+    assert {
+        "record_id",
+        "event_time",
+        "x",
+        "label",
+        "write_time",
+        "api_invocation_time",
+        "is_deleted",
+        "year",
+        "month",
+        "day",
+        "hour",
+    } <= set(df.columns)
     assert not df["is_deleted"].any()
     assert sorted(df["record_id"]) == list(range(240))
     # 240 minutes from 22:13 UTC span five hour partitions.

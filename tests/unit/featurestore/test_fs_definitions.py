@@ -17,7 +17,9 @@ from rayline.featurestore import (
 from rayline.featurestore.definitions import validate_group_name, validate_schema
 
 
-@pytest.mark.parametrize("name", ["housing", "fs-ray-synthetic-housing-data", "a", "A_1-b", "x" * 64])
+@pytest.mark.parametrize(
+    "name", ["housing", "fs-ray-synthetic-housing-data", "a", "A_1-b", "x" * 64]
+)
 def test_valid_group_names(name):
     assert validate_group_name(name) == name
 
@@ -28,7 +30,9 @@ def test_invalid_group_names_say_how_to_fix(name):
         validate_group_name(name)
 
 
-@pytest.mark.parametrize("name", ["write_time", "api_invocation_time", "is_deleted", "year", "Hour"])
+@pytest.mark.parametrize(
+    "name", ["write_time", "api_invocation_time", "is_deleted", "year", "Hour"]
+)
 def test_reserved_feature_names_are_refused(name):
     with pytest.raises(SchemaError, match="reserved"):
         FeatureDefinition(name, FeatureType.STRING)

@@ -35,14 +35,23 @@ def group(rayline_home):
 def test_ingest_report_and_reads(group):
     report = group.ingest(_frame(), max_workers=1)
     assert report.ok and report.mode == "local"
-    assert (report.rows_received, report.online_rows_written, report.offline_rows_written) == (6, 6, 6)
+    assert (report.rows_received, report.online_rows_written, report.offline_rows_written) == (
+        6,
+        6,
+        6,
+    )
     assert group.get_record("r2") == {
-        "record_id": "r2", "event_time": 1_700_007_200.0, "price": 2.0, "rooms": 2
+        "record_id": "r2",
+        "event_time": 1_700_007_200.0,
+        "price": 2.0,
+        "rooms": 2,
     }
     assert group.get_record("r2", feature_names=["rooms"]) == {"rooms": 2}
     assert group.get_record("nope") is None
     assert group.batch_get_record(["r1", "nope", "r5"], feature_names=["price"]) == [
-        {"price": 1.0}, None, {"price": 5.0}
+        {"price": 1.0},
+        None,
+        {"price": 5.0},
     ]
     with pytest.raises(SchemaError, match="'colour' is not in feature group"):
         group.get_record("r1", feature_names=["colour"])
@@ -95,11 +104,17 @@ def test_offline_layout_and_extra_columns(group):
     assert len(files) == 6
     rel = files[0].relative_to(root).as_posix()
     assert re.fullmatch(
-        r"year=2023/month=11/day=14/hour=22/20231114T221320Z_[0-9a-f]{12}_[0-9a-f]{16}\.parquet", rel
+        r"year=2023/month=11/day=14/hour=22/20231114T221320Z_[0-9a-f]{12}_[0-9a-f]{16}\.parquet",
+        rel,
     ), rel
     table = pq.read_table(files[0])
     assert table.column_names == [
-        "record_id", "event_time", "price", "rooms", "write_time", "api_invocation_time",
+        "record_id",
+        "event_time",
+        "price",
+        "rooms",
+        "write_time",
+        "api_invocation_time",
         "is_deleted",
     ]
     assert table.column("is_deleted").to_pylist() == [False]
@@ -143,8 +158,12 @@ def test_soft_and_hard_delete(group):
 
 def test_ttl_hides_expired_records(rayline_home):
     fg = FeatureGroup("ttl-group", load_feature_definitions(_frame()))
-    fg.create(record_identifier_name="record_id", event_time_feature_name="event_time",
-              ttl_seconds=3600, enable_offline_store=False)
+    fg.create(
+        record_identifier_name="record_id",
+        event_time_feature_name="event_time",
+        ttl_seconds=3600,
+        enable_offline_store=False,
+    )
     now = time.time()
     df = _frame(n=2)
     df["event_time"] = [now - 7200, now]  # the first expired an hour ago

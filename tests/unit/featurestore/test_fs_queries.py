@@ -27,8 +27,11 @@ def prices(rayline_home):
     """id 1: v=10 @100, v=20 @200, deleted @300.  id 2: v=5 @150, then re-stated v=6 @150."""
     fg = FeatureGroup(
         "prices",
-        [IntegralFeatureDefinition("id"), FractionalFeatureDefinition("t"),
-         FractionalFeatureDefinition("v")],
+        [
+            IntegralFeatureDefinition("id"),
+            FractionalFeatureDefinition("t"),
+            FractionalFeatureDefinition("v"),
+        ],
     )
     fg.create(record_identifier_name="id", event_time_feature_name="t")
     fg.ingest(_rows((1, 100.0, 10.0), (1, 200.0, 20.0), (2, 150.0, 5.0)))
@@ -51,8 +54,9 @@ ENTITIES = pd.DataFrame(
 
 def _pit(prices):
     return (
-        create_dataset(ENTITIES, record_identifier_feature_name="id",
-                       event_time_identifier_feature_name="t")
+        create_dataset(
+            ENTITIES, record_identifier_feature_name="id", event_time_identifier_feature_name="t"
+        )
         .with_feature_group(prices)
         .point_in_time_accurate_join()
     )
@@ -104,13 +108,24 @@ def test_feature_group_base_latest_and_deleted(prices):
 def test_two_groups_and_iso_event_times(prices):
     meta = FeatureGroup(
         "meta",
-        [IntegralFeatureDefinition("id"), StringFeatureDefinition("at"),
-         StringFeatureDefinition("v")],
+        [
+            IntegralFeatureDefinition("id"),
+            StringFeatureDefinition("at"),
+            StringFeatureDefinition("v"),
+        ],
     )
-    meta.create(record_identifier_name="id", event_time_feature_name="at",
-                enable_online_store=False)
-    meta.ingest(pd.DataFrame({"id": [1, 2], "at": ["1970-01-01T00:01:40Z", "1970-01-01T00:00:00Z"],
-                              "v": ["one", "two"]}))
+    meta.create(
+        record_identifier_name="id", event_time_feature_name="at", enable_online_store=False
+    )
+    meta.ingest(
+        pd.DataFrame(
+            {
+                "id": [1, 2],
+                "at": ["1970-01-01T00:01:40Z", "1970-01-01T00:00:00Z"],
+                "v": ["one", "two"],
+            }
+        )
+    )
     with pytest.raises(SchemaError, match="clashes"):
         _pit(prices).with_feature_group(meta).to_arrow()
     df = _pit(prices).with_feature_group(meta, prefix="meta_").to_dataframe()

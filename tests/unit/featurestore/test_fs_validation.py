@@ -42,7 +42,13 @@ def test_clean_input_passes_and_is_cast():
     table = pa.table({"id": [1, 2], "t": [10, 20], "n": [1.0, 2.0], "x": [1, 2], "s": [1, 2]})
     out = validate(table, _desc())
     assert out.rejected == ()
-    assert out.table.schema.types == [pa.int64(), pa.float64(), pa.int64(), pa.float64(), pa.string()]
+    assert out.table.schema.types == [
+        pa.int64(),
+        pa.float64(),
+        pa.int64(),
+        pa.float64(),
+        pa.string(),
+    ]
     assert out.table.column("s").to_pylist() == ["1", "2"]
     assert out.event_seconds.to_pylist() == [10.0, 20.0]
     assert out.record_ids.to_pylist() == ["1", "2"]
@@ -74,8 +80,13 @@ def test_every_bad_row_is_reported_with_its_reason():
 
 def test_strings_in_numeric_columns_are_checked_per_value():
     table = pa.table(
-        {"id": ["1", "2", "3"], "t": ["1", "2", "3"], "n": ["7", "x", "9.0"],
-         "x": ["1.5", "2", "nan?"], "s": ["a", "b", "c"]}
+        {
+            "id": ["1", "2", "3"],
+            "t": ["1", "2", "3"],
+            "n": ["7", "x", "9.0"],
+            "x": ["1.5", "2", "nan?"],
+            "s": ["a", "b", "c"],
+        }
     )
     out = validate(table, _desc())
     assert [r.row for r in out.rejected] == [1, 2]
@@ -88,8 +99,12 @@ def test_iso_event_times():
     table = pa.table(
         {
             "id": [1, 2, 3, 4],
-            "t": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00.500+01:00", "2024-01-01 02:00:00",
-                  "yesterday"],
+            "t": [
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T01:00:00.500+01:00",
+                "2024-01-01 02:00:00",
+                "yesterday",
+            ],
             "n": [1, 2, 3, 4],
             "x": [1.0, 2.0, 3.0, 4.0],
             "s": ["a", "b", "c", "d"],

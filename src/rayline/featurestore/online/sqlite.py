@@ -155,8 +155,8 @@ class SQLiteOnlineStore:
         (n,) = (
             self._read_conn()
             .execute(
-                "SELECT count(*) FROM online_records WHERE feature_group = ? AND payload IS NOT NULL"
-                " AND (expires_at IS NULL OR expires_at > ?)",
+                "SELECT count(*) FROM online_records WHERE feature_group = ?"
+                " AND payload IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)",
                 (group, time.time()),
             )
             .fetchone()
