@@ -19,6 +19,7 @@ _GROUPS = (
     "pipeline",
     "execution",
     "featurestore",
+    "experiments",
 )
 
 
