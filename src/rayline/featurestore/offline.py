@@ -176,6 +176,20 @@ def _without_stored(
 
     cols = [*desc.feature_names, "is_deleted"]
     quoted = ", ".join(_q(c) for c in cols)
+    # Files written before features were added lack their columns: those values were NULL.
+    stored = set()
+    for path in existing:
+        stored.update(pq.read_schema(path).names)
+    duck_types = {"Integral": "BIGINT", "Fractional": "DOUBLE", "String": "VARCHAR"}
+    old_cols = (
+        ", ".join(
+            _q(f.feature_name)
+            if f.feature_name in stored
+            else f"NULL::{duck_types[f.feature_type.value]}"
+            for f in desc.feature_definitions
+        )
+        + ", is_deleted"
+    )
     rid, et = _q(desc.record_identifier_name), _q(desc.event_time_feature_name)
     con = duckdb.connect()
     try:
@@ -185,7 +199,7 @@ def _without_stored(
             con,
             f"""
             WITH new_rows_h AS (SELECT *, hash({quoted}) AS h__ FROM new_rows),
-                 old AS (SELECT DISTINCT {rid} AS rid, {et} AS et, hash({quoted}) AS h__
+                 old AS (SELECT DISTINCT {rid} AS rid, {et} AS et, hash({old_cols}) AS h__
                          FROM read_parquet({files_sql}, union_by_name = true,
                                            hive_partitioning = false))
             SELECT * EXCLUDE (h__) FROM new_rows_h n

@@ -180,3 +180,16 @@ def test_target_stores(group):
     assert group.get_record("r0") is None
     with pytest.raises(UserInputError, match="'OnlineStore' and/or 'OfflineStore'"):
         group.ingest(_frame(), target_stores=["Elsewhere"])
+
+
+def test_added_features_and_reingest_over_older_files(group):
+    from rayline.featurestore import StringFeatureDefinition, query
+
+    group.ingest(_frame(n=2))
+    group.update(feature_additions=[StringFeatureDefinition("colour")])
+    df = _frame(n=3).assign(colour=[None, None, "red"])
+    report = group.ingest(df)  # r0 and r1 are stored already (colour was NULL then)
+    assert report.offline_duplicates_skipped == 2 and report.offline_rows_written == 1
+    rows = query('SELECT record_id, colour FROM "prices" ORDER BY record_id')
+    assert rows["record_id"].tolist() == ["r0", "r1", "r2"]
+    assert rows["colour"].tolist()[2] == "red"
