@@ -48,6 +48,12 @@ def write_offline_store(root: Path, table: pa.Table, *, deleted: int = 0) -> Pat
 
 
 @pytest.fixture(scope="session")
+def store_writer():
+    """:func:`write_offline_store`, for tests that need their own store."""
+    return write_offline_store
+
+
+@pytest.fixture(scope="session")
 def housing_table() -> pa.Table:
     return pacsv.read_csv(HOUSING_CSV)
 

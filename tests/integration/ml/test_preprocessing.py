@@ -1,0 +1,105 @@
+"""Ray Data preprocessing: store columns dropped, deleted rows left out, a fixed column order,
+the scaler fitted on the training split only, and byte-identical outputs for the same seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from rayline.ml.preprocessing import preprocess
+from rayline.ml.preprocessor import Preprocessor
+
+pytestmark = pytest.mark.ray
+
+FEATURES = [
+    "YEAR_BUILT",
+    "SQUARE_FEET",
+    "NUM_BEDROOMS",
+    "NUM_BATHROOMS",
+    "LOT_ACRES",
+    "GARAGE_SPACES",
+    "FRONT_PORCH",
+    "DECK",
+]
+
+
+def test_splits_have_fixed_columns_and_proportions(splits):
+    tables = {n: pq.read_table(splits[n]) for n in ("train", "validation", "test")}
+    for t in tables.values():
+        assert t.column_names == [*FEATURES, "PRICE"]
+    assert {n: t.num_rows for n, t in tables.items()} == {
+        "train": 6000,
+        "validation": 2000,
+        "test": 2000,
+    }
+    # No row appears in two splits (PRICE with SQUARE_FEET identifies a row here).
+    keys = [
+        set(zip(t["PRICE"].to_pylist(), t["SQUARE_FEET"].to_pylist(), strict=True))
+        for t in tables.values()
+    ]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+
+
+def test_scaler_is_fitted_on_train_only(splits, housing_table):
+    pre = Preprocessor.load(splits["preprocessor"])
+    assert pre.columns == tuple(FEATURES) and pre.label == "PRICE"
+    train = pq.read_table(splits["train"])
+    validation = pq.read_table(splits["validation"])
+    for col in FEATURES:
+        scaled = train[col].to_numpy()
+        # Train is standardised exactly (mean 0, std 1); validation only approximately.
+        assert abs(scaled.mean()) < 1e-9
+        assert scaled.std() == pytest.approx(1.0, rel=1e-6)
+        mean, std = pre.scale_of(col)
+        raw_train = scaled * std + mean
+        assert raw_train.mean() == pytest.approx(mean, rel=1e-9)
+    # The stats differ from the whole data set's: they saw only the training rows.
+    whole = pc.mean(housing_table["SQUARE_FEET"]).as_py()
+    assert pre.scale_of("SQUARE_FEET")[0] != pytest.approx(whole, rel=1e-9)
+    assert abs(validation["SQUARE_FEET"].to_numpy().mean()) > 1e-9
+    # The label is never scaled.
+    raw_prices = set(housing_table["PRICE"].to_pylist())
+    assert set(train["PRICE"].to_pylist()) <= raw_prices
+
+
+def test_deleted_rows_dropped_and_output_deterministic(
+    tmp_path, housing_table, store_writer, ray_session
+):
+    store = store_writer(tmp_path / "store", housing_table.slice(0, 1000), deleted=100)
+    outs = []
+    for run in ("a", "b"):
+        dirs = {n: tmp_path / run / n for n in ("train", "validation", "test", "preprocessor")}
+        result = preprocess(
+            store,
+            label="PRICE",
+            output_dirs=dirs,
+            train_size=0.5,
+            validation_size=0.25,
+            test_size=0.25,
+            seed=3,
+        )
+        assert sum(result.rows.values()) == 900
+        outs.append(dirs)
+    for name in ("train", "validation", "test"):
+        a = sorted(p.read_bytes() for p in outs[0][name].glob("*.parquet"))
+        b = sorted(p.read_bytes() for p in outs[1][name].glob("*.parquet"))
+        assert a == b, name
+
+
+def test_preprocessor_applies_to_raw_rows(splits, housing_table):
+    pre = Preprocessor.load(splits["preprocessor"])
+    row = {c: housing_table[c][0].as_py() for c in FEATURES}
+    scaled = pre.transform_rows([row])
+    expected = [(row[c] - m) / s for c, m, s in zip(FEATURES, pre.means, pre.stds, strict=True)]
+    np.testing.assert_allclose(scaled[0], expected)
+    np.testing.assert_allclose(pre.transform_rows([[row[c] for c in FEATURES]]), scaled)
+
+
+def test_bad_sizes_are_rejected(tmp_path, offline_store):
+    from rayline.errors import UserInputError
+
+    dirs = {n: tmp_path / n for n in ("train", "validation", "test", "preprocessor")}
+    with pytest.raises(UserInputError, match="sum to 1"):
+        preprocess(offline_store, label="PRICE", output_dirs=dirs, train_size=0.7)

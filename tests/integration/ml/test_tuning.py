@@ -1,0 +1,96 @@
+"""Ray Tune over XGBoost: every strategy explores the declared space; the best trial is the
+results table's best; top-k models are ranked and on disk; Hyperband stops trials early."""
+
+from __future__ import annotations
+
+import pytest
+import xgboost as xgb
+
+from rayline.ml import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    XGBoostTrainer,
+    tune_xgboost,
+)
+from rayline.ml.tuning import write_results
+from rayline.store.artifacts import to_path
+
+pytestmark = pytest.mark.ray
+
+RANGES = {
+    "max_depth": IntegerParameter(1, 8),
+    "eta": ContinuousParameter(0.2, 1),
+    "min_child_weight": ContinuousParameter(0, 120),
+    "subsample": ContinuousParameter(0.2, 1),
+}
+
+
+def _tune(splits, tmp_path, strategy, **kw):
+    return tune_xgboost(
+        splits["train"],
+        splits["validation"],
+        trainer=XGBoostTrainer(label="PRICE", num_boost_round=kw.pop("rounds", 30)),
+        hyperparameter_ranges=kw.pop("ranges", RANGES),
+        strategy=strategy,
+        max_jobs=kw.pop("max_jobs", 6),
+        max_parallel_jobs=2,
+        models_dir=tmp_path / strategy / "models",
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("strategy", ["Random", "Bayesian"])
+def test_trials_explore_the_declared_space(splits, tmp_path, strategy):
+    result = _tune(splits, tmp_path, strategy)
+    df = result.results
+    assert len(df) == 6 and set(df["status"]) == {"Completed"}
+    for name, param in RANGES.items():
+        assert all(param.contains(v) for v in df[name]), name
+    assert df["max_depth"].map(float).map(float.is_integer).all()
+    # Sampled, not constant: the trials differ.
+    assert df["eta"].nunique() == 6
+    # The best trial is the results table's minimum, and models are ranked best first.
+    assert result.best_trial["objective"] == df["objective"].min()
+    assert list(df["rank"]) == list(range(6))
+    assert result.get_top_model_uri(0) == df.loc[df["objective"].idxmin(), "model_uri"]
+    booster = xgb.Booster(model_file=str(to_path(result.get_top_model_uri(0)) / "model.ubj"))
+    assert booster.num_boosted_rounds() == 30
+    assert len(result.top_model_uris) == 6
+    with pytest.raises(ValueError, match="out of range"):
+        result.get_top_model_uri(6)
+    written = write_results(result, tmp_path / "results")
+    assert (written / "results.parquet").is_file() and (written / "results.csv").is_file()
+
+
+def test_hyperband_stops_poor_trials_early(splits, tmp_path):
+    result = _tune(splits, tmp_path, "Hyperband", max_jobs=8, rounds=30)
+    df = result.results
+    assert len(df) == 8
+    stopped = df[df["status"] == "Stopped"]
+    assert len(stopped) >= 1
+    assert (stopped["boost_rounds"] < 30).all()
+    assert stopped["model_uri"].isna().all()
+    completed = df[df["status"] == "Completed"]
+    assert result.best_trial["objective"] == completed["objective"].min()
+
+
+def test_grid_covers_categorical_values_and_maximize(splits, tmp_path):
+    ranges = {
+        "max_depth": CategoricalParameter([2, 6]),
+        "eta": ContinuousParameter(0.1, 0.9, scaling_type="Logarithmic"),
+    }
+    result = _tune(
+        splits,
+        tmp_path,
+        "Grid",
+        ranges=ranges,
+        max_jobs=6,
+        objective_metric="validation:rmse",
+        objective_type="Maximize",
+    )
+    df = result.results
+    assert sorted(set(df["max_depth"])) == [2, 6]
+    assert df["eta"].min() == pytest.approx(0.1) and df["eta"].max() == pytest.approx(0.9)
+    assert len(df) == 6
+    assert result.best_trial["objective"] == df["objective"].max()
