@@ -14,6 +14,7 @@ Their runners are in :mod:`rayline.ml.runners`; both are registered in ``rayline
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,6 +26,12 @@ from rayline.pipeline.expressions import Expression, to_request
 from rayline.pipeline.steps.base import ParseContext, Step, no_resolve
 
 _INPUT_CHANNELS = ("train", "validation")
+
+
+def training_threads() -> int:
+    """Threads a single-process training step uses: ``RAYLINE_TRAINING_THREADS`` or the cores
+    of the machine that submits the step (nodes of a cluster are assumed alike)."""
+    return int(os.environ.get("RAYLINE_TRAINING_THREADS") or os.cpu_count() or 1)
 
 
 def _check_inputs(step: str, inputs: Mapping[str, Any], *, need_validation: bool) -> None:
@@ -82,7 +89,16 @@ class TrainingStep(Step):
         return tuple(v for v in self.inputs.values() if isinstance(v, str) and "://" not in v)
 
     def resources(self) -> dict[str, Any]:
-        return {"num_cpus": self.num_cpus, "num_gpus": 0}
+        # XGBoost's OpenMP pool is sized from OMP_NUM_THREADS when the library loads, and Ray
+        # sets it to the task's CPUs (1) in shared workers: nthread=2 then still trains on one
+        # thread (measured: 1M rows took 4.1 s instead of 2.5 s). Training steps therefore run
+        # in workers started with OMP_NUM_THREADS = the node's cores (Ray keeps a worker pool per
+        # runtime env, so only the first training step pays the worker start).
+        return {
+            "num_cpus": self.num_cpus,
+            "num_gpus": 0,
+            "runtime_env": {"env_vars": {"OMP_NUM_THREADS": str(training_threads())}},
+        }
 
     @property
     def model(self) -> Expression:
