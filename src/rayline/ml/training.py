@@ -258,9 +258,10 @@ def _distributed_loop(config: dict[str, Any]) -> None:
 # Ray Train v2 reads these in its controller (they are propagated from the driver). The defaults
 # suit long jobs; for minutes-long XGBoost runs on small nodes they cost seconds: a 2 s health-check
 # poll before noticing the workers finished, and watcher/reconciliation/log threads competing for
-# the two cores the workers train on.
+# the two cores the workers train on; Prometheus metrics callbacks in the controller and workers.
 _TRAIN_ENV = {
-    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+    "RAY_TRAIN_METRICS_ENABLED": "0",
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
     "RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION": "0",
     "RAY_TRAIN_ENABLE_CONTROLLER_STRUCTURED_LOGGING": "0",
