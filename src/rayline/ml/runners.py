@@ -27,8 +27,26 @@ def _input_path(step: Any, channel: str) -> str | None:
     return None if value is None else str(to_path(str(value)))
 
 
-def _track(step: Any, ctx: StepContext, *, started: float, status: str, fill: Any = None) -> str:
-    """Record the step's MLflow run (nested under the execution's) and return its id."""
+def _track(
+    step: Any, ctx: StepContext, *, started: float, status: str, fill: Any = None
+) -> str | None:
+    """Record the step's MLflow run (nested under the execution's) and return its id.
+
+    A tracking store that fails does not fail a step whose model is already trained: the
+    failure is printed into the step's logs and the run id is None.
+    """
+    try:
+        return _record(step, ctx, started=started, status=status, fill=fill)
+    except Exception as exc:
+        print(
+            f"WARNING: could not record the MLflow run in {ctx.mlflow_tracking_uri}: "
+            f"{type(exc).__name__}: {exc}. The step's outputs are complete; check "
+            "MLFLOW_TRACKING_URI."
+        )
+        return None
+
+
+def _record(step: Any, ctx: StepContext, *, started: float, status: str, fill: Any) -> str:
     from rayline.tracking.runs import track_step
 
     with track_step(

@@ -29,11 +29,12 @@ from rayline.ml.tables import data_files, read_shard, read_table, split_label
 from rayline.ml.trainers import DEFAULT_EVAL_METRICS, XGBoostTrainer
 
 #: Training data below this many cells (rows x features) trains in one process when
-#: ``distributed=None``. Measured on a 2-core node (benchmarks/training.py): the single-process
-#: path beat 2 Ray Train workers at every size tried (10k rows: 0.3 s vs ~6 s; 1M rows: ~4 s vs
-#: ~10 s) because the workers share the same cores and add a fixed ~5 s of worker start-up and
-#: collective set-up. Distribution pays off only when one process cannot hold or chew the data:
-#: 50M cells (~400 MB of float64 features, e.g. 6M rows x 8) is where we switch by default.
+#: ``distributed=None``. Measured on a 2-core node (benchmarks/training.py, as pipeline steps):
+#: one process beat 2 Ray Train workers at every size tried - 10k rows: 0.19 s vs ~6 s; 1M rows:
+#: 3.7 s vs 10.6-11.8 s - because the workers share the same cores and Ray Train adds a fixed
+#: ~6 s (controller and worker start-up, collective set-up, teardown). Distribution pays off when
+#: one process cannot hold or chew the data, or the cluster has more nodes than one: 50M cells
+#: (~400 MB of float64 features, e.g. 6M rows x 8) is where rayline switches by default.
 #: Override with ``distributed=True/False`` or ``RAYLINE_DISTRIBUTED_MIN_CELLS``.
 DISTRIBUTED_MIN_CELLS = 50_000_000
 
