@@ -30,13 +30,14 @@ def _input_path(step: Any, channel: str) -> str | None:
 def _track(
     step: Any, ctx: StepContext, *, started: float, status: str, fill: Any = None
 ) -> str | None:
+    ended = time.time()
     """Record the step's MLflow run (nested under the execution's) and return its id.
 
     A tracking store that fails does not fail a step whose model is already trained: the
     failure is printed into the step's logs and the run id is None.
     """
     try:
-        return _record(step, ctx, started=started, status=status, fill=fill)
+        return _record(step, ctx, started=started, ended=ended, status=status, fill=fill)
     except Exception as exc:
         print(
             f"WARNING: could not record the MLflow run in {ctx.mlflow_tracking_uri}: "
@@ -46,7 +47,9 @@ def _track(
         return None
 
 
-def _record(step: Any, ctx: StepContext, *, started: float, status: str, fill: Any) -> str:
+def _record(
+    step: Any, ctx: StepContext, *, started: float, ended: float, status: str, fill: Any
+) -> str:
     from rayline.tracking.runs import track_step
 
     with track_step(
@@ -58,6 +61,7 @@ def _record(step: Any, ctx: StepContext, *, started: float, status: str, fill: A
         db_url=ctx.db_url,
         uri=ctx.mlflow_tracking_uri,
         start_time=started,
+        end_time=ended,
         status=status,
     ) as tracker:
         if fill is not None:
@@ -185,6 +189,8 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
                     "rayline.rank": "" if _missing(row.get("rank")) else row["rank"],
                 },
                 status="FINISHED" if row["status"] != "Failed" else "FAILED",
+                start_time=None if _missing(row.get("started_at")) else row["started_at"],
+                end_time=None if _missing(row.get("ended_at")) else row["ended_at"],
             )
 
     run_id = _track(step, ctx, started=started, status="FINISHED", fill=fill)

@@ -322,6 +322,12 @@ def tune_xgboost(
                 row[k] = float(v)
         row["boost_rounds"] = metrics.get("boost_round")
         row["training_seconds"] = metrics.get("training_seconds")
+        # Tune stamps each result (Unix seconds) and counts the trial's running time.
+        ended = metrics.get("timestamp")
+        row["ended_at"] = float(ended) if ended is not None else None
+        row["started_at"] = (
+            float(ended) - float(metrics.get("time_total_s") or 0.0) if ended is not None else None
+        )
         row["model_uri"] = metrics.get("model_uri") if finished else None
         row["error"] = str(r.error).splitlines()[0] if r.error else None
         rows.append(row)

@@ -125,7 +125,9 @@ def ensure_execution_run(
     db = open_database(db_url)
     with db.connect() as conn:
         row = conn.execute(
-            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
+            sa.select(executions.c.mlflow_run_id, executions.c.created_at).where(
+                executions.c.id == execution_id
+            )
         ).first()
     if row is not None and row.mlflow_run_id:
         return row.mlflow_run_id
@@ -134,6 +136,8 @@ def ensure_execution_run(
         experiment_id(pipeline_name, uri=uri),
         run_name=execution_id,
         tags={"rayline.execution_id": execution_id, "rayline.pipeline": pipeline_name},
+        # The run starts when the execution did, not when its first ML step needed it.
+        start_time=int(row.created_at * 1000) if row is not None else None,
     )
     run_id = run.info.run_id
     if parameters:
@@ -201,6 +205,7 @@ class StepTracker:
     experiment_id: str
     uri: str
     parent_run_id: str | None = None
+    execution_id: str | None = None
     trial_run_ids: list[str] = field(default_factory=list)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -238,18 +243,26 @@ class StepTracker:
         metrics: Mapping[str, Any],
         tags: Mapping[str, Any] | None = None,
         status: str = "FINISHED",
+        start_time: float | None = None,
+        end_time: float | None = None,
     ) -> str:
-        """A nested run for one tuning trial, already finished."""
+        """A nested run for one tuning trial, already finished (times in Unix seconds)."""
         c = client(self.uri)
+        inherited = {"rayline.execution_id": self.execution_id} if self.execution_id else {}
         run = c.create_run(
             self.experiment_id,
             run_name=name,
-            tags={"mlflow.parentRunId": self.run_id, **_str_tags(tags)},
+            tags={"mlflow.parentRunId": self.run_id, **inherited, **_str_tags(tags)},
+            start_time=_ms(start_time),
         )
         c.log_batch(run.info.run_id, metrics=_metrics(metrics), params=_params(params))
-        c.set_terminated(run.info.run_id, status=status)
+        c.set_terminated(run.info.run_id, status=status, end_time=_ms(end_time))
         self.trial_run_ids.append(run.info.run_id)
         return run.info.run_id
+
+
+def _ms(seconds: float | None) -> int | None:
+    return int(seconds * 1000) if seconds is not None else None
 
 
 def _str_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -267,6 +280,7 @@ def track_step(
     db_url: str | None = None,
     uri: str | None = None,
     start_time: float | None = None,
+    end_time: float | None = None,
     status: str = "FINISHED",
 ) -> Iterator[StepTracker]:
     """An MLflow run for one step, nested under its execution's run when there is one.
@@ -299,7 +313,9 @@ def track_step(
         tags=tags,
         start_time=int(start_time * 1000) if start_time is not None else None,
     )
-    tracker = StepTracker(run.info.run_id, exp, uri, parent_run_id=parent)
+    tracker = StepTracker(
+        run.info.run_id, exp, uri, parent_run_id=parent, execution_id=execution_id
+    )
     if execution_id is not None:
         record_step_run(execution_id, step_name, tracker.run_id, db_url=db_url)
     try:
@@ -307,7 +323,11 @@ def track_step(
     except BaseException:
         client(uri).set_terminated(tracker.run_id, status="FAILED")
         raise
-    client(uri).set_terminated(tracker.run_id, status=status)
+    client(uri).set_terminated(
+        tracker.run_id,
+        status=status,
+        end_time=int(end_time * 1000) if end_time is not None else None,
+    )
 
 
 @dataclass(frozen=True)
