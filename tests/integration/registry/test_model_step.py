@@ -77,3 +77,25 @@ def test_model_step_registers_a_version(ray_session, rayline_home, tiny_model, t
     train_outputs = execution.step("Train").outputs
     assert package.sources["model"].startswith(train_outputs["model"])
     assert package.history[0].reason.startswith("registered by pipeline registry-step-test")
+
+
+def test_lineage_from_data_to_model(ray_session, rayline_home, tiny_model, tmp_path):
+    from rayline.lineage import lineage
+
+    execution = housing_pipeline(tiny_model, tmp_path).start()
+    execution.wait()
+    result = lineage("housing/1")
+    up = {(e.node.kind, e.node.label, e.relation) for e in result.upstream}
+    assert ("step", "RegisterTrainedModel", "registered") in up
+    assert ("artifact", "Train.model", "model") in up
+    assert ("step", "Train") in {(k, lbl) for k, lbl, _ in up}
+    assert ("artifact", "tiny-model0", "trained") in {
+        (k, lbl.split("/")[-1], r) for k, lbl, r in up
+    }
+    assert ("code", "train.py", "code") in up
+    assert result.downstream == ()
+    # The execution: its steps are members; the model is downstream.
+    by_exec = lineage(f"execution:{execution.id}")
+    assert {n.label for n in by_exec.members} >= {"Train", "RegisterTrainedModel"}
+    assert ("model", "housing/1") in {(e.node.kind, e.node.label) for e in by_exec.downstream}
+    assert lineage(execution.id[:8]).focus.kind == "execution"
