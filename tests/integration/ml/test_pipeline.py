@@ -115,8 +115,7 @@ def test_housing_pipeline_tunes_evaluates_and_tracks(ray_session, rayline_home, 
     assert runs[step_run_id].metrics["best.validation-rmse"] == pytest.approx(
         best["ObjectiveValue"]
     )
-    all_runs = list_runs(experiment="ml-housing")
-    trial_runs = [r for r in all_runs if r.parent_run_id == step_run_id]
+    trial_runs = [r for r in runs.values() if r.parent_run_id == step_run_id]
     assert len(trial_runs) == 4
     assert {r.params["max_depth"] for r in trial_runs} == {str(t["max_depth"]) for t in trials}
 
