@@ -26,7 +26,18 @@ class IngestWorker:
 def _run(desc, options, batches, workers: int) -> list[BatchResult]:
     """Send batch i to actor i mod workers; results come back in input order."""
     ensure_ray()
-    actors = [IngestWorker.remote(desc, options) for _ in range(max(1, min(workers, len(batches))))]
+    worker = IngestWorker
+    if "OnlineStore" in options.target_stores and (desc.online_store_uri or "").startswith(
+        "sqlite:"
+    ):
+        # The SQLite file is on this node: keep every writer here.
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = ray.get_runtime_context().get_node_id()
+        worker = IngestWorker.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
+        )
+    actors = [worker.remote(desc, options) for _ in range(max(1, min(workers, len(batches))))]
     try:
         futures = [actors[i % len(actors)].ingest.remote(b) for i, b in enumerate(batches)]
         return ray.get(futures)

@@ -3,14 +3,17 @@ and add up one report.
 
 Where the work runs (``max_workers``):
 
-* ``None`` (default) picks automatically. A Ray Dataset is ingested on Ray. Other inputs below
-  ``AUTO_RAY_MIN_ROWS`` rows are ingested in this process: validation and Parquet writing are
-  vectorised Arrow/DuckDB code that already uses every core, the SQLite online store takes one
-  writer at a time, and starting actors costs seconds, so on one machine Ray only adds overhead.
-  Larger inputs go to Ray actors, where a cluster's extra nodes pay off.
 * ``1``: in this process.
 * ``N > 1``: N Ray actors of 0.5 CPU each (the reference workflow's layout), each given
-  contiguous slices of the input.
+  contiguous slices of the input. With a SQLite online store the actors are pinned to this
+  node, since the SQLite file lives here.
+* ``None`` (default) picks. A Ray Dataset is ingested on Ray (its blocks are already there).
+  Other inputs are ingested in this process unless they have at least ``AUTO_RAY_MIN_ROWS``
+  rows *and* this process is connected to a Ray cluster of more than one node. On one machine
+  Ray only adds overhead: validation and Parquet writing are vectorised Arrow/DuckDB code that
+  already uses every core, SQLite takes one writer at a time, and every slice is copied into
+  the object store. Measured here (2 cores, 1M rows x 10 features): offline 1.05M rows/s
+  in-process vs 0.51-0.54M rows/s on 2-4 actors; online (SQLite) 228k vs 115-134k rows/s.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from rayline.featurestore.description import CREATED, FeatureGroupDescription
 from rayline.featurestore.report import IngestionReport, RejectedRow
 from rayline.featurestore.validation import check_columns
 
-#: Inputs with at least this many rows go to Ray when ``max_workers`` is not given.
-AUTO_RAY_MIN_ROWS = 5_000_000
+#: With ``max_workers=None``, inputs this large go to Ray when connected to a multi-node cluster.
+AUTO_RAY_MIN_ROWS = 1_000_000
 #: The largest slice one batch holds (bounds a worker's memory).
 MAX_BATCH_ROWS = 1_000_000
 
@@ -73,7 +76,7 @@ def ingest(
         table = read_input(data, desc)
         check_columns(table.column_names, desc)
         if max_workers is None:
-            use_ray = table.num_rows >= AUTO_RAY_MIN_ROWS
+            use_ray = table.num_rows >= AUTO_RAY_MIN_ROWS and _multi_node_ray()
             workers = _default_workers() if use_ray else 1
         else:
             use_ray = max_workers > 1
@@ -116,6 +119,17 @@ def _slices(table: pa.Table, workers: int) -> list[pa.Table]:
         return [table]
     size = min(MAX_BATCH_ROWS, -(-n // workers))
     return [table.slice(s, size) for s in range(0, n, size)]
+
+
+def _multi_node_ray() -> bool:
+    """Whether this process is already connected to a Ray cluster of several nodes (never
+    starts Ray: a local Ray would not make ingestion faster)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return False
+    return sum(1 for node in ray.nodes() if node.get("Alive")) > 1
 
 
 def _default_workers() -> int:
