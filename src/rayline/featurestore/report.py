@@ -20,8 +20,10 @@ class RejectedRow:
 class IngestionReport:
     """The result of ``FeatureGroup.ingest``.
 
-    ``online_rows_written`` counts rows that became the online record; a row whose event time is
-    not newer than the stored one goes to the offline store only (``online_rows_superseded``).
+    ``online_rows_written`` counts rows that became the online record when they were written; a
+    row whose event time is not newer than the stored one goes to the offline store only
+    (``online_rows_superseded``). With parallel workers an older row can be written before its
+    newer version arrives and counts as written; the final online record is the latest anyway.
     ``offline_duplicates_skipped`` counts rows already in the offline store (a re-ingest).
     """
 

@@ -54,7 +54,9 @@ def test_latest_wins_across_actors(group):
     old, new = _frame(100, value=0.0), _frame(100, value=1000.0, t0=T0 + 10)
     # New versions first, old ones last: each lands on a different actor.
     report = group.ingest(pd.concat([new, old], ignore_index=True), max_workers=2)
-    assert report.online_rows_written == 100 and report.online_rows_superseded == 100
+    # Actors run concurrently: an old row may be applied before its newer version arrives.
+    assert 100 <= report.online_rows_written <= 200
+    assert report.online_rows_written + report.online_rows_superseded == 200
     assert report.offline_rows_written == 200
     records = group.batch_get_record(range(100), feature_names=["x"])
     assert [r["x"] for r in records] == [1000.0 + i for i in range(100)]
