@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rayline.featurestore.description import FeatureGroupDescription
@@ -227,13 +226,3 @@ def delete_data(desc: FeatureGroupDescription) -> None:
     root = data_dir(desc).parent
     if root.is_dir():
         shutil.rmtree(root, ignore_errors=True)
-
-
-def event_seconds_of(values: pa.Array) -> pa.Array:
-    """float64 seconds of already-validated event time values (for marker rows)."""
-    from rayline.featurestore.validation import _event_seconds
-
-    return _event_seconds(values, "event time")[0]
-
-
-__all__ = ["append", "arrow_schema", "count_rows", "location_parts", "parquet_glob", "pc"]

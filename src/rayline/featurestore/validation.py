@@ -52,7 +52,6 @@ def validate(
 ) -> ValidatedBatch:
     """Check and cast ``table`` against ``desc``; rows are numbered from ``row_offset``."""
     check_columns(table.column_names, desc)
-    n = table.num_rows
     reasons: list[tuple[pa.Array, object]] = []  # (bad mask, reason or per-row reason function)
     columns: dict[str, pa.Array] = {}
     originals: dict[str, pa.Array] = {}
@@ -82,7 +81,7 @@ def validate(
     if et_bad is not None:
         reasons.append((et_bad, et_why))
 
-    bad_any = _any(reasons, n)
+    bad_any = _any(reasons)
     if bad_any is None:
         valid = pa.table(columns)
         return ValidatedBatch(valid, seconds, rid_str, ())
@@ -98,7 +97,7 @@ def _combine(col) -> pa.Array:
     return col
 
 
-def _any(reasons, n: int):
+def _any(reasons):
     combined = None
     for mask, _ in reasons:
         mask = pc.fill_null(mask, False)
@@ -134,9 +133,6 @@ def _cast(col: pa.Array, ftype: FeatureType, name: str):
     if pa.types.is_null(t):
         return pa.nulls(len(col), target), None, None
     if ftype is FeatureType.STRING:
-        if pa.types.is_floating(t):
-            # Integral-valued floats print without ".0" only if we ask; keep Arrow's repr.
-            pass
         try:
             return pc.cast(col, target), None, None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
