@@ -20,6 +20,10 @@ _GROUPS = (
     "execution",
     "featurestore",
     "experiments",
+    "registry",
+    "endpoint",
+    "lineage",
+    "cluster",
 )
 
 

@@ -20,6 +20,7 @@ one machine do not collide.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -84,12 +85,21 @@ def connect(*, allow_process_local: bool = False) -> None:
     that ``rayline up`` started. A process that already runs its own Ray (a notebook, a test)
     may deploy there; ``allow_process_local`` lets it start one.
     """
-    import ray
-
     from rayline.config import settings
-    from rayline.runtime import _managed_address, ensure_ray
+    from rayline.runtime import _managed_address
 
     long_lived = settings().ray_address or _managed_address()
+    if long_lived:
+        from rayline.serving.cluster import auth_env
+
+        # Read by Ray's core when it is first imported: set before `import ray`.
+        for key, value in auth_env().items():
+            os.environ.setdefault(key, value)
+
+    import ray
+
+    from rayline.runtime import ensure_ray
+
     if not ray.is_initialized() and not allow_process_local and not long_lived:
         raise ConfigError(
             "no long-lived Ray to host endpoints: start one with `rayline up` (or set "
@@ -106,6 +116,8 @@ def ensure_serve() -> Any:
 
     port = serve_port()
     env = serve_env(port)
+    # Serve logs every start and deploy at INFO on the driver; the CLI prints its own summary.
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:
         serve.start(
             http_options={"host": serve_host(), "port": port},
