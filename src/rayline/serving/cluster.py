@@ -125,6 +125,7 @@ def stop_local_ray(*, timeout: float = 5.0) -> bool:
         _pid_file().unlink(missing_ok=True)
         return False
     _stop_session(current.pid, timeout=timeout)
+    _forget_current_cluster(current.address)
     address_file().unlink(missing_ok=True)
     _pid_file().unlink(missing_ok=True)
     return True
@@ -148,6 +149,24 @@ def _stop_session(sid: int, *, timeout: float = 5.0) -> None:
             time.sleep(0.2)
     if _session_pids(sid):
         raise ConflictError(f"processes of the local Ray (session {sid}) did not stop")
+
+
+def _forget_current_cluster(address: str) -> None:
+    """Remove Ray's note of the latest local cluster when it names the one just stopped
+    (``ray stop`` does the same): a plain ``ray.init()`` would otherwise try to join it."""
+    import tempfile
+
+    port = address.rsplit(":", 1)[-1]
+    note = (
+        Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir())
+        / "ray"
+        / ("ray_current_cluster")
+    )
+    try:
+        if note.read_text().strip().rsplit(":", 1)[-1] == port:
+            note.unlink()
+    except OSError:
+        pass
 
 
 def _session_pids(sid: int) -> list[int]:
