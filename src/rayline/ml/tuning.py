@@ -35,6 +35,7 @@ from rayline.ml.parameters import (
 )
 from rayline.ml.trainers import XGBoostTrainer
 from rayline.ml.training import MODEL_FILE, available_cpus, metric_key
+from rayline.store.artifacts import to_path
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
@@ -231,8 +232,9 @@ def tune_xgboost(
     setup = {
         "trainer": trainer.to_dict(),
         "models_dir": str(models),
-        "train": str(train),
-        "validation": str(validation),
+        # Absolute: Tune runs each trial in its own working directory.
+        "train": str(to_path(str(train)).resolve()),
+        "validation": str(to_path(str(validation)).resolve()),
         "report_every": report_every,
         "nthread": max(1, available_cpus() // parallel),
     }
@@ -366,8 +368,6 @@ def write_results(result: TuningResult, directory: str | Path) -> Path:
 
 def copy_model(model_uri: str, directory: str | Path) -> Path:
     """Copy a trial's model directory (``model.ubj``, ``metrics.json``) into ``directory``."""
-    from rayline.store.artifacts import to_path
-
     src = to_path(model_uri)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
