@@ -132,6 +132,15 @@ def test_endpoint_lifecycle(endpoints, registered, tiny_models):
     assert ep.status == EndpointStatus.IN_SERVICE and ep.model_version == "housing/2"
     assert [e.action for e in ep.events] == ["create", "ready", "update", "ready"]
 
+    # Lineage: the endpoint is downstream of both versions it served.
+    from rayline.lineage import lineage
+
+    up = {(e.node.label, e.relation) for e in lineage("housing-ep").upstream}
+    assert {("housing/2", "serves"), ("housing/1", "served before")} <= up
+    assert ("housing-ep", "serves") in {
+        (e.node.label, e.relation) for e in lineage("housing/2").downstream
+    }
+
     # A served version cannot be deleted from the registry.
     with pytest.raises(ConflictError, match="housing-ep"):
         registry.delete_version("housing", 2)

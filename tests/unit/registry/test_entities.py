@@ -1,0 +1,62 @@
+"""Registry entities and the ModelStep definition (pure data, no DB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rayline.errors import PipelineDefinitionError, UserInputError
+from rayline.registry import ApprovalStatus, InferenceSpec, parse_version_ref
+from rayline.registry.steps import ModelStep
+
+
+def test_approval_status_parsing():
+    assert ApprovalStatus.parse("approved") == "Approved"
+    assert ApprovalStatus.parse("pending") == "PendingManualApproval"
+    assert ApprovalStatus.parse(" Rejected ") == "Rejected"
+    with pytest.raises(UserInputError, match="not one of"):
+        ApprovalStatus.parse("ok")
+
+
+def test_version_refs():
+    assert parse_version_ref("housing/3") == ("housing", 3)
+    assert parse_version_ref("team/housing/12") == ("team/housing", 12)
+    for bad in ("housing", "housing/", "housing/x", "/3"):
+        with pytest.raises(UserInputError, match="GROUP/VERSION"):
+            parse_version_ref(bad)
+
+
+def test_inference_spec_round_trip():
+    spec = InferenceSpec(input_columns=("a", "b"), label="y")
+    assert InferenceSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_model_step_needs_model_and_group_and_valid_types():
+    with pytest.raises(PipelineDefinitionError, match="needs model="):
+        ModelStep("Register", model_package_group="g")
+    with pytest.raises(PipelineDefinitionError, match="not one of"):
+        ModelStep("Register", model="m.ubj", model_package_group="g", approval_status="Maybe")
+    with pytest.raises(PipelineDefinitionError, match="content type 'text/plain'"):
+        ModelStep("Register", model="m.ubj", model_package_group="g", content_types=["text/plain"])
+
+
+def test_model_step_arguments_round_trip():
+    from rayline.pipeline.steps.base import ParseContext, common_from_request
+
+    step = ModelStep(
+        "Register",
+        model="file:///m/model.ubj",
+        model_package_group="housing",
+        preprocessor="file:///m/pre.json",
+        metrics="file:///m/eval",
+        input_columns=["a", "b"],
+        model_description="first",
+    )
+    request = step.to_request()
+    args = request["Arguments"]
+    assert args["ModelPackageGroupName"] == "housing"
+    assert args["ModelApprovalStatus"] == "PendingManualApproval"
+    assert args["InferenceSpecification"]["InputColumns"] == ["a", "b"]
+    again = ModelStep.from_arguments(
+        "Register", args, ParseContext({}, None), **common_from_request(request)
+    )
+    assert again == step
