@@ -1,20 +1,32 @@
-"""Real-time endpoints on Ray Serve (see :mod:`rayline.serving.endpoints`)."""
+"""Real-time endpoints on Ray Serve (see :mod:`rayline.serving.endpoints`).
 
-from rayline.serving.endpoints import (
-    Endpoint,
-    EndpointEvent,
-    Endpoints,
-    EndpointStatus,
-    invoke_url,
-)
-from rayline.serving.predictor import Predictor, Preprocessor
+Names are imported on first use: Serve replicas import ``rayline.serving.app`` and should not pay
+for the metadata DB and registry modules they never use.
+"""
 
-__all__ = [
-    "Endpoint",
-    "EndpointEvent",
-    "EndpointStatus",
-    "Endpoints",
-    "Predictor",
-    "Preprocessor",
-    "invoke_url",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Endpoint": "rayline.serving.endpoints",
+    "EndpointEvent": "rayline.serving.endpoints",
+    "EndpointStatus": "rayline.serving.endpoints",
+    "Endpoints": "rayline.serving.endpoints",
+    "invoke_url": "rayline.serving.endpoints",
+    "Predictor": "rayline.serving.predictor",
+    "Preprocessor": "rayline.serving.predictor",
+    "LocalRay": "rayline.serving.cluster",
+    "start_local_ray": "rayline.serving.cluster",
+    "stop_local_ray": "rayline.serving.cluster",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rayline.serving' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
