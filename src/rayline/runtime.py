@@ -54,7 +54,10 @@ def ensure_ray() -> None:
             if address:
                 ray.init(address=address, **common)
             else:
+                # address="local": always a fresh local Ray, never a cluster some other
+                # process happened to start on this machine (`ray start`, `rayline up`).
                 ray.init(
+                    address="local",
                     num_cpus=local_num_cpus(),
                     include_dashboard=False,
                     **common,
