@@ -28,6 +28,10 @@ def find_file(uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[st
     for name in names:
         if (path / name).is_file():
             return path / name
+    for name in names:  # one level down or deeper (a checkpoint directory), if unambiguous
+        nested = sorted(path.rglob(name))
+        if len(nested) == 1:
+            return nested[0]
     candidates = sorted(
         p
         for p in path.rglob("*")
