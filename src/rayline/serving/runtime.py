@@ -175,7 +175,12 @@ def app_statuses() -> dict[str, tuple[str, str]]:
     from ray import serve
 
     apps = serve.status().applications
-    return {
-        name: (str(getattr(a.status, "value", a.status)), a.message or "")
-        for name, a in apps.items()
-    }
+    out = {}
+    for name, app in apps.items():
+        # The deployment's message carries the replica's error (e.g. the model did not load).
+        messages = [app.message or ""] + [d.message for d in app.deployments.values() if d.message]
+        out[name] = (
+            str(getattr(app.status, "value", app.status)),
+            " ".join(m for m in messages if m).strip(),
+        )
+    return out

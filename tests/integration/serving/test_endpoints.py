@@ -150,3 +150,17 @@ def test_endpoint_lifecycle(endpoints, registered, tiny_models):
         endpoints.describe("housing-ep")
     with pytest.raises((UserInputError, BackendError), match=r"\(404\)|no answer"):
         invoke_url(url, ROW, timeout=2)
+
+
+def test_a_model_that_does_not_load_marks_the_endpoint_failed(endpoints, registered):
+    from rayline.store.artifacts import to_path
+
+    registry, (v1, _) = registered
+    registry.approve("housing", 1)
+    to_path(v1.model_uri).write_bytes(b"not a model")  # the registered copy got corrupted
+    with pytest.raises(BackendError, match="failed to deploy"):
+        endpoints.create("broken-ep", "housing/1", timeout=90)
+    ep = endpoints.describe("broken-ep")
+    assert ep.status == EndpointStatus.FAILED
+    assert "failed to start" in ep.failure_reason
+    assert [e.action for e in ep.events] == ["create", "fail"]
