@@ -158,7 +158,18 @@ class Scheduler:
         else:
             status, reason = ExecutionStatus.SUCCEEDED, None
         self.repo.set_execution_status(self.execution.id, status, failure_reason=reason)
+        self._finish_tracking(status)
         return status
+
+    def _finish_tracking(self, status: ExecutionStatus) -> None:
+        # Close the execution's MLflow run (opened by the first ML step; none: a no-op query).
+        from rayline.tracking import finish_execution_run
+
+        try:
+            finish_execution_run(self.execution.id, status.value, db_url=self.db.url,
+                                 uri=settings().mlflow_tracking_uri)
+        except Exception as exc:  # tracking must never change an execution's outcome
+            self.repo.add_event(self.execution.id, "TrackingFailed", detail=str(exc))
 
     # --- scheduling -------------------------------------------------------------------------
     def _launch_ready(self, pending: list[str]) -> list[str]:
