@@ -14,17 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from rayline import CacheConfig, ParameterFloat, ParameterInteger, ParameterString, Pipeline
-from rayline.ml import ContinuousParameter, IntegerParameter, TuningStep, XGBoostTrainer
-from rayline.pipeline import ConditionLessThanOrEqualTo, Join, JsonGet
-from rayline.pipeline.steps import (
+from rayline.conditions import ConditionLessThanOrEqualTo
+from rayline.functions import Join, JsonGet
+from rayline.ml import ContinuousParameter, IntegerParameter, XGBoostTrainer
+from rayline.steps import (
     ConditionStep,
     FailStep,
+    ModelStep,
     ProcessingInput,
     ProcessingOutput,
     ProcessingStep,
     PropertyFile,
+    TuningStep,
 )
-from rayline.registry.steps import ModelStep
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "scripts"

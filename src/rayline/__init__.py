@@ -47,6 +47,24 @@ _EXPORTS: dict[str, str] = {
     "StepStatus": "rayline.execution.records",
     "ProcessingContext": "rayline.execution.context",
     "processing_context": "rayline.execution.context",
+    # feature store
+    "FeatureGroup": "rayline.featurestore",
+    "FeatureDefinition": "rayline.featurestore",
+    "FeatureType": "rayline.featurestore",
+    "IngestionReport": "rayline.featurestore",
+    "list_feature_groups": "rayline.featurestore",
+    "query": "rayline.featurestore",
+    "create_dataset": "rayline.featurestore",
+    # machine learning
+    "XGBoostTrainer": "rayline.ml",
+    "ContinuousParameter": "rayline.ml",
+    "IntegerParameter": "rayline.ml",
+    "CategoricalParameter": "rayline.ml",
+    # registry, serving, lineage
+    "ModelRegistry": "rayline.registry",
+    "ApprovalStatus": "rayline.registry",
+    "Endpoints": "rayline.serving",
+    "lineage": "rayline.lineage",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -72,4 +90,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from rayline.executions import Execution, list_executions
     from rayline.pipeline import *  # noqa: F403
     from rayline.pipeline.steps import step
+    from rayline.featurestore import (
+        FeatureDefinition,
+        FeatureGroup,
+        FeatureType,
+        IngestionReport,
+        create_dataset,
+        list_feature_groups,
+        query,
+    )
+    from rayline.lineage import lineage
+    from rayline.ml import CategoricalParameter, ContinuousParameter, IntegerParameter
+    from rayline.ml import XGBoostTrainer
     from rayline.pipelines import Pipeline, delete_pipeline, list_pipelines
+    from rayline.registry import ApprovalStatus, ModelRegistry
+    from rayline.serving import Endpoints

@@ -12,6 +12,10 @@ EXPECTED = {
     "ProcessingContext", "RaylineError", "RetryPolicy", "SchemaError", "StepFailedError",
     "StepStatus", "UserInputError", "__version__", "delete_pipeline", "list_executions",
     "list_pipelines", "processing_context", "step",
+    "FeatureGroup", "FeatureDefinition", "FeatureType", "IngestionReport",
+    "list_feature_groups", "query", "create_dataset",
+    "XGBoostTrainer", "ContinuousParameter", "IntegerParameter", "CategoricalParameter",
+    "ModelRegistry", "ApprovalStatus", "Endpoints", "lineage",
 }
 
 
@@ -31,3 +35,19 @@ def test_errors_share_one_root():
         obj = getattr(rayline, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, rayline.RaylineError), name
+
+
+def test_sagemaker_style_facades_import():
+    from rayline.conditions import ConditionLessThanOrEqualTo  # noqa: F401
+    from rayline.functions import Join, JsonGet  # noqa: F401
+    from rayline.steps import (  # noqa: F401
+        ConditionStep,
+        FailStep,
+        ModelStep,
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingStep,
+        PropertyFile,
+        TrainingStep,
+        TuningStep,
+    )

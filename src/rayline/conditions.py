@@ -1,0 +1,25 @@
+"""Conditions for ``ConditionStep`` (SageMaker's ``sagemaker.workflow.conditions`` names)."""
+
+from rayline.pipeline.conditions import (
+    Condition,
+    ConditionEquals,
+    ConditionGreaterThan,
+    ConditionGreaterThanOrEqualTo,
+    ConditionIn,
+    ConditionLessThan,
+    ConditionLessThanOrEqualTo,
+    ConditionNot,
+    ConditionOr,
+)
+
+__all__ = [
+    "Condition",
+    "ConditionEquals",
+    "ConditionGreaterThan",
+    "ConditionGreaterThanOrEqualTo",
+    "ConditionIn",
+    "ConditionLessThan",
+    "ConditionLessThanOrEqualTo",
+    "ConditionNot",
+    "ConditionOr",
+]
