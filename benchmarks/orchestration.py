@@ -89,15 +89,21 @@ def main() -> None:
         value = ray.get(plain.remote(value))
     floor_s = time.perf_counter() - t
 
-    print(f"chain: {n} steps in {chain_s:.3f} s; fan-out: {n}+1 steps in {fanout_s:.3f} s; "
-          f"cached re-run: {cached_s:.3f} s ({events} events recorded); "
-          f"plain Ray chain: {floor_s:.3f} s")
-    print(json.dumps({
-        "chain_ms_per_step": round(chain_s / n * 1000, 2),
-        "fanout_ms_per_step": round(fanout_s / (n + 1) * 1000, 2),
-        "cached_rerun_s": round(cached_s, 3),
-        "ray_floor_ms_per_step": round(floor_s / n * 1000, 2),
-    }))
+    print(
+        f"chain: {n} steps in {chain_s:.3f} s; fan-out: {n}+1 steps in {fanout_s:.3f} s; "
+        f"cached re-run: {cached_s:.3f} s ({events} events recorded); "
+        f"plain Ray chain: {floor_s:.3f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "chain_ms_per_step": round(chain_s / n * 1000, 2),
+                "fanout_ms_per_step": round(fanout_s / (n + 1) * 1000, 2),
+                "cached_rerun_s": round(cached_s, 3),
+                "ray_floor_ms_per_step": round(floor_s / n * 1000, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-POSTGRES_URL = os.environ.get("RAYLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "RAYLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("RAYLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -41,8 +43,9 @@ def postgres_url():
     import sqlalchemy as sa
 
     name = f"rayline_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))

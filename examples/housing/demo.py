@@ -66,11 +66,18 @@ def sample_rows(n: int) -> tuple[list[list[str]], list[str], list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keep-endpoint", action="store_true",
-                        help="leave the endpoint serving on `rayline up`'s Ray (and keep state)")
+    parser.add_argument(
+        "--keep-endpoint",
+        action="store_true",
+        help="leave the endpoint serving on `rayline up`'s Ray (and keep state)",
+    )
     parser.add_argument("--max-jobs", type=int, default=8, help="tuning trials")
-    parser.add_argument("--fail-threshold", type=float, default=1000.0,
-                        help="the RMSEThreshold of the run that shows the fail branch")
+    parser.add_argument(
+        "--fail-threshold",
+        type=float,
+        default=1000.0,
+        help="the RMSEThreshold of the run that shows the fail branch",
+    )
     args = parser.parse_args()
     demo_started = time.perf_counter()
 
@@ -95,31 +102,70 @@ def main() -> int:
         return 1
 
     steps = execution.list_steps()
-    out.print(table("Steps", ["step", "type", "status", "elapsed", "cache"],
-                    [(s.step_name, s.step_type, s.status.value, duration(s.elapsed_s),
-                      f"reused from {s.cached_from}" if s.cached_from else "ran")
-                     for s in steps]))
+    out.print(
+        table(
+            "Steps",
+            ["step", "type", "status", "elapsed", "cache"],
+            [
+                (
+                    s.step_name,
+                    s.step_type,
+                    s.status.value,
+                    duration(s.elapsed_s),
+                    f"reused from {s.cached_from}" if s.cached_from else "ran",
+                )
+                for s in steps
+            ],
+        )
+    )
     tuning = execution.step("HPTuning").properties
     trials = sorted(tuning["Trials"], key=lambda t: t.get("objective") or float("inf"))
-    out.print(table(f"Tuning: {tuning['NumTrials']} trials in {tuning['TuningSeconds']:.1f} s "
-                    "(best first)",
-                    ["trial", "max_depth", "eta", "min_child_weight", "subsample",
-                     "validation-rmse", "validation-mae"],
-                    [(t["trial"], t["max_depth"], f"{t['eta']:.3f}",
-                      f"{t['min_child_weight']:.1f}", f"{t['subsample']:.3f}",
-                      f"{t['validation-rmse']:,.0f}", f"{t['validation-mae']:,.0f}")
-                     for t in trials]))
-    evaluation_dir = Path(execution.step("EvaluateModel").outputs["evaluation"]
-                          .removeprefix("file://"))
+    out.print(
+        table(
+            f"Tuning: {tuning['NumTrials']} trials in {tuning['TuningSeconds']:.1f} s (best first)",
+            [
+                "trial",
+                "max_depth",
+                "eta",
+                "min_child_weight",
+                "subsample",
+                "validation-rmse",
+                "validation-mae",
+            ],
+            [
+                (
+                    t["trial"],
+                    t["max_depth"],
+                    f"{t['eta']:.3f}",
+                    f"{t['min_child_weight']:.1f}",
+                    f"{t['subsample']:.3f}",
+                    f"{t['validation-rmse']:,.0f}",
+                    f"{t['validation-mae']:,.0f}",
+                )
+                for t in trials
+            ],
+        )
+    )
+    evaluation_dir = Path(
+        execution.step("EvaluateModel").outputs["evaluation"].removeprefix("file://")
+    )
     metrics = json.loads((evaluation_dir / "evaluation.json").read_text())["regression_metrics"]
-    out.print(table("Evaluation of the best model on the test split", ["metric", "value", "std"],
-                    [(k, f"{v['value']:,.3f}", f"{v.get('standard_deviation', 0):,.3f}")
-                     for k, v in metrics.items()]))
+    out.print(
+        table(
+            "Evaluation of the best model on the test split",
+            ["metric", "value", "std"],
+            [
+                (k, f"{v['value']:,.3f}", f"{v.get('standard_deviation', 0):,.3f}")
+                for k, v in metrics.items()
+            ],
+        )
+    )
     feature_group = record.parameters["FeatureGroupName"]
     registered = execution.step("RegisterTrainedModel").properties
     group, version = registered["ModelPackageGroupName"], registered["ModelPackageVersion"]
-    out.print(f"registered [bold]{group}/{version}[/] with status "
-              f"{registered['ModelPackageStatus']}")
+    out.print(
+        f"registered [bold]{group}/{version}[/] with status {registered['ModelPackageStatus']}"
+    )
 
     section("2. The same pipeline again: every step comes from the cache")
     cached, cached_s = run(pipeline)
@@ -131,33 +177,66 @@ def main() -> int:
     from rayline.serving import Endpoints
 
     registry = ModelRegistry()
-    package = registry.approve(group, version, by=getpass.getuser(),
-                               reason=f"test RMSE {metrics['rmse']['value']:,.0f} reviewed")
-    out.print(table(f"Approval history of {group}/{version}", ["when", "from", "to", "by", "why"],
-                    [(time.strftime("%H:%M:%S", time.localtime(h.at)), h.from_status or "",
-                      h.to_status, h.by, h.reason)
-                     for h in package.history]))
+    package = registry.approve(
+        group,
+        version,
+        by=getpass.getuser(),
+        reason=f"test RMSE {metrics['rmse']['value']:,.0f} reviewed",
+    )
+    out.print(
+        table(
+            f"Approval history of {group}/{version}",
+            ["when", "from", "to", "by", "why"],
+            [
+                (
+                    time.strftime("%H:%M:%S", time.localtime(h.at)),
+                    h.from_status or "",
+                    h.to_status,
+                    h.by,
+                    h.reason,
+                )
+                for h in package.history
+            ],
+        )
+    )
     endpoints = Endpoints(allow_process_local=not args.keep_endpoint)
     if any(e.name == ENDPOINT for e in endpoints.list()):
         endpoint = endpoints.update(ENDPOINT, f"{group}/{version}")
     else:
         endpoint = endpoints.create(ENDPOINT, f"{group}/{version}")
-    out.print(f"endpoint [bold]{endpoint.name}[/] is {endpoint.status}, serving "
-              f"{endpoint.model_version} at {endpoint.invocation_url}")
+    out.print(
+        f"endpoint [bold]{endpoint.name}[/] is {endpoint.status}, serving "
+        f"{endpoint.model_version} at {endpoint.invocation_url}"
+    )
 
     section("4. Invoke the endpoint with raw CSV rows")
     features, actual, columns = sample_rows(6)
     body = "\n".join(",".join(r) for r in features)
     out.print(f"columns: {', '.join(columns)}")
-    answer, content_type = endpoints.invoke(ENDPOINT, body, content_type="text/csv")
+    answer, _ = endpoints.invoke(ENDPOINT, body, content_type="text/csv")
     predicted = [float(v) for v in answer.decode().split()]
-    out.print(table("Predicted against actual", [*columns[:4], "...", "predicted", "actual",
-                                                 "error"],
-                    [(*r[:4], "...", f"{p:,.0f}", f"{float(a):,.0f}",
-                      f"{(p - float(a)) / float(a):+.1%}")
-                     for r, p, a in zip(features, predicted, actual, strict=True)]))
-    as_json, _ = endpoints.invoke(ENDPOINT, json.dumps({"instances": [features[0]]}),
-                                  content_type="application/json", accept="application/json")
+    out.print(
+        table(
+            "Predicted against actual",
+            [*columns[:4], "...", "predicted", "actual", "error"],
+            [
+                (
+                    *r[:4],
+                    "...",
+                    f"{p:,.0f}",
+                    f"{float(a):,.0f}",
+                    f"{(p - float(a)) / float(a):+.1%}",
+                )
+                for r, p, a in zip(features, predicted, actual, strict=True)
+            ],
+        )
+    )
+    as_json, _ = endpoints.invoke(
+        ENDPOINT,
+        json.dumps({"instances": [features[0]]}),
+        content_type="application/json",
+        accept="application/json",
+    )
     out.print(f"application/json: {as_json.decode()}")
 
     section(f"5. Lineage of {group}/{version}")
@@ -174,10 +253,14 @@ def main() -> int:
 
     if args.keep_endpoint:
         section("Kept running")
-        out.print(f"curl -s -H 'Content-Type: text/csv' --data '{','.join(features[0])}' "
-                  f"{endpoint.invocation_url}/invocations")
-        out.print("clean up later with: rayline endpoint delete / rayline model delete-group / "
-                  "rayline pipeline delete / rayline feature-group delete; then rayline down")
+        out.print(
+            f"curl -s -H 'Content-Type: text/csv' --data '{','.join(features[0])}' "
+            f"{endpoint.invocation_url}/invocations"
+        )
+        out.print(
+            "clean up later with: rayline endpoint delete / rayline model delete-group / "
+            "rayline pipeline delete / rayline feature-group delete; then rayline down"
+        )
     else:
         section("7. Clean up")
         from rayline.featurestore import FeatureGroup
@@ -193,9 +276,17 @@ def main() -> int:
 
     total_s = time.perf_counter() - demo_started
     out.print()
-    print(json.dumps({"pipeline_cold_s": round(cold_s, 2), "pipeline_cached_s": round(cached_s, 2),
-                      "demo_s": round(total_s, 2), "test_rmse": round(metrics["rmse"]["value"], 1),
-                      "model_version": f"{group}/{version}"}))
+    print(
+        json.dumps(
+            {
+                "pipeline_cold_s": round(cold_s, 2),
+                "pipeline_cached_s": round(cached_s, 2),
+                "demo_s": round(total_s, 2),
+                "test_rmse": round(metrics["rmse"]["value"], 1),
+                "model_version": f"{group}/{version}",
+            }
+        )
+    )
     return 0
 
 

@@ -39,8 +39,9 @@ MODEL_PACKAGE_GROUP = "synthetic-housing-models"
 def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int = 2) -> Pipeline:
     """The reference pipeline, with the reference parameter names and defaults."""
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
-    feature_group = ParameterString("FeatureGroupName",
-                                    default_value="fs-ray-synthetic-housing-data")
+    feature_group = ParameterString(
+        "FeatureGroupName", default_value="fs-ray-synthetic-housing-data"
+    )
     bucket_prefix = ParameterString("Bucket_Prefix", default_value="aws-ray-mlops-workshop")
     rmse_threshold = ParameterFloat("RMSEThreshold", default_value=15000.0)
     train_size = ParameterString("TrainSize", default_value="0.6")
@@ -59,8 +60,16 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int
     preprocess = ProcessingStep(
         "PreprocessData",
         code=str(SCRIPTS / "preprocess.py"),
-        arguments=["--feature_group_name", feature_group, "--train_size", train_size,
-                   "--validation_size", validation_size, "--test_size", test_size],
+        arguments=[
+            "--feature_group_name",
+            feature_group,
+            "--train_size",
+            train_size,
+            "--validation_size",
+            validation_size,
+            "--test_size",
+            test_size,
+        ],
         # The ingestion report is an input so that new ingested data invalidates this cache.
         inputs=[ProcessingInput(source=ingest.outputs["ingestion"], destination="ingestion")],
         outputs=[ProcessingOutput(n) for n in ("train", "validation", "test", "preprocessor")],
@@ -69,8 +78,11 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int
     tune = TuningStep(
         "HPTuning",
         trainer=XGBoostTrainer(
-            label="PRICE", num_boost_round=100, num_workers=2,
-            params={"objective": "reg:squarederror", "eval_metric": ["mae", "rmse"]}),
+            label="PRICE",
+            num_boost_round=100,
+            num_workers=2,
+            params={"objective": "reg:squarederror", "eval_metric": ["mae", "rmse"]},
+        ),
         hyperparameter_ranges={
             "max_depth": IntegerParameter(1, 8),
             "eta": ContinuousParameter(0.2, 1),
@@ -81,16 +93,20 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int
         objective_type="Minimize",
         max_jobs=max_jobs,
         max_parallel_jobs=max_parallel_jobs,
-        inputs={"train": preprocess.outputs["train"],
-                "validation": preprocess.outputs["validation"]},
+        inputs={
+            "train": preprocess.outputs["train"],
+            "validation": preprocess.outputs["validation"],
+        },
         cache_config=cache,
     )
     report = PropertyFile("EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluate = ProcessingStep(
         "EvaluateModel",
         code=str(SCRIPTS / "evaluate.py"),
-        inputs=[ProcessingInput(source=tune.get_top_model_uri(top_k=0), destination="model"),
-                ProcessingInput(source=preprocess.outputs["test"], destination="test")],
+        inputs=[
+            ProcessingInput(source=tune.get_top_model_uri(top_k=0), destination="model"),
+            ProcessingInput(source=preprocess.outputs["test"], destination="test"),
+        ],
         outputs=[ProcessingOutput("evaluation")],
         property_files=[report],
         cache_config=cache,
@@ -103,21 +119,34 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int
         metrics=evaluate.outputs["evaluation"],
         cache_config=cache,  # the same model, preprocessor and metrics: the same version
     )
-    fail = FailStep("RMSEFail", error_message=Join(
-        on=" ", values=["Execution failed due to RMSE >", rmse_threshold]))
+    fail = FailStep(
+        "RMSEFail",
+        error_message=Join(on=" ", values=["Execution failed due to RMSE >", rmse_threshold]),
+    )
     check = ConditionStep(
         "CheckEvaluation",
-        conditions=[ConditionLessThanOrEqualTo(
-            left=JsonGet(step=evaluate, property_file=report,
-                         json_path="regression_metrics.rmse.value"),
-            right=rmse_threshold)],
+        conditions=[
+            ConditionLessThanOrEqualTo(
+                left=JsonGet(
+                    step=evaluate, property_file=report, json_path="regression_metrics.rmse.value"
+                ),
+                right=rmse_threshold,
+            )
+        ],
         if_steps=[register],
         else_steps=[fail],
     )
     return Pipeline(
         PIPELINE_NAME,
-        parameters=[instance_count, feature_group, bucket_prefix, rmse_threshold, train_size,
-                    validation_size, test_size],
+        parameters=[
+            instance_count,
+            feature_group,
+            bucket_prefix,
+            rmse_threshold,
+            train_size,
+            validation_size,
+            test_size,
+        ],
         steps=[ingest, preprocess, tune, evaluate, check],
     )
 

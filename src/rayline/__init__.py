@@ -84,12 +84,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from rayline.errors import *  # noqa: F403
+    from rayline.errors import *
     from rayline.execution.context import ProcessingContext, processing_context
     from rayline.execution.records import ExecutionStatus, StepStatus
     from rayline.executions import Execution, list_executions
-    from rayline.pipeline import *  # noqa: F403
-    from rayline.pipeline.steps import step
     from rayline.featurestore import (
         FeatureDefinition,
         FeatureGroup,
@@ -100,8 +98,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         query,
     )
     from rayline.lineage import lineage
-    from rayline.ml import CategoricalParameter, ContinuousParameter, IntegerParameter
-    from rayline.ml import XGBoostTrainer
+    from rayline.ml import (
+        CategoricalParameter,
+        ContinuousParameter,
+        IntegerParameter,
+        XGBoostTrainer,
+    )
+    from rayline.pipeline import *
+    from rayline.pipeline.steps import step
     from rayline.pipelines import Pipeline, delete_pipeline, list_pipelines
     from rayline.registry import ApprovalStatus, ModelRegistry
     from rayline.serving import Endpoints

@@ -6,7 +6,7 @@ variable                 meaning                                      default
 ``RAYLINE_HOME``         where embedded state lives                   ``./.rayline``
 ``RAYLINE_DB_URL``       metadata DB (SQLAlchemy URL)                 ``sqlite:///$RAYLINE_HOME/rayline.db``
 ``RAYLINE_ARTIFACT_URI`` artifact store root                          ``file://$RAYLINE_HOME/artifacts``
-``RAY_ADDRESS``          an existing Ray cluster to use               a local Ray (see ``rayline up``)
+``RAY_ADDRESS``          an existing Ray cluster to use               ``rayline up``'s, else local
 ``MLFLOW_TRACKING_URI``  MLflow tracking store                        ``sqlite:///$RAYLINE_HOME/mlflow.db``
 =======================  ===========================================  ==============================
 """

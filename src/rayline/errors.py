@@ -10,7 +10,7 @@
     │   └── ConfigError               a setting (URI, environment variable) is wrong
     ├── NotFoundError                 a named thing does not exist (also a LookupError)
     ├── ConflictError                 the thing exists already, or is in the wrong state for this
-    ├── StepFailedError               a user's step (script or function) raised; carries its traceback
+    ├── StepFailedError               a user's script or function raised; carries its traceback
     ├── ExecutionFailedError          an execution ended Failed or Stopped (raised by ``wait()``)
     └── BackendError                  a storage, Ray or serving backend failed underneath us
 

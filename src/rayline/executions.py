@@ -72,8 +72,9 @@ class Execution:
             return value
         return props
 
-    def wait(self, *, timeout: float | None = None, poll_s: float = 0.2,
-             raise_on_failure: bool = True) -> ExecutionRecord:
+    def wait(
+        self, *, timeout: float | None = None, poll_s: float = 0.2, raise_on_failure: bool = True
+    ) -> ExecutionRecord:
         """Block until the execution ends. Raises ``ExecutionFailedError`` when it Failed or was
         Stopped (unless ``raise_on_failure=False``), ``TimeoutError`` after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -96,17 +97,22 @@ class Execution:
             raise ExecutionFailedError(
                 f"execution {self.id} of pipeline {record.pipeline_name!r} "
                 f"{record.status.value.lower()}: {record.failure_reason or 'no reason recorded'}",
-                execution_id=self.id, status=record.status.value)
+                execution_id=self.id,
+                status=record.status.value,
+            )
         return record
 
     def stop(self) -> None:
         """Ask the execution to stop: running steps are cancelled, nothing new starts."""
-        if not self._repo.set_execution_status(self.id, ExecutionStatus.STOPPING,
-                                               only_from=(ExecutionStatus.EXECUTING,)):
+        if not self._repo.set_execution_status(
+            self.id, ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
+        ):
             status = self._repo.execution_status(self.id)
             if status != ExecutionStatus.STOPPING:
-                raise ConflictError(f"execution {self.id} is {status.value}; only an Executing "
-                                    "execution can be stopped")
+                raise ConflictError(
+                    f"execution {self.id} is {status.value}; only an Executing "
+                    "execution can be stopped"
+                )
 
     def retry(self, *, detach: bool = False) -> Execution:
         """Run the execution again from its failed or unfinished steps; succeeded steps are kept.
@@ -157,5 +163,3 @@ def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
 def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> list[ExecutionRecord]:
     """The latest executions (of one pipeline, or all), newest first."""
     return PipelineRepository(open_database()).list_executions(pipeline_name, limit=limit)
-
-

@@ -41,8 +41,13 @@ class Pipeline(PipelineDefinition):
         repo = PipelineRepository(open_database(db_url))
         return repo.upsert_pipeline(self.name, self.definition(), self.description)
 
-    def start(self, parameters: dict[str, Any] | None = None, *, detach: bool = False,
-              db_url: str | None = None) -> Execution:
+    def start(
+        self,
+        parameters: dict[str, Any] | None = None,
+        *,
+        detach: bool = False,
+        db_url: str | None = None,
+    ) -> Execution:
         """Start an execution (after an implicit ``upsert``) and return its handle at once.
 
         The steps run on Ray, driven by a thread of this process, or by a detached process
@@ -53,10 +58,14 @@ class Pipeline(PipelineDefinition):
         version = self.upsert(db_url=db_url)
         db = open_database(db_url)
         execution_id = uuid.uuid4().hex[:16]
-        max_parallel = (self.parallelism_config.max_parallel_execution_steps
-                        if self.parallelism_config else None)
-        PipelineRepository(db).create_execution(execution_id, self.name, version, values,
-                                                max_parallel_steps=max_parallel)
+        max_parallel = (
+            self.parallelism_config.max_parallel_execution_steps
+            if self.parallelism_config
+            else None
+        )
+        PipelineRepository(db).create_execution(
+            execution_id, self.name, version, values, max_parallel_steps=max_parallel
+        )
         launch(execution_id, db_url=db.url, detach=detach)
         return Execution(execution_id, db_url=db.url)
 

@@ -10,8 +10,16 @@ from pathlib import Path
 import rayline
 
 PACKAGE = Path(rayline.__file__).parent
-FORBIDDEN = ("ray", "sqlalchemy", "alembic", "rayline.store", "rayline.execution",
-             "rayline.runtime", "mlflow", "xgboost")
+FORBIDDEN = (
+    "ray",
+    "sqlalchemy",
+    "alembic",
+    "rayline.store",
+    "rayline.execution",
+    "rayline.runtime",
+    "mlflow",
+    "xgboost",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,7 +46,8 @@ def test_pipeline_package_imports_nothing_heavy_anywhere():
 
 def test_step_kind_table_is_pure():
     assert not {
-        n for n in _imports(PACKAGE / "step_kinds.py")
+        n
+        for n in _imports(PACKAGE / "step_kinds.py")
         if any(n == b or n.startswith(b + ".") for b in FORBIDDEN)
     }
 

@@ -36,8 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_wait)
 
-    p = cmds.add_parser("retry", help="Re-run a failed, stopped or orphaned execution from its "
-                        "unfinished steps.")
+    p = cmds.add_parser(
+        "retry", help="Re-run a failed, stopped or orphaned execution from its unfinished steps."
+    )
     p.add_argument("execution_id")
     p.add_argument("--wait", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -57,10 +58,23 @@ def cmd_list(args: Any) -> int:
     if args.json:
         print_json([{**vars(r), "status": r.status.value} for r in records])
         return 0
-    console().print(table("Executions", ["id", "pipeline", "version", "status", "started",
-                                         "elapsed"],
-                          [(r.id, r.pipeline_name, r.pipeline_version, r.status.value,
-                            when(r.created_at), duration(r.elapsed_s)) for r in records]))
+    console().print(
+        table(
+            "Executions",
+            ["id", "pipeline", "version", "status", "started", "elapsed"],
+            [
+                (
+                    r.id,
+                    r.pipeline_name,
+                    r.pipeline_version,
+                    r.status.value,
+                    when(r.created_at),
+                    duration(r.elapsed_s),
+                )
+                for r in records
+            ],
+        )
+    )
     return 0
 
 
@@ -72,8 +86,10 @@ def cmd_describe(args: Any) -> int:
     out = console()
     out.print(f"[bold]{record.id}[/]  pipeline {record.pipeline_name} v{record.pipeline_version}")
     out.print(f"status     {record.status.value}")
-    out.print(f"started    {when(record.created_at)}   ended {when(record.ended_at) or '-'}   "
-              f"elapsed {duration(record.elapsed_s)}")
+    out.print(
+        f"started    {when(record.created_at)}   ended {when(record.ended_at) or '-'}   "
+        f"elapsed {duration(record.elapsed_s)}"
+    )
     out.print(f"parameters {record.parameters}")
     if record.failure_reason:
         out.print(f"[red]reason     {record.failure_reason}[/]")
@@ -85,12 +101,25 @@ def cmd_steps(args: Any) -> int:
     if args.json:
         print_json([{**vars(r), "status": r.status.value} for r in runs])
         return 0
-    console().print(table("Steps", ["step", "type", "status", "attempts", "started", "elapsed",
-                                    "cache", "reason"],
-                          [(r.step_name, r.step_type, r.status.value, r.attempts,
-                            when(r.started_at), duration(r.elapsed_s),
-                            f"hit ({r.cached_from})" if r.cached_from else "",
-                            (r.failure_reason or "")[:100]) for r in runs]))
+    console().print(
+        table(
+            "Steps",
+            ["step", "type", "status", "attempts", "started", "elapsed", "cache", "reason"],
+            [
+                (
+                    r.step_name,
+                    r.step_type,
+                    r.status.value,
+                    r.attempts,
+                    when(r.started_at),
+                    duration(r.elapsed_s),
+                    f"hit ({r.cached_from})" if r.cached_from else "",
+                    (r.failure_reason or "")[:100],
+                )
+                for r in runs
+            ],
+        )
+    )
     return 0
 
 
@@ -132,7 +161,9 @@ def cmd_retry(args: Any) -> int:
         if args.json:
             print_json({"execution_id": execution.id, "status": "Executing"})
         else:
-            console().print(f"retrying execution {execution.id}; follow it with: "
-                            f"rayline execution wait {execution.id}")
+            console().print(
+                f"retrying execution {execution.id}; follow it with: "
+                f"rayline execution wait {execution.id}"
+            )
         return 0
     return follow(execution, as_json=args.json)

@@ -16,8 +16,10 @@ def register(sub: Any) -> None:
 
     p = cmds.add_parser("upsert", help="Store a pipeline from a Python file or a JSON definition.")
     p.add_argument("file", help="a .py module that builds a Pipeline, or a .json definition")
-    p.add_argument("--name", help="which pipeline, when the module builds several (or to rename "
-                   "a JSON definition)")
+    p.add_argument(
+        "--name",
+        help="which pipeline, when the module builds several (or to rename a JSON definition)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=cmd_upsert)
 
@@ -41,8 +43,14 @@ def register(sub: Any) -> None:
 
     p = cmds.add_parser("start", help="Start an execution (detached; --wait to follow it).")
     p.add_argument("name")
-    p.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                   help="a parameter value (repeatable)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter value (repeatable)",
+    )
     p.add_argument("--wait", action="store_true", help="show live progress until it ends")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_start)
@@ -84,8 +92,10 @@ def cmd_upsert(args: Any) -> int:
     if args.json:
         print_json({"name": pipeline.name, "version": version})
     else:
-        console().print(f"pipeline [bold]{pipeline.name}[/] stored as version {version} "
-                        f"({len(pipeline.graph.steps)} steps)")
+        console().print(
+            f"pipeline [bold]{pipeline.name}[/] stored as version {version} "
+            f"({len(pipeline.graph.steps)} steps)"
+        )
     return 0
 
 
@@ -96,9 +106,13 @@ def cmd_list(args: Any) -> int:
     if args.json:
         print_json([vars(r) for r in records])
         return 0
-    console().print(table("Pipelines", ["name", "version", "updated", "description"],
-                          [(r.name, r.latest_version, when(r.updated_at), r.description)
-                           for r in records]))
+    console().print(
+        table(
+            "Pipelines",
+            ["name", "version", "updated", "description"],
+            [(r.name, r.latest_version, when(r.updated_at), r.description) for r in records],
+        )
+    )
     return 0
 
 
@@ -110,24 +124,59 @@ def cmd_describe(args: Any) -> int:
     record = pipeline.describe()
     execs = list_executions(args.name, limit=5)
     if args.json:
-        print_json({**vars(record),
-                    "parameters": [p.definition() for p in pipeline.parameters],
-                    "steps": [{"name": s.name, "type": s.kind} for s in pipeline.graph.steps.values()],
-                    "recent_executions": [{"id": e.id, "status": e.status.value} for e in execs]})
+        print_json(
+            {
+                **vars(record),
+                "parameters": [p.definition() for p in pipeline.parameters],
+                "steps": [{"name": s.name, "type": s.kind} for s in pipeline.graph.steps.values()],
+                "recent_executions": [{"id": e.id, "status": e.status.value} for e in execs],
+            }
+        )
         return 0
     out = console()
-    out.print(f"[bold]{record.name}[/]  version {record.latest_version}  "
-              f"(created {when(record.created_at)}, updated {when(record.updated_at)})")
-    out.print(table("Parameters", ["name", "type", "default", "allowed"],
-                    [(p.name, p.type_name, p.default_value if p.default_value is not None
-                      else "(required)", p.enum_values or "") for p in pipeline.parameters]))
-    out.print(table("Steps", ["step", "type", "after", "cache"],
-                    [(s.name, s.kind, ", ".join(sorted(pipeline.graph.upstream[s.name])),
-                      s.cache_config.expire_after if s.cache_config and
-                      s.cache_config.enable_caching else "")
-                     for s in pipeline.graph.steps.values()]))
-    out.print(table("Recent executions", ["id", "status", "started"],
-                    [(e.id, e.status.value, when(e.created_at)) for e in execs]))
+    out.print(
+        f"[bold]{record.name}[/]  version {record.latest_version}  "
+        f"(created {when(record.created_at)}, updated {when(record.updated_at)})"
+    )
+    out.print(
+        table(
+            "Parameters",
+            ["name", "type", "default", "allowed"],
+            [
+                (
+                    p.name,
+                    p.type_name,
+                    p.default_value if p.default_value is not None else "(required)",
+                    p.enum_values or "",
+                )
+                for p in pipeline.parameters
+            ],
+        )
+    )
+    out.print(
+        table(
+            "Steps",
+            ["step", "type", "after", "cache"],
+            [
+                (
+                    s.name,
+                    s.kind,
+                    ", ".join(sorted(pipeline.graph.upstream[s.name])),
+                    s.cache_config.expire_after
+                    if s.cache_config and s.cache_config.enable_caching
+                    else "",
+                )
+                for s in pipeline.graph.steps.values()
+            ],
+        )
+    )
+    out.print(
+        table(
+            "Recent executions",
+            ["id", "status", "started"],
+            [(e.id, e.status.value, when(e.created_at)) for e in execs],
+        )
+    )
     return 0
 
 

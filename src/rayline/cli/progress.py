@@ -13,8 +13,14 @@ from rich.tree import Tree
 from rayline.cli.render import console, duration, print_json, table, when
 
 STATUS_STYLE = {
-    "Starting": "cyan", "Executing": "bold cyan", "Stopping": "yellow", "Stopped": "yellow",
-    "Failed": "bold red", "Succeeded": "green", "waiting": "dim", "not run": "dim",
+    "Starting": "cyan",
+    "Executing": "bold cyan",
+    "Stopping": "yellow",
+    "Stopped": "yellow",
+    "Failed": "bold red",
+    "Succeeded": "green",
+    "waiting": "dim",
+    "not run": "dim",
 }
 
 
@@ -37,7 +43,9 @@ def dag_tree(pipeline: Any, statuses: dict[str, str] | None = None) -> Tree:
             label.append("if " if owner[1] else "else ", style="magenta")
         label.append(name, style="bold")
         label.append(f"  {step.kind}", style="dim")
-        others = sorted(set(graph.upstream[name]) - {parent[name]} - ({owner[0]} if owner else set()))
+        others = sorted(
+            set(graph.upstream[name]) - {parent[name]} - ({owner[0]} if owner else set())
+        )
         if others:
             label.append(f"  ◀ also after {', '.join(others)}", style="dim")
         if statuses is not None:
@@ -59,18 +67,38 @@ def _view(execution: Any, pipeline: Any) -> Group:
         run = runs.get(name)
         if run is None:
             status = "not run" if record.status.finished else "waiting"
-            rows.append((name, pipeline.graph.steps[name].kind, Text(status, STATUS_STYLE[status]),
-                         "", "", ""))
+            rows.append(
+                (
+                    name,
+                    pipeline.graph.steps[name].kind,
+                    Text(status, STATUS_STYLE[status]),
+                    "",
+                    "",
+                    "",
+                )
+            )
             continue
-        note = f"cached from {run.cached_from}" if run.cached_from else (
-            run.failure_reason or "")
-        rows.append((name, run.step_type, Text(run.status.value,
-                                               STATUS_STYLE.get(run.status.value, "")),
-                     run.attempts or "", duration(run.elapsed_s), note[:80]))
-    header = Text.assemble(("execution ", "dim"), (record.id, "bold"), ("  pipeline ", "dim"),
-                           record.pipeline_name, ("  status ", "dim"),
-                           (record.status.value, STATUS_STYLE.get(record.status.value, "")),
-                           ("  elapsed ", "dim"), duration(record.elapsed_s))
+        note = f"cached from {run.cached_from}" if run.cached_from else (run.failure_reason or "")
+        rows.append(
+            (
+                name,
+                run.step_type,
+                Text(run.status.value, STATUS_STYLE.get(run.status.value, "")),
+                run.attempts or "",
+                duration(run.elapsed_s),
+                note[:80],
+            )
+        )
+    header = Text.assemble(
+        ("execution ", "dim"),
+        (record.id, "bold"),
+        ("  pipeline ", "dim"),
+        record.pipeline_name,
+        ("  status ", "dim"),
+        (record.status.value, STATUS_STYLE.get(record.status.value, "")),
+        ("  elapsed ", "dim"),
+        duration(record.elapsed_s),
+    )
     t = table(None, ["step", "type", "status", "attempts", "elapsed", "note"], [])
     for row in rows:
         t.add_row(*(c if isinstance(c, Text) else str(c) for c in row))
@@ -106,14 +134,26 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
                 break
             time.sleep(refresh_s)
     if as_json:
-        print_json({"execution_id": record.id, "status": record.status.value,
-                    "failure_reason": record.failure_reason,
-                    "steps": [{"name": r.step_name, "status": r.status.value,
-                               "cached_from": r.cached_from} for r in execution.list_steps()]})
+        print_json(
+            {
+                "execution_id": record.id,
+                "status": record.status.value,
+                "failure_reason": record.failure_reason,
+                "steps": [
+                    {"name": r.step_name, "status": r.status.value, "cached_from": r.cached_from}
+                    for r in execution.list_steps()
+                ],
+            }
+        )
     else:
         style = STATUS_STYLE.get(record.status.value, "")
-        out.print(Text.assemble(f"execution {record.id} ", (record.status.value, style),
-                                f" in {duration(record.elapsed_s)}"))
+        out.print(
+            Text.assemble(
+                f"execution {record.id} ",
+                (record.status.value, style),
+                f" in {duration(record.elapsed_s)}",
+            )
+        )
         if record.failure_reason:
             out.print(Text(f"reason: {record.failure_reason}", style="red"))
     return 0 if record.status.value == "Succeeded" else 1

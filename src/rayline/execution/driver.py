@@ -20,7 +20,9 @@ def spawn(execution_id: str) -> int:
     with open(log_dir / f"{execution_id}.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rayline.execution.driver", execution_id],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     return proc.pid
@@ -34,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from rayline.execution.scheduler import Scheduler
     from rayline.store import open_artifact_store, open_database
 
-    status = Scheduler(args.execution_id, db=open_database(),
-                       store=open_artifact_store()).run()
+    status = Scheduler(args.execution_id, db=open_database(), store=open_artifact_store()).run()
     return 0 if status == ExecutionStatus.SUCCEEDED else 1
 
 

@@ -36,24 +36,40 @@ class PipelineRepository:
         """Store ``definition`` as the pipeline's newest version (unchanged: same version)."""
         now = time.time()
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(pipelines).where(pipelines.c.name == name)
-                               .with_for_update()).first()
+            row = conn.execute(
+                sa.select(pipelines).where(pipelines.c.name == name).with_for_update()
+            ).first()
             if row is None:
-                conn.execute(pipelines.insert().values(
-                    name=name, description=description, latest_version=1, created_at=now,
-                    updated_at=now))
+                conn.execute(
+                    pipelines.insert().values(
+                        name=name,
+                        description=description,
+                        latest_version=1,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 version = 1
             else:
-                latest = conn.execute(sa.select(pipeline_versions.c.definition).where(
-                    pipeline_versions.c.pipeline_name == name,
-                    pipeline_versions.c.version == row.latest_version)).scalar_one()
+                latest = conn.execute(
+                    sa.select(pipeline_versions.c.definition).where(
+                        pipeline_versions.c.pipeline_name == name,
+                        pipeline_versions.c.version == row.latest_version,
+                    )
+                ).scalar_one()
                 if latest == definition:
                     return row.latest_version
                 version = row.latest_version + 1
-                conn.execute(pipelines.update().where(pipelines.c.name == name).values(
-                    latest_version=version, updated_at=now, description=description))
-            conn.execute(pipeline_versions.insert().values(
-                pipeline_name=name, version=version, definition=definition, created_at=now))
+                conn.execute(
+                    pipelines.update()
+                    .where(pipelines.c.name == name)
+                    .values(latest_version=version, updated_at=now, description=description)
+                )
+            conn.execute(
+                pipeline_versions.insert().values(
+                    pipeline_name=name, version=version, definition=definition, created_at=now
+                )
+            )
         return version
 
     def get_pipeline(self, name: str) -> PipelineRecord:
@@ -75,9 +91,12 @@ class PipelineRepository:
         if version is None:
             version = self.get_pipeline(name).latest_version
         with self.db.connect() as conn:
-            definition = conn.execute(sa.select(pipeline_versions.c.definition).where(
-                pipeline_versions.c.pipeline_name == name,
-                pipeline_versions.c.version == version)).scalar()
+            definition = conn.execute(
+                sa.select(pipeline_versions.c.definition).where(
+                    pipeline_versions.c.pipeline_name == name,
+                    pipeline_versions.c.version == version,
+                )
+            ).scalar()
         if definition is None:
             raise NotFoundError(f"pipeline {name!r} has no version {version}")
         return version, definition
@@ -85,10 +104,14 @@ class PipelineRepository:
     def delete_pipeline(self, name: str) -> None:
         self.get_pipeline(name)
         with self.db.begin() as conn:
-            running = conn.execute(sa.select(sa.func.count()).select_from(executions).where(
-                executions.c.pipeline_name == name,
-                executions.c.status.in_([ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING]),
-            )).scalar_one()
+            running = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(executions)
+                .where(
+                    executions.c.pipeline_name == name,
+                    executions.c.status.in_([ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING]),
+                )
+            ).scalar_one()
             if running:
                 raise ConflictError(
                     f"pipeline {name!r} has {running} running execution(s); stop them first "
@@ -98,22 +121,39 @@ class PipelineRepository:
             conn.execute(events.delete().where(events.c.execution_id.in_(ids)))
             conn.execute(step_runs.delete().where(step_runs.c.execution_id.in_(ids)))
             conn.execute(executions.delete().where(executions.c.pipeline_name == name))
-            conn.execute(pipeline_versions.delete().where(
-                pipeline_versions.c.pipeline_name == name))
+            conn.execute(
+                pipeline_versions.delete().where(pipeline_versions.c.pipeline_name == name)
+            )
             conn.execute(pipelines.delete().where(pipelines.c.name == name))
 
     # --- executions -------------------------------------------------------------------------
-    def create_execution(self, execution_id: str, pipeline_name: str, version: int,
-                         parameters: dict[str, Any], *, max_parallel_steps: int | None,
-                         ) -> ExecutionRecord:
+    def create_execution(
+        self,
+        execution_id: str,
+        pipeline_name: str,
+        version: int,
+        parameters: dict[str, Any],
+        *,
+        max_parallel_steps: int | None,
+    ) -> ExecutionRecord:
         now = time.time()
         with self.db.begin() as conn:
-            conn.execute(executions.insert().values(
-                id=execution_id, pipeline_name=pipeline_name, pipeline_version=version,
-                status=ExecutionStatus.EXECUTING.value, parameters=parameters, created_at=now,
-                max_parallel_steps=max_parallel_steps))
-            conn.execute(events.insert().values(execution_id=execution_id,
-                                                status=ExecutionStatus.EXECUTING.value, at=now))
+            conn.execute(
+                executions.insert().values(
+                    id=execution_id,
+                    pipeline_name=pipeline_name,
+                    pipeline_version=version,
+                    status=ExecutionStatus.EXECUTING.value,
+                    parameters=parameters,
+                    created_at=now,
+                    max_parallel_steps=max_parallel_steps,
+                )
+            )
+            conn.execute(
+                events.insert().values(
+                    execution_id=execution_id, status=ExecutionStatus.EXECUTING.value, at=now
+                )
+            )
         return self.get_execution(execution_id)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
@@ -128,11 +168,15 @@ class PipelineRepository:
 
     def execution_status(self, execution_id: str) -> ExecutionStatus:
         with self.db.connect() as conn:
-            return ExecutionStatus(conn.execute(sa.select(executions.c.status).where(
-                executions.c.id == execution_id)).scalar_one())
+            return ExecutionStatus(
+                conn.execute(
+                    sa.select(executions.c.status).where(executions.c.id == execution_id)
+                ).scalar_one()
+            )
 
-    def list_executions(self, pipeline_name: str | None = None, *, limit: int = 50,
-                        status: str | None = None) -> list[ExecutionRecord]:
+    def list_executions(
+        self, pipeline_name: str | None = None, *, limit: int = 50, status: str | None = None
+    ) -> list[ExecutionRecord]:
         q = sa.select(executions).order_by(executions.c.created_at.desc()).limit(limit)
         if pipeline_name:
             q = q.where(executions.c.pipeline_name == pipeline_name)
@@ -141,9 +185,14 @@ class PipelineRepository:
         with self.db.connect() as conn:
             return [_execution(r) for r in conn.execute(q).all()]
 
-    def set_execution_status(self, execution_id: str, status: ExecutionStatus, *,
-                             failure_reason: str | None = None,
-                             only_from: tuple[ExecutionStatus, ...] | None = None) -> bool:
+    def set_execution_status(
+        self,
+        execution_id: str,
+        status: ExecutionStatus,
+        *,
+        failure_reason: str | None = None,
+        only_from: tuple[ExecutionStatus, ...] | None = None,
+    ) -> bool:
         """Change the status (and append the event); ``only_from`` makes it conditional."""
         now = time.time()
         values: dict[str, Any] = {"status": status.value}
@@ -159,29 +208,46 @@ class PipelineRepository:
         with self.db.begin() as conn:
             if conn.execute(q).rowcount == 0:
                 return False
-            conn.execute(events.insert().values(execution_id=execution_id, status=status.value,
-                                                at=now, detail=failure_reason))
+            conn.execute(
+                events.insert().values(
+                    execution_id=execution_id, status=status.value, at=now, detail=failure_reason
+                )
+            )
         return True
 
     def claim(self, execution_id: str, driver: str) -> None:
         with self.db.begin() as conn:
-            conn.execute(executions.update().where(executions.c.id == execution_id).values(
-                driver=driver, heartbeat_at=time.time()))
+            conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id)
+                .values(driver=driver, heartbeat_at=time.time())
+            )
 
     def heartbeat(self, execution_id: str) -> None:
         with self.db.begin() as conn:
-            conn.execute(executions.update().where(executions.c.id == execution_id).values(
-                heartbeat_at=time.time()))
+            conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id)
+                .values(heartbeat_at=time.time())
+            )
 
     def set_execution_fields(self, execution_id: str, **values: Any) -> None:
         with self.db.begin() as conn:
-            conn.execute(executions.update().where(executions.c.id == execution_id)
-                         .values(**values))
+            conn.execute(
+                executions.update().where(executions.c.id == execution_id).values(**values)
+            )
 
     # --- step runs --------------------------------------------------------------------------
-    def record_step(self, execution_id: str, step_name: str, status: StepStatus, *,
-                    create: dict[str, Any] | None = None, detail: str | None = None,
-                    **values: Any) -> None:
+    def record_step(
+        self,
+        execution_id: str,
+        step_name: str,
+        status: StepStatus,
+        *,
+        create: dict[str, Any] | None = None,
+        detail: str | None = None,
+        **values: Any,
+    ) -> None:
         """Insert (``create`` holds the new row's fields) or update a step run, plus its event."""
         now = time.time()
         values["status"] = status.value
@@ -191,50 +257,95 @@ class PipelineRepository:
             values.setdefault("ended_at", now)
         with self.db.begin() as conn:
             if create is not None:
-                conn.execute(step_runs.insert(), {"execution_id": execution_id,
-                                                  "step_name": step_name, **create, **values})
+                conn.execute(
+                    step_runs.insert(),
+                    {"execution_id": execution_id, "step_name": step_name, **create, **values},
+                )
             else:
-                conn.execute(_update_step(tuple(sorted(values))),
-                             {"b_execution_id": execution_id, "b_step_name": step_name,
-                              **{f"b_{k}": v for k, v in values.items()}})
-            conn.execute(events.insert(), {"execution_id": execution_id, "step_name": step_name,
-                                           "status": status.value, "at": now, "detail": detail})
+                conn.execute(
+                    _update_step(tuple(sorted(values))),
+                    {
+                        "b_execution_id": execution_id,
+                        "b_step_name": step_name,
+                        **{f"b_{k}": v for k, v in values.items()},
+                    },
+                )
+            conn.execute(
+                events.insert(),
+                {
+                    "execution_id": execution_id,
+                    "step_name": step_name,
+                    "status": status.value,
+                    "at": now,
+                    "detail": detail,
+                },
+            )
 
     def step_exists(self, execution_id: str, step_name: str) -> bool:
         with self.db.connect() as conn:
-            return conn.execute(sa.select(step_runs.c.id).where(
-                step_runs.c.execution_id == execution_id,
-                step_runs.c.step_name == step_name)).first() is not None
+            return (
+                conn.execute(
+                    sa.select(step_runs.c.id).where(
+                        step_runs.c.execution_id == execution_id, step_runs.c.step_name == step_name
+                    )
+                ).first()
+                is not None
+            )
 
-    def add_event(self, execution_id: str, status: str, *, step_name: str | None = None,
-                  detail: str | None = None) -> None:
+    def add_event(
+        self,
+        execution_id: str,
+        status: str,
+        *,
+        step_name: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         with self.db.begin() as conn:
-            conn.execute(events.insert().values(execution_id=execution_id, step_name=step_name,
-                                                status=status, at=time.time(), detail=detail))
+            conn.execute(
+                events.insert().values(
+                    execution_id=execution_id,
+                    step_name=step_name,
+                    status=status,
+                    at=time.time(),
+                    detail=detail,
+                )
+            )
 
     def list_step_runs(self, execution_id: str) -> list[StepRunRecord]:
         with self.db.connect() as conn:
-            rows = conn.execute(sa.select(step_runs).where(
-                step_runs.c.execution_id == execution_id).order_by(step_runs.c.id)).all()
+            rows = conn.execute(
+                sa.select(step_runs)
+                .where(step_runs.c.execution_id == execution_id)
+                .order_by(step_runs.c.id)
+            ).all()
         return [_step_run(r) for r in rows]
 
     def get_step_run(self, execution_id: str, step_name: str) -> StepRunRecord:
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(step_runs).where(
-                step_runs.c.execution_id == execution_id,
-                step_runs.c.step_name == step_name)).first()
+            row = conn.execute(
+                sa.select(step_runs).where(
+                    step_runs.c.execution_id == execution_id, step_runs.c.step_name == step_name
+                )
+            ).first()
         if row is None:
             raise NotFoundError(f"execution {execution_id!r} has no run of step {step_name!r}")
         return _step_run(row)
 
-    def find_cached(self, pipeline_name: str, step_name: str, cache_key: str, *,
-                    not_before: float | None) -> StepRunRecord | None:
+    def find_cached(
+        self, pipeline_name: str, step_name: str, cache_key: str, *, not_before: float | None
+    ) -> StepRunRecord | None:
         """The latest successful run of this step with this cache key inside the window."""
-        q = (sa.select(step_runs).where(
-            step_runs.c.pipeline_name == pipeline_name, step_runs.c.step_name == step_name,
-            step_runs.c.cache_key == cache_key,
-            step_runs.c.status == StepStatus.SUCCEEDED.value)
-            .order_by(step_runs.c.ended_at.desc()).limit(1))
+        q = (
+            sa.select(step_runs)
+            .where(
+                step_runs.c.pipeline_name == pipeline_name,
+                step_runs.c.step_name == step_name,
+                step_runs.c.cache_key == cache_key,
+                step_runs.c.status == StepStatus.SUCCEEDED.value,
+            )
+            .order_by(step_runs.c.ended_at.desc())
+            .limit(1)
+        )
         if not_before is not None:
             q = q.where(step_runs.c.ended_at >= not_before)
         with self.db.connect() as conn:
@@ -243,9 +354,11 @@ class PipelineRepository:
 
     def list_events(self, execution_id: str, *, after_id: int = 0) -> list[EventRecord]:
         with self.db.connect() as conn:
-            rows = conn.execute(sa.select(events).where(
-                events.c.execution_id == execution_id, events.c.id > after_id)
-                .order_by(events.c.id)).all()
+            rows = conn.execute(
+                sa.select(events)
+                .where(events.c.execution_id == execution_id, events.c.id > after_id)
+                .order_by(events.c.id)
+            ).all()
         return [EventRecord(**r._mapping) for r in rows]
 
 
@@ -253,10 +366,14 @@ class PipelineRepository:
 def _update_step(columns: tuple[str, ...]) -> Any:
     # Built once per column set: the scheduler's hot path (several updates per step) then skips
     # SQLAlchemy's statement construction.
-    return (step_runs.update()
-            .where(step_runs.c.execution_id == sa.bindparam("b_execution_id"),
-                   step_runs.c.step_name == sa.bindparam("b_step_name"))
-            .values({c: sa.bindparam(f"b_{c}") for c in columns}))
+    return (
+        step_runs.update()
+        .where(
+            step_runs.c.execution_id == sa.bindparam("b_execution_id"),
+            step_runs.c.step_name == sa.bindparam("b_step_name"),
+        )
+        .values({c: sa.bindparam(f"b_{c}") for c in columns})
+    )
 
 
 def _execution(row: Any) -> ExecutionRecord:

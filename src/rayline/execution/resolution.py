@@ -59,8 +59,11 @@ class ExecutionResolver:
         return get_json_path(props, path, where=f"the properties of step {step!r}")
 
     def property_file(self, step: str, property_file: str) -> Any:
-        decl = next(pf for pf in self.pipeline.step(step).declared_property_files()
-                    if pf.name == property_file)
+        decl = next(
+            pf
+            for pf in self.pipeline.step(step).declared_property_files()
+            if pf.name == property_file
+        )
         path = to_path(self.step_output(step, decl.output_name)) / decl.path
         try:
             return json.loads(path.read_text())

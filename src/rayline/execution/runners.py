@@ -24,12 +24,14 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
     inputs = {i.destination: to_path(str(i.source)) for i in step.inputs}
     for dest, path in inputs.items():
         if not path.exists():
-            raise StepFailedError(
-                f"input {dest!r} of step {step.name!r} does not exist: {path}"
-            )
+            raise StepFailedError(f"input {dest!r} of step {step.name!r} does not exist: {path}")
     args = [_arg_text(a) for a in step.arguments]
-    env = {**ctx.env(), **step.env,
-           "RAYLINE_INPUTS": ",".join(inputs), "RAYLINE_OUTPUTS": ",".join(ctx.outputs)}
+    env = {
+        **ctx.env(),
+        **step.env,
+        "RAYLINE_INPUTS": ",".join(inputs),
+        "RAYLINE_OUTPUTS": ",".join(ctx.outputs),
+    }
     env.update({f"RAYLINE_INPUT_{d.upper()}": str(p) for d, p in inputs.items()})
     env.update({f"RAYLINE_OUTPUT_{n.upper()}": str(p) for n, p in ctx.outputs.items()})
     store = open_artifact_store(ctx.artifact_uri)
@@ -50,9 +52,16 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
                     ) from None
             return StepResult()
         func = step.function or _load_function(store, ref.sha256)
-        value = func(ProcessingContext(inputs=inputs, outputs=dict(ctx.outputs), arguments=args,
-                                       execution_id=ctx.execution_id, step_name=step.name,
-                                       work_dir=ctx.work_dir))
+        value = func(
+            ProcessingContext(
+                inputs=inputs,
+                outputs=dict(ctx.outputs),
+                arguments=args,
+                execution_id=ctx.execution_id,
+                step_name=step.name,
+                work_dir=ctx.work_dir,
+            )
+        )
         return StepResult(properties={"Return": value} if value is not None else {})
 
 

@@ -7,6 +7,7 @@ steps that succeeded are kept, the rest run again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -78,8 +79,9 @@ class Scheduler:
         self.repo = PipelineRepository(db)
         self.db, self.store = db, store
         self.execution = self.repo.get_execution(execution_id)
-        _, definition = self.repo.get_definition(self.execution.pipeline_name,
-                                                 self.execution.pipeline_version)
+        _, definition = self.repo.get_definition(
+            self.execution.pipeline_name, self.execution.pipeline_version
+        )
         self.pipeline = PipelineDefinition.from_definition(definition)
         self.graph = self.pipeline.graph
         self.order = self.graph.topological_order()
@@ -91,13 +93,22 @@ class Scheduler:
         self.running: dict[Any, _Running] = {}
         self.delayed: list[tuple[float, str, int, float, str | None]] = []
         self.existing: set[str] = set()
-        self.resolver = ExecutionResolver(self.pipeline, self.execution.id,
-                                          self.execution.created_at, self.execution.parameters,
-                                          self.done, store)
+        self.resolver = ExecutionResolver(
+            self.pipeline,
+            self.execution.id,
+            self.execution.created_at,
+            self.execution.parameters,
+            self.done,
+            store,
+        )
         self.key_resolver = CacheKeyResolver(**vars(self.resolver))
         s = settings()
-        self._ctx_common = dict(artifact_uri=store.uri, db_url=db.url, home=str(s.home),
-                                mlflow_tracking_uri=s.mlflow_tracking_uri)
+        self._ctx_common = dict(
+            artifact_uri=store.uri,
+            db_url=db.url,
+            home=str(s.home),
+            mlflow_tracking_uri=s.mlflow_tracking_uri,
+        )
 
     # --- main loop --------------------------------------------------------------------------
     def run(self) -> ExecutionStatus:
@@ -115,8 +126,10 @@ class Scheduler:
             # The driver itself failed (not a step): record it; never leave Executing behind.
             self._cancel_running()
             self.repo.set_execution_status(
-                self.execution.id, ExecutionStatus.FAILED,
-                failure_reason=f"the pipeline driver failed: {type(exc).__name__}: {exc}")
+                self.execution.id,
+                ExecutionStatus.FAILED,
+                failure_reason=f"the pipeline driver failed: {type(exc).__name__}: {exc}",
+            )
             raise
 
     def _loop(self) -> ExecutionStatus:
@@ -140,8 +153,10 @@ class Scheduler:
             now = time.monotonic()
             if now - last_poll >= POLL_S:
                 last_poll = now
-                if not stopping and self.repo.execution_status(self.execution.id) == \
-                        ExecutionStatus.STOPPING:
+                if (
+                    not stopping
+                    and self.repo.execution_status(self.execution.id) == ExecutionStatus.STOPPING
+                ):
                     stopping = True
                     self._cancel_running()
             if now - last_beat >= HEARTBEAT_S:
@@ -166,8 +181,12 @@ class Scheduler:
         from rayline.tracking import finish_execution_run
 
         try:
-            finish_execution_run(self.execution.id, status.value, db_url=self.db.url,
-                                 uri=settings().mlflow_tracking_uri)
+            finish_execution_run(
+                self.execution.id,
+                status.value,
+                db_url=self.db.url,
+                uri=settings().mlflow_tracking_uri,
+            )
         except Exception as exc:  # tracking must never change an execution's outcome
             self.repo.add_event(self.execution.id, "TrackingFailed", detail=str(exc))
 
@@ -234,33 +253,64 @@ class Scheduler:
             create = {"pipeline_name": self.pipeline.name, "step_type": step.kind}
             self.existing.add(step.name)
         else:  # a retried or resumed step starts a fresh record of its run
-            values = {"failure_reason": None, "user_traceback": None, "logs": None,
-                      "outputs": None, "properties": None, "ended_at": None, "cached_from": None,
-                      "started_at": time.time(), **values}
+            values = {
+                "failure_reason": None,
+                "user_traceback": None,
+                "logs": None,
+                "outputs": None,
+                "properties": None,
+                "ended_at": None,
+                "cached_from": None,
+                "started_at": time.time(),
+                **values,
+            }
         self.repo.record_step(self.execution.id, step.name, status, create=create, **values)
 
     def _reuse(self, step: Step, key: str) -> bool:
         window = step.cache_config.expire_after_seconds
-        hit = self.repo.find_cached(self.pipeline.name, step.name, key,
-                                    not_before=time.time() - window if window else None)
+        hit = self.repo.find_cached(
+            self.pipeline.name, step.name, key, not_before=time.time() - window if window else None
+        )
         if hit is None or not all(self.store.exists(u) for u in hit.outputs.values()):
             return False
         source = hit.cached_from or hit.execution_id
-        self._create_or_update(step, StepStatus.SUCCEEDED, outputs=hit.outputs,
-                               properties=hit.properties, cache_key=key, cached_from=source,
-                               attempts=0, logs=hit.logs,
-                               detail=f"cache hit: reused the run of execution {source}")
-        self._done(step, outputs=hit.outputs, properties=hit.properties, key=key,
-                   cached_from=source)
+        self._create_or_update(
+            step,
+            StepStatus.SUCCEEDED,
+            outputs=hit.outputs,
+            properties=hit.properties,
+            cache_key=key,
+            cached_from=source,
+            attempts=0,
+            logs=hit.logs,
+            detail=f"cache hit: reused the run of execution {source}",
+        )
+        self._done(
+            step, outputs=hit.outputs, properties=hit.properties, key=key, cached_from=source
+        )
         return True
 
-    def _done(self, step: Step, *, outputs: dict[str, str], properties: dict[str, Any],
-              key: str | None, cached_from: str | None = None) -> None:
+    def _done(
+        self,
+        step: Step,
+        *,
+        outputs: dict[str, str],
+        properties: dict[str, Any],
+        key: str | None,
+        cached_from: str | None = None,
+    ) -> None:
         # What later steps resolve against; the same values were just written to the DB.
         self.done[step.name] = StepRunRecord(
-            execution_id=self.execution.id, pipeline_name=self.pipeline.name,
-            step_name=step.name, step_type=step.kind, status=StepStatus.SUCCEEDED,
-            outputs=outputs, properties=properties, cache_key=key, cached_from=cached_from)
+            execution_id=self.execution.id,
+            pipeline_name=self.pipeline.name,
+            step_name=step.name,
+            step_type=step.kind,
+            status=StepStatus.SUCCEEDED,
+            outputs=outputs,
+            properties=properties,
+            cache_key=key,
+            cached_from=cached_from,
+        )
 
     def _run_inline(self, step: Step, kind: Any) -> None:
         self._create_or_update(step, StepStatus.STARTING, attempts=1)
@@ -272,37 +322,58 @@ class Scheduler:
             return
         if step.kind == "Fail":
             message = properties.get("ErrorMessage") or f"step {step.name!r} failed the execution"
-            self.repo.record_step(self.execution.id, step.name, StepStatus.FAILED,
-                                  failure_reason=message, properties=properties, detail=message)
+            self.repo.record_step(
+                self.execution.id,
+                step.name,
+                StepStatus.FAILED,
+                failure_reason=message,
+                properties=properties,
+                detail=message,
+            )
             self.fail_message = message
             return
-        self.repo.record_step(self.execution.id, step.name, StepStatus.SUCCEEDED,
-                              properties=properties,
-                              detail=", ".join(f"{k}={v}" for k, v in properties.items()))
+        self.repo.record_step(
+            self.execution.id,
+            step.name,
+            StepStatus.SUCCEEDED,
+            properties=properties,
+            detail=", ".join(f"{k}={v}" for k, v in properties.items()),
+        )
         self._done(step, outputs={}, properties=properties, key=None)
 
     def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
         from rayline.execution.worker import run_step
 
         resolved = resolve(step, self.resolver)
-        work_dir = self.store.path(self.store.uri_for(
-            "executions", self.execution.id, step.name))
+        work_dir = self.store.path(self.store.uri_for("executions", self.execution.id, step.name))
         outputs = {n: work_dir / "output" / n for n in step.declared_outputs()}
         for path in outputs.values():
             _empty_dir(path)
-        ctx = StepContext(execution_id=self.execution.id, pipeline_name=self.pipeline.name,
-                          step_name=step.name, attempt=attempt, work_dir=work_dir,
-                          outputs=outputs, parameters=self.execution.parameters,
-                          **self._ctx_common)
+        ctx = StepContext(
+            execution_id=self.execution.id,
+            pipeline_name=self.pipeline.name,
+            step_name=step.name,
+            attempt=attempt,
+            work_dir=work_dir,
+            outputs=outputs,
+            parameters=self.execution.parameters,
+            **self._ctx_common,
+        )
         if attempt == 1:
             self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
         else:
-            self.repo.record_step(self.execution.id, step.name, StepStatus.STARTING,
-                                  attempts=attempt, detail=f"attempt {attempt}")
+            self.repo.record_step(
+                self.execution.id,
+                step.name,
+                StepStatus.STARTING,
+                attempts=attempt,
+                detail=f"attempt {attempt}",
+            )
         options = {k: v for k, v in step.resources().items() if v}
         options.setdefault("num_cpus", 0)
         ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
-            step.kind, resolved, ctx)
+            step.kind, resolved, ctx
+        )
         self.running[ref] = _Running(step.name, attempt, first_started, key)
         self.repo.record_step(self.execution.id, step.name, StepStatus.EXECUTING)
 
@@ -315,45 +386,81 @@ class Scheduler:
         except ray.exceptions.TaskCancelledError:
             self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
             return
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError,
-                ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
-            self._after_failure(step, run, f"the Ray worker running the step died: {exc}",
-                                ("WorkerDied",), None, "")
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.RayTaskError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+        ) as exc:
+            self._after_failure(
+                step, run, f"the Ray worker running the step died: {exc}", ("WorkerDied",), None, ""
+            )
             return
         if outcome.ok:
-            work_dir = self.store.path(self.store.uri_for("executions", self.execution.id,
-                                                          run.name))
+            work_dir = self.store.path(
+                self.store.uri_for("executions", self.execution.id, run.name)
+            )
             outputs = {n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()}
-            self.repo.record_step(self.execution.id, run.name, StepStatus.SUCCEEDED,
-                                  outputs=outputs, properties=outcome.properties,
-                                  logs=outcome.logs)
+            self.repo.record_step(
+                self.execution.id,
+                run.name,
+                StepStatus.SUCCEEDED,
+                outputs=outputs,
+                properties=outcome.properties,
+                logs=outcome.logs,
+            )
             self._done(step, outputs=outputs, properties=outcome.properties, key=run.key)
         else:
-            self._after_failure(step, run, outcome.error or "failed", outcome.exception_chain,
-                                outcome.user_traceback, outcome.logs)
+            self._after_failure(
+                step,
+                run,
+                outcome.error or "failed",
+                outcome.exception_chain,
+                outcome.user_traceback,
+                outcome.logs,
+            )
 
-    def _after_failure(self, step: Step, run: _Running, error: str, chain: tuple[str, ...],
-                       tb: str | None, logs: str) -> None:
+    def _after_failure(
+        self,
+        step: Step,
+        run: _Running,
+        error: str,
+        chain: tuple[str, ...],
+        tb: str | None,
+        logs: str,
+    ) -> None:
         elapsed = time.time() - run.first_started
         for policy in step.retry_policies:
             if policy.matches(chain) and policy.allows(run.attempt, elapsed):
                 delay = policy.delay(run.attempt)
-                self.repo.add_event(self.execution.id, "AttemptFailed", step_name=step.name,
-                                    detail=f"attempt {run.attempt} failed: {error}; retrying in "
-                                    f"{delay:g} s")
-                self.delayed.append((time.time() + delay, step.name, run.attempt + 1,
-                                     run.first_started, run.key))
+                self.repo.add_event(
+                    self.execution.id,
+                    "AttemptFailed",
+                    step_name=step.name,
+                    detail=f"attempt {run.attempt} failed: {error}; retrying in {delay:g} s",
+                )
+                self.delayed.append(
+                    (time.time() + delay, step.name, run.attempt + 1, run.first_started, run.key)
+                )
                 self.delayed.sort()
                 return
         self._record_failure(step, error, tb, attempts=run.attempt, logs=logs)
 
-    def _record_failure(self, step: Step, error: str, tb: str | None, *, attempts: int,
-                        logs: str | None = None) -> None:
+    def _record_failure(
+        self, step: Step, error: str, tb: str | None, *, attempts: int, logs: str | None = None
+    ) -> None:
         if step.name not in self.existing:
             self._create_or_update(step, StepStatus.STARTING, attempts=attempts)
-        self.repo.record_step(self.execution.id, step.name, StepStatus.FAILED,
-                              failure_reason=error, user_traceback=tb, logs=logs,
-                              attempts=attempts, detail=error)
+        self.repo.record_step(
+            self.execution.id,
+            step.name,
+            StepStatus.FAILED,
+            failure_reason=error,
+            user_traceback=tb,
+            logs=logs,
+            attempts=attempts,
+            detail=error,
+        )
         self.failed.append(f"step {step.name!r} failed: {error}")
 
     def _release_delayed(self, stopping: bool) -> None:
@@ -372,10 +479,8 @@ class Scheduler:
             self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPING)
             ray.cancel(ref, force=True)
         for ref, run in list(self.running.items()):
-            try:
+            with contextlib.suppress(Exception):
                 ray.get(ref, timeout=30)
-            except Exception:
-                pass
             self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
             del self.running[ref]
 

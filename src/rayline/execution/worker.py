@@ -4,6 +4,7 @@ wrap them."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -37,10 +38,8 @@ class _Tee(io.TextIOBase):
 
     def write(self, text: str) -> int:
         self.sink.write(text)
-        try:
+        with contextlib.suppress(Exception):
             self.stream.write(text)
-        except Exception:  # the worker's stream is best effort
-            pass
         return len(text)
 
     def flush(self) -> None:
@@ -61,9 +60,13 @@ def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
     except BaseException as exc:
         chain = tuple(c.__name__ for c in type(exc).__mro__)
         tb = "".join(traceback.format_exception(exc))
-        return StepOutcome(ok=False, logs=_tail(sink.getvalue()),
-                           error=f"{type(exc).__name__}: {exc}", exception_chain=chain,
-                           user_traceback=tb)
+        return StepOutcome(
+            ok=False,
+            logs=_tail(sink.getvalue()),
+            error=f"{type(exc).__name__}: {exc}",
+            exception_chain=chain,
+            user_traceback=tb,
+        )
     finally:
         sys.stdout, sys.stderr = saved
 

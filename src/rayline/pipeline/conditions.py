@@ -1,4 +1,5 @@
-"""Conditions for ``ConditionStep``: comparisons, ``ConditionIn``, ``ConditionNot``, ``ConditionOr``.
+"""Conditions for ``ConditionStep``: comparisons, ``ConditionIn``, ``ConditionNot`` and
+``ConditionOr``.
 
 A ``ConditionStep``'s list of conditions is ANDed. Operands may be literals or expressions
 (parameters, ``JsonGet``, step properties); they are compared when the step runs.
@@ -35,9 +36,10 @@ class _Comparison(Condition):
     op: ClassVar[Any] = None
 
     def to_request(self) -> dict[str, Any]:
-        return {"Type": self.type_name,
-                "Arguments": {"LeftValue": to_request(self.left),
-                              "RightValue": to_request(self.right)}}
+        return {
+            "Type": self.type_name,
+            "Arguments": {"LeftValue": to_request(self.left), "RightValue": to_request(self.right)},
+        }
 
     def evaluate(self, resolver: Resolver) -> bool:
         left, right = resolve(self.left, resolver), resolve(self.right, resolver)
@@ -103,8 +105,13 @@ class ConditionIn(Condition):
         object.__setattr__(self, "in_values", tuple(self.in_values))
 
     def to_request(self) -> dict[str, Any]:
-        return {"Type": "In", "Arguments": {"QueryValue": to_request(self.value),
-                                            "InValues": to_request(list(self.in_values))}}
+        return {
+            "Type": "In",
+            "Arguments": {
+                "QueryValue": to_request(self.value),
+                "InValues": to_request(list(self.in_values)),
+            },
+        }
 
     def evaluate(self, resolver: Resolver) -> bool:
         return resolve(self.value, resolver) in resolve(list(self.in_values), resolver)
@@ -137,7 +144,10 @@ class ConditionOr(Condition):
         object.__setattr__(self, "conditions", tuple(self.conditions))
 
     def to_request(self) -> dict[str, Any]:
-        return {"Type": "Or", "Arguments": {"Conditions": [c.to_request() for c in self.conditions]}}
+        return {
+            "Type": "Or",
+            "Arguments": {"Conditions": [c.to_request() for c in self.conditions]},
+        }
 
     def evaluate(self, resolver: Resolver) -> bool:
         return any(c.evaluate(resolver) for c in self.conditions)
@@ -145,9 +155,16 @@ class ConditionOr(Condition):
 
 CONDITION_TYPES: dict[str, type[Condition]] = {
     cls.type_name: cls
-    for cls in (ConditionEquals, ConditionGreaterThan, ConditionGreaterThanOrEqualTo,
-                ConditionLessThan, ConditionLessThanOrEqualTo, ConditionIn, ConditionNot,
-                ConditionOr)
+    for cls in (
+        ConditionEquals,
+        ConditionGreaterThan,
+        ConditionGreaterThanOrEqualTo,
+        ConditionLessThan,
+        ConditionLessThanOrEqualTo,
+        ConditionIn,
+        ConditionNot,
+        ConditionOr,
+    )
 }
 
 
@@ -160,11 +177,15 @@ def condition_from_request(request: dict[str, Any], parameters: dict[str, Any]) 
             f"unknown condition type {kind!r}; use one of {sorted(CONDITION_TYPES)}"
         )
     if issubclass(cls, _Comparison):
-        return cls(from_request(args["LeftValue"], parameters),
-                   from_request(args["RightValue"], parameters))
+        return cls(
+            from_request(args["LeftValue"], parameters),
+            from_request(args["RightValue"], parameters),
+        )
     if cls is ConditionIn:
-        return ConditionIn(from_request(args["QueryValue"], parameters),
-                           tuple(from_request(args["InValues"], parameters)))
+        return ConditionIn(
+            from_request(args["QueryValue"], parameters),
+            tuple(from_request(args["InValues"], parameters)),
+        )
     if cls is ConditionNot:
         return ConditionNot(condition_from_request(args["Expression"], parameters))
     return ConditionOr(tuple(condition_from_request(c, parameters) for c in args["Conditions"]))

@@ -207,15 +207,20 @@ class JsonGet(Expression):
     def to_request(self) -> Any:
         return {
             "Std:JsonGet": {
-                "PropertyFile": {"Get": f"Steps.{self.step_name}.PropertyFiles.{self.property_file}"},
+                "PropertyFile": {
+                    "Get": f"Steps.{self.step_name}.PropertyFiles.{self.property_file}"
+                },
                 "Path": self.json_path,
             }
         }
 
     def resolve(self, resolver: Resolver) -> Any:
         document = resolver.property_file(self.step_name, self.property_file)
-        return get_json_path(document, self.json_path, where=f"property file {self.property_file!r} "
-                             f"of step {self.step_name!r}")
+        return get_json_path(
+            document,
+            self.json_path,
+            where=f"property file {self.property_file!r} of step {self.step_name!r}",
+        )
 
     def step_names(self) -> set[str]:
         return {self.step_name}
@@ -267,7 +272,9 @@ def get_json_path(document: Any, path: str, *, where: str) -> Any:
 
 # --- serialisation ------------------------------------------------------------------------------
 
-_GET_STEP = re.compile(r"^Steps\.([^.\[]+)\.(Outputs\['([^']+)'\]|Properties\.(.+)|PropertyFiles\.(.+))$")
+_GET_STEP = re.compile(
+    r"^Steps\.([^.\[]+)\.(Outputs\['([^']+)'\]|Properties\.(.+)|PropertyFiles\.(.+))$"
+)
 
 
 def to_request(value: Any) -> Any:
@@ -297,7 +304,9 @@ def from_request(value: Any, parameters: Mapping[str, Any]) -> Any:
         ref = body["PropertyFile"]["Get"]
         m = _GET_STEP.match(ref)
         if not m or m.group(5) is None:
-            raise PipelineDefinitionError(f"Std:JsonGet has a malformed PropertyFile reference {ref!r}")
+            raise PipelineDefinitionError(
+                f"Std:JsonGet has a malformed PropertyFile reference {ref!r}"
+            )
         return JsonGet(step=m.group(1), property_file=m.group(5), json_path=body["Path"])
     return {k: from_request(v, parameters) for k, v in value.items()}
 
@@ -336,8 +345,10 @@ def resolve(value: Any, resolver: Resolver) -> Any:
         return [resolve(v, resolver) for v in value]
     if isinstance(value, dict):
         return {k: resolve(v, resolver) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type) and getattr(
-        value, "__resolvable__", False
+    if (
+        dataclasses.is_dataclass(value)
+        and not isinstance(value, type)
+        and getattr(value, "__resolvable__", False)
     ):
         changes = {
             f.name: resolve(getattr(value, f.name), resolver)

@@ -81,7 +81,7 @@ class StepGraph:
             if state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cycle = [*path[path.index(n):], n]
+                cycle = [*path[path.index(n) :], n]
                 raise PipelineDefinitionError(
                     f"the pipeline has a cycle: {' -> '.join(cycle)}; remove one of these "
                     "dependencies"

@@ -34,12 +34,14 @@ class Parameter(Expression):
             )
         if self.enum_values is not None:
             object.__setattr__(
-                self, "enum_values",
+                self,
+                "enum_values",
                 tuple(self.coerce(v, where="enum_values") for v in self.enum_values),
             )
         if self.default_value is not None:
-            object.__setattr__(self, "default_value", self.coerce(self.default_value,
-                                                                   where="default_value"))
+            object.__setattr__(
+                self, "default_value", self.coerce(self.default_value, where="default_value")
+            )
             self.check_allowed(self.default_value)
 
     @property
@@ -47,7 +49,7 @@ class Parameter(Expression):
         return self.default_value is None
 
     def coerce(self, value: Any, *, where: str = "value") -> Any:
-        """Check ``value``'s type (parsing strings); raise ``ParameterError`` naming the parameter."""
+        """Check ``value``'s type (parsing strings); ``ParameterError`` names the parameter."""
         if isinstance(value, str) and self.python_type is not str:
             try:
                 return self.parse(value)
@@ -145,7 +147,8 @@ class ParameterBoolean(Parameter):
 
 
 PARAMETER_TYPES: dict[str, type[Parameter]] = {
-    cls.type_name: cls for cls in (ParameterString, ParameterInteger, ParameterFloat, ParameterBoolean)
+    cls.type_name: cls
+    for cls in (ParameterString, ParameterInteger, ParameterFloat, ParameterBoolean)
 }
 
 
@@ -158,8 +161,11 @@ def parameter_from_definition(entry: dict[str, Any]) -> Parameter:
             f"use one of {sorted(PARAMETER_TYPES)}"
         ) from None
     enum = entry.get("EnumValues")
-    return cls(entry["Name"], default_value=entry.get("DefaultValue"),
-               enum_values=tuple(enum) if enum is not None else None)
+    return cls(
+        entry["Name"],
+        default_value=entry.get("DefaultValue"),
+        enum_values=tuple(enum) if enum is not None else None,
+    )
 
 
 def resolve_parameters(declared: list[Parameter], given: dict[str, Any] | None) -> dict[str, Any]:

@@ -31,8 +31,11 @@ class PipelineDefinition:
         parallelism_config: ParallelismConfiguration | None = None,
         description: str = "",
     ) -> None:
-        if not isinstance(name, str) or not name or len(name) > 256 or not all(
-            c.isalnum() or c in "-_." for c in name
+        if (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 256
+            or not all(c.isalnum() or c in "-_." for c in name)
         ):
             raise PipelineDefinitionError(
                 f"pipeline name {name!r} is invalid: use 1-256 letters, digits, '-', '_' or '.'"
@@ -69,8 +72,8 @@ class PipelineDefinition:
         }
         if self.parallelism_config is not None:
             out["ParallelismConfiguration"] = {
-                "MaxParallelExecutionSteps":
-                    self.parallelism_config.max_parallel_execution_steps}
+                "MaxParallelExecutionSteps": self.parallelism_config.max_parallel_execution_steps
+            }
         return out
 
     def definition(self) -> str:
@@ -107,7 +110,8 @@ class PipelineDefinition:
             parameters=parameters,
             steps=steps,
             parallelism_config=ParallelismConfiguration(par["MaxParallelExecutionSteps"])
-            if par else None,
+            if par
+            else None,
             description=meta.get("Description", ""),
         )
 
@@ -127,7 +131,9 @@ def step_from_request(request: dict[str, Any], ctx: ParseContext) -> Step:
     if "PropertyFiles" in request:
         from rayline.pipeline.steps.processing import PropertyFile
 
-        common["property_files"] = tuple(PropertyFile.from_request(pf)
-                                         for pf in request["PropertyFiles"])
-    return load(entry.definition).from_arguments(request["Name"], request.get("Arguments", {}),
-                                                 ctx, **common)
+        common["property_files"] = tuple(
+            PropertyFile.from_request(pf) for pf in request["PropertyFiles"]
+        )
+    return load(entry.definition).from_arguments(
+        request["Name"], request.get("Arguments", {}), ctx, **common
+    )

@@ -56,8 +56,9 @@ class CacheConfig:
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> CacheConfig:
-        return cls(enable_caching=bool(request.get("Enabled")),
-                   expire_after=request.get("ExpireAfter"))
+        return cls(
+            enable_caching=bool(request.get("Enabled")), expire_after=request.get("ExpireAfter")
+        )
 
 
 @dataclass(frozen=True)
@@ -104,16 +105,23 @@ class RetryPolicy:
         return self.expire_after_mins is None or elapsed_s < self.expire_after_mins * 60
 
     def to_request(self) -> dict[str, Any]:
-        return {"ExceptionType": list(self.exception_types),
-                "IntervalSeconds": self.interval_seconds, "BackoffRate": self.backoff_rate,
-                "MaxAttempts": self.max_attempts, "ExpireAfterMin": self.expire_after_mins}
+        return {
+            "ExceptionType": list(self.exception_types),
+            "IntervalSeconds": self.interval_seconds,
+            "BackoffRate": self.backoff_rate,
+            "MaxAttempts": self.max_attempts,
+            "ExpireAfterMin": self.expire_after_mins,
+        }
 
     @classmethod
     def from_request(cls, r: dict[str, Any]) -> RetryPolicy:
-        return cls(exception_types=tuple(r.get("ExceptionType", ("Exception", "WorkerDied"))),
-                   interval_seconds=r.get("IntervalSeconds", 1.0),
-                   backoff_rate=r.get("BackoffRate", 2.0), max_attempts=r.get("MaxAttempts"),
-                   expire_after_mins=r.get("ExpireAfterMin"))
+        return cls(
+            exception_types=tuple(r.get("ExceptionType", ("Exception", "WorkerDied"))),
+            interval_seconds=r.get("IntervalSeconds", 1.0),
+            backoff_rate=r.get("BackoffRate", 2.0),
+            max_attempts=r.get("MaxAttempts"),
+            expire_after_mins=r.get("ExpireAfterMin"),
+        )
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,9 @@ def _check_parameters(parameters: tuple[Parameter, ...]) -> dict[str, Parameter]
     return declared
 
 
-def _check_expression(step: str, expr: Any, declared: dict[str, Parameter],
-                      graph: StepGraph) -> None:
+def _check_expression(
+    step: str, expr: Any, declared: dict[str, Parameter], graph: StepGraph
+) -> None:
     if isinstance(expr, Parameter):
         if expr.name not in declared:
             raise PipelineDefinitionError(

@@ -60,7 +60,7 @@ class Database:
 
 
 def open_database(url: str | None = None) -> Database:
-    """The metadata DB at ``url`` (default: ``RAYLINE_DB_URL``), migrated; one per URL per process."""
+    """The metadata DB at ``url`` (default ``RAYLINE_DB_URL``), migrated; one per URL."""
     url = url or settings().db_url
     with _lock:
         db = _open.get(url)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rayline import Execution, Pipeline
+from rayline import Pipeline
 from rayline.pipeline.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 
 pytestmark = pytest.mark.ray
@@ -41,25 +41,38 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def test_kill_driver_then_resume_keeps_succeeded_steps(ray_session, rayline_home, tmp_path,
-                                                       monkeypatch):
+def test_kill_driver_then_resume_keeps_succeeded_steps(
+    ray_session, rayline_home, tmp_path, monkeypatch
+):
     script = tmp_path / "step.py"
     script.write_text(STEP)
     log = tmp_path / "runs.log"
-    first = ProcessingStep("First", code=str(script), arguments=[str(log), "first"],
-                           outputs=[ProcessingOutput("out")])
-    slow = ProcessingStep("Slow", code=str(script), arguments=[str(log), "slow"],
-                          inputs=[ProcessingInput(source=first.outputs["out"], destination="in")],
-                          outputs=[ProcessingOutput("out")])
-    last = ProcessingStep("Last", code=str(script), arguments=[str(log), "last"],
-                          inputs=[ProcessingInput(source=slow.outputs["out"], destination="in")])
+    first = ProcessingStep(
+        "First", code=str(script), arguments=[str(log), "first"], outputs=[ProcessingOutput("out")]
+    )
+    slow = ProcessingStep(
+        "Slow",
+        code=str(script),
+        arguments=[str(log), "slow"],
+        inputs=[ProcessingInput(source=first.outputs["out"], destination="in")],
+        outputs=[ProcessingOutput("out")],
+    )
+    last = ProcessingStep(
+        "Last",
+        code=str(script),
+        arguments=[str(log), "last"],
+        inputs=[ProcessingInput(source=slow.outputs["out"], destination="in")],
+    )
     pipeline = Pipeline("durable", steps=[last])
 
     # The driver is a separate process on this session's Ray cluster.
     monkeypatch.setenv("RAY_ADDRESS", ray_session.get_runtime_context().gcs_address)
     execution = pipeline.start(detach=True)
-    _wait_for(lambda: any(r.step_name == "Slow" and r.status == "Executing"
-                          for r in execution.list_steps()))
+    _wait_for(
+        lambda: any(
+            r.step_name == "Slow" and r.status == "Executing" for r in execution.list_steps()
+        )
+    )
     driver = execution.describe().driver
     os.kill(int(driver.rsplit(":", 1)[1]), signal.SIGKILL)
     time.sleep(0.5)
@@ -72,7 +85,10 @@ def test_kill_driver_then_resume_keeps_succeeded_steps(ray_session, rayline_home
     assert record.status == "Succeeded"
     runs = {r.step_name: r for r in execution.list_steps()}
     assert {n: r.status.value for n, r in runs.items()} == {
-        "First": "Succeeded", "Slow": "Succeeded", "Last": "Succeeded"}
+        "First": "Succeeded",
+        "Slow": "Succeeded",
+        "Last": "Succeeded",
+    }
     lines = log.read_text().split()
     assert lines.count("first") == 1, "a succeeded step ran again after resume"
     assert lines.count("slow") == 2 and lines.count("last") == 1
@@ -97,9 +113,21 @@ def test_pipeline_runs_on_a_cluster_started_with_ray_start(rayline_home, tmp_pat
     port = 6390
     temp = Path("/tmp") / f"rl-{os.getpid()}"
     head = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     program = (
         "from rayline import Pipeline, step\n"
         "@step\n"
@@ -114,8 +142,13 @@ def test_pipeline_runs_on_a_cluster_started_with_ray_start(rayline_home, tmp_pat
         env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
         result = None
         for _ in range(30):  # the head node needs a few seconds before it accepts drivers
-            result = subprocess.run([sys.executable, "-c", program], env=env,
-                                    capture_output=True, text=True, timeout=180)
+            result = subprocess.run(
+                [sys.executable, "-c", program],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             if result.returncode == 0:
                 break
             time.sleep(2)

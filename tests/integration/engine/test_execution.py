@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_chain_runs_in_order_and_passes_values():
     assert execution.wait().status == "Succeeded"
     runs = execution.list_steps()
     assert [r.step_name for r in runs] == ["inc", "inc-2", "inc-3", "inc-4", "inc-5"]
-    assert all(a.ended_at <= b.started_at for a, b in zip(runs, runs[1:], strict=False))
+    assert all(a.ended_at <= b.started_at for a, b in itertools.pairwise(runs))
     assert execution.result("inc-5") == 5
 
 
@@ -100,8 +101,11 @@ def test_fan_out_fan_in_respects_parallelism():
     def gather(values):
         return sorted(values)
 
-    pipeline = Pipeline("fan", steps=[gather([work(i) for i in range(6)])],
-                        parallelism_config=ParallelismConfiguration(2))
+    pipeline = Pipeline(
+        "fan",
+        steps=[gather([work(i) for i in range(6)])],
+        parallelism_config=ParallelismConfiguration(2),
+    )
     execution = pipeline.start()
     execution.wait()
     spans = execution.result("gather")
@@ -126,31 +130,45 @@ def _gate_pipeline():
         return "registered"
 
     metrics = evaluate()
-    fail = FailStep("RMSEFail", error_message=Join(
-        on=" ", values=["Execution failed due to RMSE >", threshold]))
-    check = ConditionStep("CheckEvaluation", conditions=[ConditionLessThanOrEqualTo(
-        left=metrics["regression_metrics"]["rmse"]["value"], right=threshold)],
-        if_steps=[register(metrics)], else_steps=[fail])
+    fail = FailStep(
+        "RMSEFail", error_message=Join(on=" ", values=["Execution failed due to RMSE >", threshold])
+    )
+    check = ConditionStep(
+        "CheckEvaluation",
+        conditions=[
+            ConditionLessThanOrEqualTo(
+                left=metrics["regression_metrics"]["rmse"]["value"], right=threshold
+            )
+        ],
+        if_steps=[register(metrics)],
+        else_steps=[fail],
+    )
     return Pipeline("gate", parameters=[threshold], steps=[check])
 
 
 def test_condition_takes_the_if_branch():
     execution = _gate_pipeline().start()
     execution.wait()
-    assert statuses(execution) == {"evaluate": "Succeeded", "CheckEvaluation": "Succeeded",
-                                   "register": "Succeeded"}
+    assert statuses(execution) == {
+        "evaluate": "Succeeded",
+        "CheckEvaluation": "Succeeded",
+        "register": "Succeeded",
+    }
     assert execution.step("CheckEvaluation").properties == {"Outcome": True}
 
 
 def test_condition_takes_the_else_branch_and_fails_with_the_message():
     execution = _gate_pipeline().start(parameters={"RMSEThreshold": 100.0})
-    with pytest.raises(ExecutionFailedError, match="Execution failed due to RMSE > 100.0"):
+    with pytest.raises(ExecutionFailedError, match=r"Execution failed due to RMSE > 100.0"):
         execution.wait()
     record = execution.describe()
     assert record.status == "Failed"
     assert record.failure_reason == "Execution failed due to RMSE > 100.0"
-    assert statuses(execution) == {"evaluate": "Succeeded", "CheckEvaluation": "Succeeded",
-                                   "RMSEFail": "Failed"}
+    assert statuses(execution) == {
+        "evaluate": "Succeeded",
+        "CheckEvaluation": "Succeeded",
+        "RMSEFail": "Failed",
+    }
 
 
 SCRIPT = """
@@ -185,19 +203,35 @@ def _script_pipeline(tmp_path: Path, *, cache: bool = False) -> tuple[Pipeline, 
     report = PropertyFile("Report", output_name="evaluation", path="evaluation.json")
     cache_config = CacheConfig(enable_caching=True, expire_after="PT1H") if cache else None
     process = ProcessingStep(
-        "Process", code=str(script), arguments=["--scale", "1.5", "--tag", tag],
+        "Process",
+        code=str(script),
+        arguments=["--scale", "1.5", "--tag", tag],
         inputs=[ProcessingInput(source=str(data), destination="raw")],
         outputs=[ProcessingOutput("evaluation"), ProcessingOutput("data")],
-        property_files=[report], cache_config=cache_config)
+        property_files=[report],
+        cache_config=cache_config,
+    )
     consume = ProcessingStep(
-        "Consume", code=str(script), arguments=["--scale", "2", "--tag", "second"],
+        "Consume",
+        code=str(script),
+        arguments=["--scale", "2", "--tag", "second"],
         inputs=[ProcessingInput(source=process.outputs["data"], destination="raw")],
         outputs=[ProcessingOutput("evaluation"), ProcessingOutput("data")],
-        cache_config=cache_config)
-    check = ConditionStep("Check", conditions=[ConditionGreaterThan(
-        left=JsonGet(step=process, property_file=report, json_path="regression_metrics.rmse.value"),
-        right=threshold)], if_steps=[FailStep("TooBig", error_message="too big")],
-        else_steps=[consume])
+        cache_config=cache_config,
+    )
+    check = ConditionStep(
+        "Check",
+        conditions=[
+            ConditionGreaterThan(
+                left=JsonGet(
+                    step=process, property_file=report, json_path="regression_metrics.rmse.value"
+                ),
+                right=threshold,
+            )
+        ],
+        if_steps=[FailStep("TooBig", error_message="too big")],
+        else_steps=[consume],
+    )
     return Pipeline("scripts", parameters=[threshold, tag], steps=[check]), script
 
 
@@ -218,14 +252,15 @@ def test_processing_script_inputs_outputs_property_file_and_logs(tmp_path):
 
 def test_user_error_fails_the_step_with_the_users_traceback(tmp_path):
     script = tmp_path / "broken.py"
-    script.write_text("print('about to fail')\n\ndef helper():\n    raise KeyError('PRICE')\n\n"
-                      "helper()\n")
+    script.write_text(
+        "print('about to fail')\n\ndef helper():\n    raise KeyError('PRICE')\n\nhelper()\n"
+    )
     execution = Pipeline("broken", steps=[ProcessingStep("Broken", code=str(script))]).start()
     with pytest.raises(ExecutionFailedError, match="step 'Broken' failed: KeyError: 'PRICE'"):
         execution.wait()
     run = execution.step("Broken")
     assert run.status == "Failed"
-    assert "broken.py\", line 4, in helper" in run.user_traceback
+    assert 'broken.py", line 4, in helper' in run.user_traceback
     assert run.logs == "about to fail\n"
 
 
@@ -277,8 +312,16 @@ def test_cache_miss_when_input_file_changes_and_after_expiry(tmp_path):
 def test_retry_then_success_records_every_attempt(tmp_path):
     counter = tmp_path / "attempts"
 
-    @step(retry_policies=[RetryPolicy(exception_types=["ConnectionError"], interval_seconds=0.1,
-                                      backoff_rate=1.0, max_attempts=3)])
+    @step(
+        retry_policies=[
+            RetryPolicy(
+                exception_types=["ConnectionError"],
+                interval_seconds=0.1,
+                backoff_rate=1.0,
+                max_attempts=3,
+            )
+        ]
+    )
     def flaky(path):
         from pathlib import Path as P
 
@@ -299,8 +342,11 @@ def test_retry_then_success_records_every_attempt(tmp_path):
 
 
 def test_no_retry_for_other_exception_types():
-    @step(retry_policies=[RetryPolicy(exception_types=["ConnectionError"], max_attempts=5,
-                                      interval_seconds=0.1)])
+    @step(
+        retry_policies=[
+            RetryPolicy(exception_types=["ConnectionError"], max_attempts=5, interval_seconds=0.1)
+        ]
+    )
     def bad():
         raise ValueError("bad input")
 

@@ -24,8 +24,14 @@ def repo(request, tmp_path):
 
 def test_migrated_schema_has_every_table(repo):
     names = set(sa.inspect(repo.db.engine).get_table_names())
-    assert {"pipelines", "pipeline_versions", "executions", "step_runs", "events",
-            "alembic_version"} <= names
+    assert {
+        "pipelines",
+        "pipeline_versions",
+        "executions",
+        "step_runs",
+        "events",
+        "alembic_version",
+    } <= names
 
 
 def test_pipeline_versions(repo):
@@ -44,34 +50,56 @@ def test_execution_lifecycle_and_event_log(repo):
     repo.create_execution("e1", "p", 1, {"T": 1.5}, max_parallel_steps=3)
     record = repo.get_execution("e1")
     assert record.status == ExecutionStatus.EXECUTING and record.parameters == {"T": 1.5}
-    repo.record_step("e1", "A", StepStatus.STARTING,
-                     create={"pipeline_name": "p", "step_type": "Processing"}, attempts=1)
+    repo.record_step(
+        "e1",
+        "A",
+        StepStatus.STARTING,
+        create={"pipeline_name": "p", "step_type": "Processing"},
+        attempts=1,
+    )
     repo.record_step("e1", "A", StepStatus.EXECUTING)
-    repo.record_step("e1", "A", StepStatus.SUCCEEDED, outputs={"out": "file:///x"},
-                     properties={"Return": [1, 2]}, cache_key="k1")
-    assert repo.set_execution_status("e1", ExecutionStatus.STOPPING,
-                                     only_from=(ExecutionStatus.EXECUTING,))
-    assert not repo.set_execution_status("e1", ExecutionStatus.STOPPING,
-                                         only_from=(ExecutionStatus.EXECUTING,))
+    repo.record_step(
+        "e1",
+        "A",
+        StepStatus.SUCCEEDED,
+        outputs={"out": "file:///x"},
+        properties={"Return": [1, 2]},
+        cache_key="k1",
+    )
+    assert repo.set_execution_status(
+        "e1", ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
+    )
+    assert not repo.set_execution_status(
+        "e1", ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
+    )
     repo.set_execution_status("e1", ExecutionStatus.STOPPED, failure_reason="stopped by request")
     run = repo.get_step_run("e1", "A")
     assert run.status == StepStatus.SUCCEEDED and run.outputs == {"out": "file:///x"}
     assert run.properties == {"Return": [1, 2]} and run.ended_at >= run.started_at
     events = repo.list_events("e1")
     assert [(e.step_name, e.status) for e in events] == [
-        (None, "Executing"), ("A", "Starting"), ("A", "Executing"), ("A", "Succeeded"),
-        (None, "Stopping"), (None, "Stopped")]
+        (None, "Executing"),
+        ("A", "Starting"),
+        ("A", "Executing"),
+        ("A", "Succeeded"),
+        (None, "Stopping"),
+        (None, "Stopped"),
+    ]
     assert repo.list_events("e1", after_id=events[3].id)[0].status == "Stopping"
     assert repo.get_execution("e1").ended_at is not None
 
 
 def test_cache_lookup_honours_key_status_and_window(repo):
     repo.upsert_pipeline("p", "{}")
-    for eid, key, status in (("e1", "k", StepStatus.SUCCEEDED), ("e2", "k", StepStatus.FAILED),
-                             ("e3", "other", StepStatus.SUCCEEDED)):
+    for eid, key, status in (
+        ("e1", "k", StepStatus.SUCCEEDED),
+        ("e2", "k", StepStatus.FAILED),
+        ("e3", "other", StepStatus.SUCCEEDED),
+    ):
         repo.create_execution(eid, "p", 1, {}, max_parallel_steps=None)
-        repo.record_step(eid, "A", StepStatus.STARTING,
-                         create={"pipeline_name": "p", "step_type": "Function"})
+        repo.record_step(
+            eid, "A", StepStatus.STARTING, create={"pipeline_name": "p", "step_type": "Function"}
+        )
         repo.record_step(eid, "A", status, cache_key=key)
     hit = repo.find_cached("p", "A", "k", not_before=None)
     assert hit is not None and hit.execution_id == "e1"

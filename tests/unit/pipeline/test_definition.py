@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from rayline import CacheConfig, ParameterFloat, ParameterString, PipelineDefinitionError
-from rayline import RetryPolicy
+from rayline import (
+    CacheConfig,
+    ParameterFloat,
+    ParameterString,
+    PipelineDefinitionError,
+    RetryPolicy,
+)
 from rayline.pipeline import (
     ConditionEquals,
     ConditionGreaterThan,
@@ -44,33 +49,57 @@ def reference_like(script: str) -> PipelineDefinition:
     threshold = ParameterFloat("RMSEThreshold", default_value=15000.0)
     group = ParameterString("FeatureGroupName", default_value="fs-housing")
     cache = CacheConfig(enable_caching=True, expire_after="PT12H")
-    ingest = ProcessingStep("Ingest", code=script, arguments=["--group", group],
-                            inputs=[ProcessingInput(source=script, destination="raw")],
-                            cache_config=cache,
-                            retry_policies=[RetryPolicy(max_attempts=2, interval_seconds=0.5)])
-    prep = ProcessingStep("Prep", code=script, depends_on=[ingest],
-                          outputs=[ProcessingOutput("train"), ProcessingOutput("test")],
-                          cache_config=cache)
+    ingest = ProcessingStep(
+        "Ingest",
+        code=script,
+        arguments=["--group", group],
+        inputs=[ProcessingInput(source=script, destination="raw")],
+        cache_config=cache,
+        retry_policies=[RetryPolicy(max_attempts=2, interval_seconds=0.5)],
+    )
+    prep = ProcessingStep(
+        "Prep",
+        code=script,
+        depends_on=[ingest],
+        outputs=[ProcessingOutput("train"), ProcessingOutput("test")],
+        cache_config=cache,
+    )
     report = PropertyFile("EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluate = ProcessingStep(
-        "Evaluate", code=script,
+        "Evaluate",
+        code=script,
         inputs=[ProcessingInput(source=prep.outputs["test"], destination="test")],
         arguments=["--run", ExecutionVariables.PIPELINE_EXECUTION_ID],
-        outputs=[ProcessingOutput("evaluation")], property_files=[report])
-    fail = FailStep("Fail", error_message=Join(on=" ", values=[
-        "Execution failed due to RMSE >", threshold]))
+        outputs=[ProcessingOutput("evaluation")],
+        property_files=[report],
+    )
+    fail = FailStep(
+        "Fail", error_message=Join(on=" ", values=["Execution failed due to RMSE >", threshold])
+    )
 
     @step
     def register(uri):
         return uri
 
-    check = ConditionStep("Check", conditions=[ConditionLessThanOrEqualTo(
-        left=JsonGet(step=evaluate, property_file=report,
-                     json_path="regression_metrics.rmse.value"), right=threshold)],
-        if_steps=[register(prep.outputs["train"])], else_steps=[fail])
-    return PipelineDefinition("housing", parameters=[threshold, group],
-                              steps=[ingest, prep, evaluate, check],
-                              parallelism_config=ParallelismConfiguration(4))
+    check = ConditionStep(
+        "Check",
+        conditions=[
+            ConditionLessThanOrEqualTo(
+                left=JsonGet(
+                    step=evaluate, property_file=report, json_path="regression_metrics.rmse.value"
+                ),
+                right=threshold,
+            )
+        ],
+        if_steps=[register(prep.outputs["train"])],
+        else_steps=[fail],
+    )
+    return PipelineDefinition(
+        "housing",
+        parameters=[threshold, group],
+        steps=[ingest, prep, evaluate, check],
+        parallelism_config=ParallelismConfiguration(4),
+    )
 
 
 def test_definition_round_trips(script):
@@ -87,8 +116,12 @@ def test_definition_round_trips(script):
     cond = doc["Steps"][3]["Arguments"]["Conditions"][0]
     assert cond["Arguments"]["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
     fail = doc["Steps"][3]["Arguments"]["ElseSteps"][0]["Arguments"]["ErrorMessage"]
-    assert fail == {"Std:Join": {"On": " ", "Values": [
-        "Execution failed due to RMSE >", {"Get": "Parameters.RMSEThreshold"}]}}
+    assert fail == {
+        "Std:Join": {
+            "On": " ",
+            "Values": ["Execution failed due to RMSE >", {"Get": "Parameters.RMSEThreshold"}],
+        }
+    }
     assert doc["Steps"][0]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "PT12H"}
 
 
@@ -112,23 +145,29 @@ def test_function_steps_collect_their_upstream():
     total = add(add(x, 1), add(x, 2))
     pipeline = PipelineDefinition("sums", steps=[total])
     assert len(pipeline.graph.steps) == 4
-    assert pipeline.graph.upstream[total.name] == {n for n in pipeline.graph.steps
-                                                   if n not in (x.name, total.name)}
+    assert pipeline.graph.upstream[total.name] == {
+        n for n in pipeline.graph.steps if n not in (x.name, total.name)
+    }
 
 
 def test_undeclared_property_file_is_named(script):
-    producer = ProcessingStep("EvaluateModel", code=script, outputs=[ProcessingOutput("evaluation")])
-    reader = FailStep("F", error_message=JsonGet(step=producer, property_file="EvaluationReport",
-                                                 json_path="a.b"))
-    with pytest.raises(PipelineDefinitionError,
-                       match="reads property file 'EvaluationReport' that step 'EvaluateModel' "
-                             "does not declare .*outputs: 'evaluation'"):
+    producer = ProcessingStep(
+        "EvaluateModel", code=script, outputs=[ProcessingOutput("evaluation")]
+    )
+    reader = FailStep(
+        "F", error_message=JsonGet(step=producer, property_file="EvaluationReport", json_path="a.b")
+    )
+    with pytest.raises(
+        PipelineDefinitionError,
+        match=r"reads property file 'EvaluationReport' that step 'EvaluateModel' "
+        r"does not declare .*outputs: 'evaluation'",
+    ):
         PipelineDefinition("p", steps=[producer, reader])
 
 
 def test_undeclared_output_is_named(script):
     prep = ProcessingStep("Prep", code=script, outputs=[ProcessingOutput("train")])
-    with pytest.raises(PipelineDefinitionError, match="has no output 'test'.*'train'"):
+    with pytest.raises(PipelineDefinitionError, match=r"has no output 'test'.*'train'"):
         prep.outputs["test"]
 
 
@@ -137,29 +176,41 @@ def test_unknown_dependency_and_duplicate_names(script):
     with pytest.raises(PipelineDefinitionError, match="depends on 'Nope'"):
         PipelineDefinition("p", steps=[a])
     with pytest.raises(PipelineDefinitionError, match="two different steps are named 'A'"):
-        PipelineDefinition("p", steps=[ProcessingStep("A", code=script),
-                                       ProcessingStep("A", code=script, arguments=["x"])])
+        PipelineDefinition(
+            "p",
+            steps=[
+                ProcessingStep("A", code=script),
+                ProcessingStep("A", code=script, arguments=["x"]),
+            ],
+        )
 
 
 def test_cycle_is_reported_with_its_path(script):
     a = ProcessingStep("A", code=script, depends_on=["B"])
     b = ProcessingStep("B", code=script, depends_on=["A"])
-    with pytest.raises(PipelineDefinitionError, match="cycle: (A -> B -> A|B -> A -> B)"):
+    with pytest.raises(PipelineDefinitionError, match=r"cycle: (A -> B -> A|B -> A -> B)"):
         PipelineDefinition("p", steps=[a, b])
 
 
 def test_undeclared_parameter(script):
     t = ParameterFloat("T", default_value=1.0)
-    with pytest.raises(PipelineDefinitionError, match="uses parameter 'T'.*does not declare"):
+    with pytest.raises(PipelineDefinitionError, match=r"uses parameter 'T'.*does not declare"):
         PipelineDefinition("p", steps=[ProcessingStep("A", code=script, arguments=[t])])
 
 
 def test_incomparable_condition_types():
     group = ParameterString("Group", default_value="a")
     fail = FailStep("F", error_message="x")
-    with pytest.raises(PipelineDefinitionError, match="compares a string .*with a number"):
-        PipelineDefinition("p", parameters=[group], steps=[ConditionStep(
-            "C", conditions=[ConditionGreaterThan(left=group, right=3)], if_steps=[fail])])
+    with pytest.raises(PipelineDefinitionError, match=r"compares a string .*with a number"):
+        PipelineDefinition(
+            "p",
+            parameters=[group],
+            steps=[
+                ConditionStep(
+                    "C", conditions=[ConditionGreaterThan(left=group, right=3)], if_steps=[fail]
+                )
+            ],
+        )
 
 
 def test_missing_script_and_bad_names(tmp_path):
@@ -173,8 +224,13 @@ def test_missing_script_and_bad_names(tmp_path):
 
 def test_unknown_step_type_in_definition():
     with pytest.raises(PipelineDefinitionError, match="unknown type 'Teleport'"):
-        PipelineDefinition.from_definition({"Version": "2020-12-01", "Parameters": [],
-                                            "Steps": [{"Name": "x", "Type": "Teleport"}]})
+        PipelineDefinition.from_definition(
+            {
+                "Version": "2020-12-01",
+                "Parameters": [],
+                "Steps": [{"Name": "x", "Type": "Teleport"}],
+            }
+        )
 
 
 def test_durations():
@@ -213,11 +269,13 @@ def test_conditions_evaluate():
     rmse = JsonGet(step="E", property_file="R", json_path="regression_metrics.rmse.value")
     assert ConditionLessThanOrEqualTo(left=rmse, right=t).evaluate(r)
     assert not ConditionGreaterThan(left=rmse, right=t).evaluate(r)
-    assert ConditionIn(value=ParameterString("Mode", default_value="a"),
-                       in_values=["a", "b"]).evaluate(r)
+    assert ConditionIn(
+        value=ParameterString("Mode", default_value="a"), in_values=["a", "b"]
+    ).evaluate(r)
     assert ConditionNot(ConditionEquals(left=1, right=2)).evaluate(r)
-    assert ConditionOr([ConditionEquals(left=1, right=2), ConditionEquals(left=2, right=2)]) \
-        .evaluate(r)
+    assert ConditionOr(
+        [ConditionEquals(left=1, right=2), ConditionEquals(left=2, right=2)]
+    ).evaluate(r)
     assert JsonGet(step="E", property_file="R", json_path="items[1]").resolve(r) == 6
     assert Join(on=" ", values=["RMSE >", t]).resolve(r) == "RMSE > 15000.0"
     with pytest.raises(PipelineDefinitionError, match="cannot compare"):
@@ -227,8 +285,9 @@ def test_conditions_evaluate():
 
 
 def test_retry_policy_schedule():
-    policy = RetryPolicy(exception_types=["ConnectionError"], interval_seconds=1,
-                         backoff_rate=2, max_attempts=3)
+    policy = RetryPolicy(
+        exception_types=["ConnectionError"], interval_seconds=1, backoff_rate=2, max_attempts=3
+    )
     assert [policy.delay(n) for n in (1, 2, 3)] == [1, 2, 4]
     assert policy.allows(2, 0) and not policy.allows(3, 0)
     assert policy.matches(("ConnectionError", "OSError")) and not policy.matches(("KeyError",))

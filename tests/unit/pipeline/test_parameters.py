@@ -2,25 +2,42 @@ from __future__ import annotations
 
 import pytest
 
-from rayline import ParameterBoolean, ParameterError, ParameterFloat, ParameterInteger
-from rayline import ParameterString, PipelineDefinitionError
+from rayline import (
+    ParameterBoolean,
+    ParameterError,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+    PipelineDefinitionError,
+)
 from rayline.pipeline.parameters import resolve_parameters
 
 
 def test_defaults_and_overrides():
-    params = [ParameterFloat("RMSEThreshold", default_value=15000.0),
-              ParameterString("TrainSize", default_value="0.6"),
-              ParameterInteger("ProcessingInstanceCount", default_value=1)]
+    params = [
+        ParameterFloat("RMSEThreshold", default_value=15000.0),
+        ParameterString("TrainSize", default_value="0.6"),
+        ParameterInteger("ProcessingInstanceCount", default_value=1),
+    ]
     assert resolve_parameters(params, None) == {
-        "RMSEThreshold": 15000.0, "TrainSize": "0.6", "ProcessingInstanceCount": 1}
+        "RMSEThreshold": 15000.0,
+        "TrainSize": "0.6",
+        "ProcessingInstanceCount": 1,
+    }
     assert resolve_parameters(params, {"RMSEThreshold": 20000})["RMSEThreshold"] == 20000.0
 
 
 def test_strings_from_the_command_line_are_parsed():
-    params = [ParameterFloat("T", default_value=1.0), ParameterBoolean("B", default_value=False),
-              ParameterInteger("N", default_value=1)]
+    params = [
+        ParameterFloat("T", default_value=1.0),
+        ParameterBoolean("B", default_value=False),
+        ParameterInteger("N", default_value=1),
+    ]
     assert resolve_parameters(params, {"T": "2.5", "B": "yes", "N": " 7"}) == {
-        "T": 2.5, "B": True, "N": 7}
+        "T": 2.5,
+        "B": True,
+        "N": 7,
+    }
 
 
 def test_required_parameter_missing_names_it():

@@ -109,8 +109,9 @@ class Step:
         raise NotImplementedError
 
     @classmethod
-    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
-                       **common: Any) -> Step:
+    def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> Step:
         raise NotImplementedError
 
     def declared_outputs(self) -> tuple[str, ...]:
@@ -141,8 +142,11 @@ class Step:
 
     # --- definition -------------------------------------------------------------------------
     def to_request(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"Name": self.name, "Type": self.kind,
-                               "Arguments": self.to_arguments()}
+        out: dict[str, Any] = {
+            "Name": self.name,
+            "Type": self.kind,
+            "Arguments": self.to_arguments(),
+        }
         if self.depends_on:
             out["DependsOn"] = list(self.depends_on_names())
         if self.cache_config is not None:
@@ -160,8 +164,11 @@ class Step:
 
     def run_fields(self) -> dict[str, Any]:
         """The kind-specific fields that may hold expressions (resolved at run time)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in _COMMON and f.metadata.get("resolve", True)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in _COMMON and f.metadata.get("resolve", True)
+        }
 
 
 def common_from_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -170,8 +177,9 @@ def common_from_request(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "depends_on": tuple(request.get("DependsOn", ())),
         "cache_config": CacheConfig.from_request(cache) if cache is not None else None,
-        "retry_policies": tuple(RetryPolicy.from_request(r)
-                                for r in request.get("RetryPolicies", ())),
+        "retry_policies": tuple(
+            RetryPolicy.from_request(r) for r in request.get("RetryPolicies", ())
+        ),
         "display_name": request.get("DisplayName"),
         "description": request.get("Description"),
     }

@@ -41,12 +41,14 @@ class ConditionStep(Step):
         }
 
     @classmethod
-    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
-                       **common: Any) -> ConditionStep:
+    def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> ConditionStep:
         return cls(
             name,
-            conditions=tuple(condition_from_request(c, ctx.parameters)
-                             for c in arguments.get("Conditions", [])),
+            conditions=tuple(
+                condition_from_request(c, ctx.parameters) for c in arguments.get("Conditions", [])
+            ),
             if_steps=tuple(ctx.parse_step(s) for s in arguments.get("IfSteps", [])),
             else_steps=tuple(ctx.parse_step(s) for s in arguments.get("ElseSteps", [])),
             **common,

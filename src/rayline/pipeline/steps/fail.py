@@ -24,6 +24,7 @@ class FailStep(Step):
         return {"ErrorMessage": to_request(self.error_message)}
 
     @classmethod
-    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
-                       **common: Any) -> FailStep:
+    def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> FailStep:
         return cls(name, error_message=ctx.value(arguments.get("ErrorMessage", "")), **common)

@@ -54,8 +54,11 @@ class FunctionStep(Step):
         return StepProperty(self.name, "Return", source=self)
 
     def upstream_steps(self) -> list[Step]:
-        return [v.source for v in (*self.args, *self.kwargs.values())
-                if isinstance(v, StepProperty) and isinstance(v.source, Step)]
+        return [
+            v.source
+            for v in (*self.args, *self.kwargs.values())
+            if isinstance(v, StepProperty) and isinstance(v.source, Step)
+        ]
 
     def code_ref(self) -> CodeRef | None:
         return self.function_ref
@@ -79,13 +82,19 @@ class FunctionStep(Step):
         }
 
     @classmethod
-    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
-                       **common: Any) -> FunctionStep:
+    def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> FunctionStep:
         res = arguments.get("Resources", {})
-        return cls(name, function_ref=CodeRef.from_request(arguments["Function"]),
-                   args=tuple(ctx.value(arguments.get("Args", []))),
-                   kwargs=ctx.value(arguments.get("Kwargs", {})),
-                   num_cpus=res.get("NumCpus", 1), num_gpus=res.get("NumGpus", 0), **common)
+        return cls(
+            name,
+            function_ref=CodeRef.from_request(arguments["Function"]),
+            args=tuple(ctx.value(arguments.get("Args", []))),
+            kwargs=ctx.value(arguments.get("Kwargs", {})),
+            num_cpus=res.get("NumCpus", 1),
+            num_gpus=res.get("NumGpus", 0),
+            **common,
+        )
 
 
 def _as_expression(value: Any) -> Any:
@@ -127,9 +136,16 @@ def step(
             n = next(calls)
             return FunctionStep(
                 base if n == 1 else f"{base}-{n}",
-                function=func, args=args, kwargs=kwargs, cache_config=cache_config,
-                retry_policies=retry_policies, depends_on=depends_on, num_cpus=num_cpus,
-                num_gpus=num_gpus, display_name=display_name, description=description,
+                function=func,
+                args=args,
+                kwargs=kwargs,
+                cache_config=cache_config,
+                retry_policies=retry_policies,
+                depends_on=depends_on,
+                num_cpus=num_cpus,
+                num_gpus=num_gpus,
+                display_name=display_name,
+                description=description,
             )
 
         make_step.__wrapped_function__ = func  # type: ignore[attr-defined]

@@ -47,8 +47,11 @@ class PropertyFile:
     path: str
 
     def to_request(self) -> dict[str, str]:
-        return {"PropertyFileName": self.name, "OutputName": self.output_name,
-                "FilePath": self.path}
+        return {
+            "PropertyFileName": self.name,
+            "OutputName": self.output_name,
+            "FilePath": self.path,
+        }
 
     @classmethod
     def from_request(cls, r: dict[str, str]) -> PropertyFile:
@@ -111,7 +114,9 @@ class ProcessingStep(Step):
         names = [o.output_name for o in self.outputs]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
-            raise PipelineDefinitionError(f"step {self.name!r} declares output(s) {sorted(dupes)} twice")
+            raise PipelineDefinitionError(
+                f"step {self.name!r} declares output(s) {sorted(dupes)} twice"
+            )
         for pf in self.property_files:
             if pf.output_name not in names:
                 raise PipelineDefinitionError(
@@ -136,8 +141,9 @@ class ProcessingStep(Step):
         return self.code if self.code is not None else self.function_ref
 
     def local_files(self) -> tuple[str, ...]:
-        return tuple(i.source for i in self.inputs
-                     if isinstance(i.source, str) and "://" not in i.source)
+        return tuple(
+            i.source for i in self.inputs if isinstance(i.source, str) and "://" not in i.source
+        )
 
     def resources(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
@@ -156,8 +162,9 @@ class ProcessingStep(Step):
         out: dict[str, Any] = {
             "Code": {"Kind": "Function" if self.function_ref else "Script", **ref.to_request()},
             "ContainerArguments": to_request(list(self.arguments)),
-            "ProcessingInputs": [{"Source": to_request(i.source), "Destination": i.destination}
-                                 for i in self.inputs],
+            "ProcessingInputs": [
+                {"Source": to_request(i.source), "Destination": i.destination} for i in self.inputs
+            ],
             "ProcessingOutputs": [{"OutputName": o.output_name} for o in self.outputs],
             "Resources": {"NumCpus": self.num_cpus, "NumGpus": self.num_gpus},
         }
@@ -166,8 +173,9 @@ class ProcessingStep(Step):
         return out
 
     @classmethod
-    def from_arguments(cls, name: str, arguments: dict[str, Any], ctx: ParseContext,
-                       **common: Any) -> ProcessingStep:
+    def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> ProcessingStep:
         code = arguments["Code"]
         ref = CodeRef.from_request(code)
         res = arguments.get("Resources", {})
@@ -176,10 +184,13 @@ class ProcessingStep(Step):
             code=ref if code.get("Kind") != "Function" else None,
             function_ref=ref if code.get("Kind") == "Function" else None,
             arguments=tuple(ctx.value(arguments.get("ContainerArguments", []))),
-            inputs=tuple(ProcessingInput(ctx.value(i["Source"]), i["Destination"])
-                         for i in arguments.get("ProcessingInputs", [])),
-            outputs=tuple(ProcessingOutput(o["OutputName"])
-                          for o in arguments.get("ProcessingOutputs", [])),
+            inputs=tuple(
+                ProcessingInput(ctx.value(i["Source"]), i["Destination"])
+                for i in arguments.get("ProcessingInputs", [])
+            ),
+            outputs=tuple(
+                ProcessingOutput(o["OutputName"]) for o in arguments.get("ProcessingOutputs", [])
+            ),
             num_cpus=res.get("NumCpus", 1),
             num_gpus=res.get("NumGpus", 0),
             env=arguments.get("Environment", {}),
@@ -232,5 +243,6 @@ def function_ref(func: Callable[..., Any]) -> CodeRef:
     except (OSError, TypeError):
         source = pickled.hex()
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
-    return CodeRef(name, hashlib.sha256(pickled).hexdigest(),
-                   hashlib.sha256(source.encode()).hexdigest())
+    return CodeRef(
+        name, hashlib.sha256(pickled).hexdigest(), hashlib.sha256(source.encode()).hexdigest()
+    )

@@ -24,8 +24,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "pipeline_versions",
-        sa.Column("pipeline_name", sa.String(256),
-                  sa.ForeignKey("pipelines.name", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "pipeline_name",
+            sa.String(256),
+            sa.ForeignKey("pipelines.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("definition", sa.Text, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
@@ -48,8 +52,12 @@ def upgrade() -> None:
     op.create_table(
         "step_runs",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("execution_id", sa.String(64),
-                  sa.ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "execution_id",
+            sa.String(64),
+            sa.ForeignKey("executions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("pipeline_name", sa.String(256), nullable=False),
         sa.Column("step_name", sa.String(256), nullable=False),
         sa.Column("step_type", sa.String(64), nullable=False),
@@ -71,8 +79,13 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("execution_id", sa.String(64),
-                  sa.ForeignKey("executions.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "execution_id",
+            sa.String(64),
+            sa.ForeignKey("executions.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("step_name", sa.String(256)),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("at", sa.Float, nullable=False),
