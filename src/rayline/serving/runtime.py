@@ -61,6 +61,9 @@ def serve_env(port: int | None = None) -> dict[str, str]:
         # A replica that takes HTTP directly waits this long before stopping so load
         # balancers can drop it (default 30 s); the local HAProxy updates in well under 1 s.
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5",
+        # Ray runs workers at nice 15; serving is latency-bound and should win the CPU over
+        # batch work (pipeline steps, tuning trials) on the same machine.
+        "RAY_worker_niceness": "0",
     }
 
 
