@@ -60,11 +60,10 @@ _EXPORTS: dict[str, str] = {
     "ContinuousParameter": "rayline.ml",
     "IntegerParameter": "rayline.ml",
     "CategoricalParameter": "rayline.ml",
-    # registry, serving, lineage
+    # registry and serving
     "ModelRegistry": "rayline.registry",
     "ApprovalStatus": "rayline.registry",
     "Endpoints": "rayline.serving",
-    "lineage": "rayline.lineage",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -97,7 +96,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         list_feature_groups,
         query,
     )
-    from rayline.lineage import lineage
     from rayline.ml import (
         CategoricalParameter,
         ContinuousParameter,
