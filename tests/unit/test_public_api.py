@@ -49,7 +49,6 @@ EXPECTED = {
     "ModelRegistry",
     "ApprovalStatus",
     "Endpoints",
-    "lineage",
 }
 
 
