@@ -66,6 +66,11 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="delete a group with its versions")
     p.set_defaults(handler=cmd_delete)
 
+    p = cmds.add_parser("delete-group", help="Delete a group (--force: with its versions).")
+    p.add_argument("ref", metavar="group")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(handler=cmd_delete)
+
 
 def _registry():
     from rayline.registry import ModelRegistry
@@ -205,7 +210,7 @@ def cmd_history(args: Any) -> int:
 
 
 def cmd_delete(args: Any) -> int:
-    group, version = _ref(args.ref)
+    group, version = _ref(args.ref) if args.model_command == "delete" else (args.ref, None)
     registry = _registry()
     if version is None:
         n = registry.delete_group(group, force=args.force)
