@@ -34,8 +34,32 @@ def address_file() -> Path:
     return settings().home / "ray-address"
 
 
+def auth_env() -> dict[str, str]:
+    """Ray 2.60 clusters started by ``ray start`` require a token; a driver that connects by
+    address only sends the one in ``~/.ray/auth_token`` when ``RAY_AUTH_MODE=token``."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return {}
+    if (Path.home() / ".ray" / "auth_token").is_file() or os.environ.get("RAY_AUTH_TOKEN"):
+        return {"RAY_AUTH_MODE": "token"}
+    return {}
+
+
+def cluster_address() -> str | None:
+    """The cluster this process will connect to (``RAY_ADDRESS``, else ``rayline up``'s), with
+    its token authentication prepared; None means a process-local Ray.
+
+    Call before ``import ray``: Ray's core reads ``RAY_AUTH_MODE`` when it is first imported.
+    """
+    address = settings().ray_address or _managed_address()
+    if address:
+        for key, value in auth_env().items():
+            os.environ.setdefault(key, value)
+    return address
+
+
 def ensure_ray() -> None:
     """Make sure this process is connected to Ray (idempotent, thread-safe)."""
+    address = cluster_address()
     import ray
 
     if ray.is_initialized():
@@ -49,7 +73,6 @@ def ensure_ray() -> None:
             log_to_driver=verbose,
             configure_logging=True,
         )
-        address = settings().ray_address or _managed_address()
         try:
             if address:
                 ray.init(address=address, **common)

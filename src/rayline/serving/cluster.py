@@ -59,16 +59,6 @@ def local_ray() -> LocalRay | None:
     )
 
 
-def auth_env() -> dict[str, str]:
-    """Ray 2.60 clusters started by ``ray start`` require a token; a driver that connects by
-    address only sends the one in ``~/.ray/auth_token`` when ``RAY_AUTH_MODE=token``."""
-    if os.environ.get("RAY_AUTH_MODE"):
-        return {}
-    if (Path.home() / ".ray" / "auth_token").is_file() or os.environ.get("RAY_AUTH_TOKEN"):
-        return {"RAY_AUTH_MODE": "token"}
-    return {}
-
-
 def start_local_ray(
     *, num_cpus: int | None = None, port: int | None = None, timeout: float = 60.0
 ) -> LocalRay:

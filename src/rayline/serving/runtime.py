@@ -88,20 +88,10 @@ def connect(*, allow_process_local: bool = False) -> None:
     that ``rayline up`` started. A process that already runs its own Ray (a notebook, a test)
     may deploy there; ``allow_process_local`` lets it start one.
     """
-    from rayline.config import settings
-    from rayline.runtime import _managed_address
+    from rayline.runtime import cluster_address, ensure_ray
 
-    long_lived = settings().ray_address or _managed_address()
-    if long_lived:
-        from rayline.serving.cluster import auth_env
-
-        # Read by Ray's core when it is first imported: set before `import ray`.
-        for key, value in auth_env().items():
-            os.environ.setdefault(key, value)
-
+    long_lived = cluster_address()
     import ray
-
-    from rayline.runtime import ensure_ray
 
     if not ray.is_initialized() and not allow_process_local and not long_lived:
         raise ConfigError(
