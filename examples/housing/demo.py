@@ -177,12 +177,14 @@ def main() -> int:
     from rayline.serving import Endpoints
 
     registry = ModelRegistry()
-    package = registry.approve(
-        group,
-        version,
-        by=getpass.getuser(),
-        reason=f"test RMSE {metrics['rmse']['value']:,.0f} reviewed",
-    )
+    package = registry.describe(group, version)
+    if package.status != "Approved":  # a kept version from an earlier run may be approved
+        package = registry.approve(
+            group,
+            version,
+            by=getpass.getuser(),
+            reason=f"test RMSE {metrics['rmse']['value']:,.0f} reviewed",
+        )
     out.print(
         table(
             f"Approval history of {group}/{version}",
@@ -255,7 +257,7 @@ def main() -> int:
         section("Kept running")
         out.print(
             f"curl -s -H 'Content-Type: text/csv' --data '{','.join(features[0])}' "
-            f"{endpoint.invocation_url}/invocations"
+            f"{endpoint.invocation_url}"
         )
         out.print(
             "clean up later with: rayline endpoint delete / rayline model delete-group / "
