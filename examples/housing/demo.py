@@ -13,7 +13,8 @@
 
 Options: ``--keep-endpoint`` leaves the endpoint serving on a long-lived local Ray
 (``rayline up``; stop it with ``rayline down``) and keeps everything else for later runs,
-which then hit the cache. The last line printed is a JSON object of timings.
+which then hit the cache; ``--no-cleanup`` keeps everything but the endpoint. The last
+line printed is a JSON object of timings.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def main() -> int:
         "--keep-endpoint",
         action="store_true",
         help="leave the endpoint serving on `rayline up`'s Ray (and keep state)",
+    )
+    parser.add_argument(
+        "--no-cleanup",
+        action="store_true",
+        help="keep the pipeline, model versions and feature group (later runs hit the cache)",
     )
     parser.add_argument("--max-jobs", type=int, default=8, help="tuning trials")
     parser.add_argument(
@@ -267,8 +273,9 @@ def main() -> int:
         section("7. Clean up")
         from rayline.featurestore import FeatureGroup
 
-        endpoints.delete(ENDPOINT)
+        endpoints.delete(ENDPOINT)  # it lives on this process's Ray: it cannot outlive it
         out.print(f"deleted endpoint {ENDPOINT}")
+    if not (args.keep_endpoint or args.no_cleanup):
         registry.delete_group(MODEL_PACKAGE_GROUP, force=True)
         out.print(f"deleted model package group {MODEL_PACKAGE_GROUP}")
         delete_pipeline(pipeline.name)
