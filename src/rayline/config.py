@@ -1,14 +1,12 @@
 """Settings, read from the environment each time they are asked for.
 
-=======================  ===========================================  ==============================
-variable                 meaning                                      default
-=======================  ===========================================  ==============================
-``RAYLINE_HOME``         where embedded state lives                   ``./.rayline``
-``RAYLINE_DB_URL``       metadata DB (SQLAlchemy URL)                 ``sqlite:///$RAYLINE_HOME/rayline.db``
-``RAYLINE_ARTIFACT_URI`` artifact store root                          ``file://$RAYLINE_HOME/artifacts``
-``RAY_ADDRESS``          an existing Ray cluster to use               ``rayline up``'s, else local
-``MLFLOW_TRACKING_URI``  MLflow tracking store                        ``sqlite:///$RAYLINE_HOME/mlflow.db``
-=======================  ===========================================  ==============================
+- ``RAYLINE_HOME``: where embedded state lives (default ``./.rayline``).
+- ``RAYLINE_DB_URL``: the metadata DB, a SQLAlchemy URL (default SQLite in ``RAYLINE_HOME``).
+- ``RAYLINE_ARTIFACT_URI``: the artifact store root (default ``$RAYLINE_HOME/artifacts``).
+- ``RAYLINE_ONLINE_STORE_URI``: the feature store's online store, ``sqlite:///...`` or
+  ``redis://...`` (default SQLite in ``RAYLINE_HOME``).
+- ``RAY_ADDRESS``: an existing Ray cluster (default: ``rayline up``'s, else a local Ray).
+- ``MLFLOW_TRACKING_URI``: the MLflow tracking store (default SQLite in ``RAYLINE_HOME``).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ class Settings:
     artifact_uri: str
     ray_address: str | None
     mlflow_tracking_uri: str
+    online_store_uri: str
 
 
 def settings() -> Settings:
@@ -39,4 +38,6 @@ def settings() -> Settings:
         ray_address=os.environ.get("RAY_ADDRESS") or None,
         mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI")
         or f"sqlite:///{home / 'mlflow.db'}",
+        online_store_uri=os.environ.get("RAYLINE_ONLINE_STORE_URI")
+        or f"sqlite:///{home / 'online-store.db'}",
     )

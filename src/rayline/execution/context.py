@@ -23,6 +23,7 @@ class StepContext:
     db_url: str
     home: str
     mlflow_tracking_uri: str
+    online_store_uri: str
     parameters: dict[str, Any]
     mlflow_run_id: str | None = None
 
@@ -33,6 +34,7 @@ class StepContext:
             "RAYLINE_DB_URL": self.db_url,
             "RAYLINE_ARTIFACT_URI": self.artifact_uri,
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "RAYLINE_ONLINE_STORE_URI": self.online_store_uri,
             "RAYLINE_EXECUTION_ID": self.execution_id,
             "RAYLINE_PIPELINE_NAME": self.pipeline_name,
             "RAYLINE_STEP_NAME": self.step_name,

@@ -108,6 +108,7 @@ class Scheduler:
             db_url=db.url,
             home=str(s.home),
             mlflow_tracking_uri=s.mlflow_tracking_uri,
+            online_store_uri=s.online_store_uri,
         )
 
     # --- main loop --------------------------------------------------------------------------

@@ -67,7 +67,7 @@ _open: dict[tuple[int, str], OnlineStore] = {}
 
 def default_online_store_uri() -> str:
     """``RAYLINE_ONLINE_STORE_URI``, else a SQLite file in ``RAYLINE_HOME``."""
-    return os.environ.get(ONLINE_STORE_ENV) or f"sqlite:///{settings().home / 'online-store.db'}"
+    return settings().online_store_uri
 
 
 def open_online_store(uri: str | None = None) -> OnlineStore:
