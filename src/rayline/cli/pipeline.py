@@ -217,7 +217,8 @@ def cmd_start(args: Any) -> int:
     if args.json and not args.wait:
         print_json({"execution_id": execution.id, "status": "Executing"})
         return 0
-    console().print(f"started execution [bold]{execution.id}[/] of {pipeline.name}")
+    if not args.json:
+        console().print(f"started execution [bold]{execution.id}[/] of {pipeline.name}")
     if not args.wait:
         console().print(f"follow it with: rayline execution wait {execution.id}")
         return 0
