@@ -35,7 +35,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("RAYLINE_HOUSING_CSV", "/work/shared/data/house_pricing.csv"))
+DATA = Path(
+    os.environ.get(
+        "RAYLINE_HOUSING_CSV",
+        str(
+            Path(__file__).resolve().parents[1]
+            / "examples"
+            / "housing"
+            / "data"
+            / "house_pricing.csv"
+        ),
+    )
+)
 ROW = "2008,3063.66,2,1.0,1.37,2,0,0"
 
 PLAIN_APP = """

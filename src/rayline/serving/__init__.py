@@ -6,8 +6,7 @@ for the metadata DB and registry modules they never use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rayline._lazy import lazy_exports
 
 _EXPORTS = {
     "Endpoint": "rayline.serving.endpoints",
@@ -23,10 +22,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rayline.serving' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

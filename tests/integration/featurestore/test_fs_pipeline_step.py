@@ -15,7 +15,9 @@ from rayline.pipeline.steps import ProcessingInput, ProcessingOutput, Processing
 pytestmark = pytest.mark.ray
 
 SCRIPT = Path(__file__).resolve().parents[3] / "examples/housing/scripts/ingest.py"
-CSV = "/work/shared/data/house_pricing.csv"
+CSV = str(
+    Path(__file__).resolve().parents[3] / "examples" / "housing" / "data" / "house_pricing.csv"
+)
 
 
 def test_ingestion_step(ray_session, rayline_home):

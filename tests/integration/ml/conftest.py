@@ -11,7 +11,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-HOUSING_CSV = Path("/work/shared/data/house_pricing.csv")
+HOUSING_CSV = (
+    Path(__file__).resolve().parents[3] / "examples" / "housing" / "data" / "house_pricing.csv"
+)
 if not HOUSING_CSV.is_file():  # pragma: no cover - other checkouts
     HOUSING_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "house_pricing.csv"
 FEATURES = [

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+HOUSING_CSV = (
+    Path(__file__).resolve().parents[3] / "examples" / "housing" / "data" / "house_pricing.csv"
+)
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -22,14 +26,14 @@ def _generator():
 
 def test_formula_matches_the_reference_csv():
     gen = _generator()
-    ref = pd.read_csv("/work/shared/data/house_pricing.csv")
+    ref = pd.read_csv(HOUSING_CSV)
     assert (gen.price(ref) == ref["PRICE"].to_numpy()).all()
 
 
 def test_generated_data_follows_the_reference():
     gen = _generator()
     df = gen.generate(20_000, seed=3)
-    ref = pd.read_csv("/work/shared/data/house_pricing.csv")
+    ref = pd.read_csv(HOUSING_CSV)
     assert list(df.columns) == list(ref.columns)
     assert (df.dtypes == ref.dtypes).all()
     assert (df["PRICE"].to_numpy() == gen.price(df)).all()

@@ -1,12 +1,14 @@
-"""A tiny XGBoost model on 300 housing rows, with its preprocessor and evaluation report."""
+"""Fixtures shared by the integration tests: tiny XGBoost models on housing rows, each with its
+preprocessor and evaluation report."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-DATA = "/work/shared/data/house_pricing.csv"
+DATA = Path(__file__).resolve().parents[2] / "examples" / "housing" / "data" / "house_pricing.csv"
 
 
 def train_tiny_model(out, *, rows: int = 300, rounds: int = 20, seed: int = 0):
@@ -54,3 +56,12 @@ def train_tiny_model(out, *, rows: int = 300, rounds: int = 20, seed: int = 0):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     return train_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Two different models (different rows and rounds) with the same schema."""
+    return (
+        train_tiny_model(tmp_path_factory.mktemp("tiny-v1"), seed=0),
+        train_tiny_model(tmp_path_factory.mktemp("tiny-v2"), seed=1, rounds=5),
+    )

@@ -46,11 +46,12 @@ pipeline = Pipeline("cli-e2e", parameters=[threshold], steps=[check])
 
 
 def rayline(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([RAYLINE, *args], env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([RAYLINE, *args], env=env, capture_output=True, text=True, timeout=300)
     if check and result.returncode != 0:
-        raise AssertionError(f"rayline {' '.join(args)} exited {result.returncode}:\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"rayline {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -67,31 +68,47 @@ def test_upsert_start_inspect_and_errors(tmp_path, rayline_home, ray_session):
     ok = json.loads(rayline("pipeline", "start", "cli-e2e", "--wait", "--json", env=env).stdout)
     assert ok["status"] == "Succeeded"
     assert {s["name"]: s["status"] for s in ok["steps"]} == {
-        "score": "Succeeded", "Check": "Succeeded", "publish": "Succeeded"}
+        "score": "Succeeded",
+        "Check": "Succeeded",
+        "publish": "Succeeded",
+    }
 
-    failed = rayline("pipeline", "start", "cli-e2e", "-p", "Threshold=5", "--wait", "--json",
-                     env=env, check=False)
+    failed = rayline(
+        "pipeline",
+        "start",
+        "cli-e2e",
+        "-p",
+        "Threshold=5",
+        "--wait",
+        "--json",
+        env=env,
+        check=False,
+    )
     assert failed.returncode == 1
     report = json.loads(failed.stdout)
     assert report["failure_reason"] == "score > 5.0"
-    assert next(s for s in report["steps"] if s["name"] == "score")["cached_from"] == ok[
-        "execution_id"]
+    assert (
+        next(s for s in report["steps"] if s["name"] == "score")["cached_from"]
+        == ok["execution_id"]
+    )
 
     listed = json.loads(rayline("execution", "list", "--json", env=env).stdout)
     assert [e["status"] for e in listed] == ["Failed", "Succeeded"]
     logs = rayline("execution", "logs", ok["execution_id"], "--step", "score", env=env).stdout
     assert "scoring 3" in logs
-    steps = json.loads(rayline("execution", "steps", ok["execution_id"], "--json",
-                               env=env).stdout)
+    steps = json.loads(rayline("execution", "steps", ok["execution_id"], "--json", env=env).stdout)
     assert [s["step_name"] for s in steps] == ["score", "Check", "publish"]
     definition = json.loads(rayline("pipeline", "definition", "cli-e2e", env=env).stdout)
-    assert definition["Parameters"] == [{"Name": "Threshold", "Type": "Float",
-                                         "DefaultValue": 10.0}]
+    assert definition["Parameters"] == [
+        {"Name": "Threshold", "Type": "Float", "DefaultValue": 10.0}
+    ]
 
     # User mistakes: one clear line on stderr, exit 1, no traceback.
     for args, message in (
-        (("pipeline", "start", "cli-e2e", "-p", "Threshold=high"),
-         "parameter 'Threshold' (Float) got 'high'"),
+        (
+            ("pipeline", "start", "cli-e2e", "-p", "Threshold=high"),
+            "parameter 'Threshold' (Float) got 'high'",
+        ),
         (("pipeline", "start", "cli-e2e", "-p", "Nope=1"), "unknown parameter(s) 'Nope'"),
         (("pipeline", "describe", "missing"), "pipeline 'missing' does not exist"),
         (("execution", "describe", "0000"), "execution '0000' does not exist"),
@@ -109,8 +126,13 @@ def test_demo_runs_end_to_end(tmp_path, rayline_home, ray_session):
     """`make demo`'s job: the reference workflow, approve, deploy, invoke, lineage, clean up."""
     demo = Path(__file__).resolve().parents[2] / "examples" / "housing" / "demo.py"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([sys.executable, str(demo), "--max-jobs", "4"], env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(demo), "--max-jobs", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["test_rmse"] < 15000
