@@ -88,7 +88,15 @@ def _storable(properties: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
     return out
 
 
+# Ray Data's progress bars in a worker are JSON lines meant for the driver's renderer.
+_PROGRESS_MARK = "__ray_tqdm_magic_token__"
+
+
 def _tail(text: str) -> str:
+    if _PROGRESS_MARK in text:
+        text = "".join(
+            line for line in text.splitlines(keepends=True) if _PROGRESS_MARK not in line
+        )
     if len(text) <= MAX_LOG_CHARS:
         return text
     return f"[... {len(text) - MAX_LOG_CHARS} earlier characters cut ...]\n" + text[-MAX_LOG_CHARS:]
