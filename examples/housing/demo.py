@@ -77,7 +77,7 @@ def main() -> int:
         action="store_true",
         help="keep the pipeline, model versions and feature group (later runs hit the cache)",
     )
-    parser.add_argument("--max-jobs", type=int, default=8, help="tuning trials")
+    parser.add_argument("--max-jobs", type=int, default=16, help="tuning trials")
     parser.add_argument(
         "--fail-threshold",
         type=float,

@@ -36,7 +36,7 @@ PIPELINE_NAME = "synthetic-housing-training-ray"
 MODEL_PACKAGE_GROUP = "synthetic-housing-models"
 
 
-def get_pipeline(*, data: Path = DATA, max_jobs: int = 8, max_parallel_jobs: int = 2) -> Pipeline:
+def get_pipeline(*, data: Path = DATA, max_jobs: int = 16, max_parallel_jobs: int = 2) -> Pipeline:
     """The reference pipeline, with the reference parameter names and defaults."""
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
     feature_group = ParameterString(
