@@ -124,7 +124,9 @@ class Execution:
 
         record = self.describe()
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
-            if self.id in _threads or driver_alive(record.driver, record.heartbeat_at):
+            thread = _threads.get(self.id)
+            local = thread is not None and thread.is_alive()
+            if local or driver_alive(record.driver, record.heartbeat_at):
                 raise ConflictError(
                     f"execution {self.id} is {record.status.value} and its driver "
                     f"({record.driver}) is alive; wait for it or stop it first"

@@ -30,12 +30,12 @@ def _input_path(step: Any, channel: str) -> str | None:
 def _track(
     step: Any, ctx: StepContext, *, started: float, status: str, fill: Any = None
 ) -> str | None:
-    ended = time.time()
     """Record the step's MLflow run (nested under the execution's) and return its id.
 
     A tracking store that fails does not fail a step whose model is already trained: the
     failure is printed into the step's logs and the run id is None.
     """
+    ended = time.time()
     try:
         return _record(step, ctx, started=started, ended=ended, status=status, fill=fill)
     except Exception as exc:
