@@ -163,9 +163,9 @@ class Scheduler:
             if now - last_beat >= HEARTBEAT_S:
                 last_beat = now
                 self.repo.heartbeat(self.execution.id)
-        return self._conclude(stopping, pending)
+        return self._conclude(stopping=stopping)
 
-    def _conclude(self, stopping: bool, pending: list[str]) -> ExecutionStatus:
+    def _conclude(self, *, stopping: bool) -> ExecutionStatus:
         if stopping:
             status, reason = ExecutionStatus.STOPPED, "stopped by request"
         elif self.fail_message is not None or self.failed:
@@ -283,6 +283,7 @@ class Scheduler:
             cache_key=key,
             cached_from=source,
             attempts=0,
+            started_at=time.time(),
             logs=hit.logs,
             detail=f"cache hit: reused the run of execution {source}",
         )
