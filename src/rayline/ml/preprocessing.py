@@ -69,7 +69,6 @@ def preprocess(
     >>> preprocess(fg.offline_store_uri, label="PRICE", output_dirs={"train": "out/train", ...})
     """
     import ray.data
-    from ray.data.preprocessors import StandardScaler
 
     from rayline.runtime import ensure_ray
 
@@ -85,6 +84,28 @@ def preprocess(
             "(e.g. 0.6, 0.2, 0.2)"
         )
     ensure_ray()
+    # Same input, same bytes out (downstream cache keys hash them): blocks must keep their order,
+    # or the shuffle's output order and the scaler's floating-point sums vary between runs.
+    context = ray.data.DataContext.get_current()
+    saved_order = context.execution_options.preserve_order
+    context.execution_options.preserve_order = True
+    try:
+        return _preprocess(source, label, output_dirs, sizes, seed, drop_columns)
+    finally:
+        context.execution_options.preserve_order = saved_order
+
+
+def _preprocess(
+    source: str | Path,
+    label: str,
+    output_dirs: dict[str, str | Path],
+    sizes: tuple[float, float, float],
+    seed: int,
+    drop_columns: tuple[str, ...],
+) -> PreprocessingResult:
+    import ray.data
+    from ray.data.preprocessors import StandardScaler
+
     path = to_path(str(source))
     if not path.exists():
         raise UserInputError(f"preprocessing input {source} does not exist")
