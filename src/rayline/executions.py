@@ -55,7 +55,15 @@ class Execution:
         return self._repo.list_events(self.id, after_id=after_id)
 
     def logs(self, step_name: str) -> str:
-        return self.step(step_name).logs or ""
+        """What the step printed: its stored logs once it ended, what it printed so far while it
+        runs."""
+        run = self.step(step_name)
+        if run.logs is not None or run.status.finished:
+            return run.logs or ""
+        from rayline.execution.context import LIVE_LOG, step_work_dir
+
+        live = step_work_dir(open_artifact_store(), self.id, step_name) / LIVE_LOG
+        return live.read_text(errors="replace") if live.is_file() else ""
 
     def result(self, step_name: str) -> Any:
         """What a function step returned (``@step``), or a step's properties otherwise."""

@@ -128,10 +128,11 @@ def cmd_logs(args: Any) -> int:
     runs = [execution.step(args.step)] if args.step else execution.list_steps()
     out = console()
     for run in runs:
-        if not (run.logs or run.user_traceback) and not args.step:
+        logs = execution.logs(run.step_name)  # a running step: what it printed so far
+        if not (logs or run.user_traceback) and not args.step:
             continue
         out.rule(f"{run.step_name} ({run.status.value})")
-        print(run.logs or "(no output)", end="" if (run.logs or "").endswith("\n") else "\n")
+        print(logs or "(no output)", end="" if logs.endswith("\n") else "\n")
         if run.user_traceback:
             out.print("[red]traceback:[/]")
             print(run.user_traceback)

@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: What a running step prints, as it prints it (the step run's ``logs`` once it ends).
+LIVE_LOG = "step.log"
+
+
+def step_work_dir(store: Any, execution_id: str, step_name: str) -> Path:
+    """Where a step run keeps its outputs (``output/<name>``), code and live log."""
+    return store.path(store.uri_for("executions", execution_id, step_name))
+
 
 @dataclass(frozen=True)
 class StepContext:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rayline.config import settings
 from rayline.errors import RaylineError
-from rayline.execution.context import StepContext
+from rayline.execution.context import StepContext, step_work_dir
 from rayline.execution.records import ExecutionStatus, StepRunRecord, StepStatus
 from rayline.execution.repository import PipelineRepository
 from rayline.execution.resolution import CacheKeyResolver, ExecutionResolver, cache_key
@@ -347,7 +347,7 @@ class Scheduler:
         from rayline.execution.worker import run_step
 
         resolved = resolve(step, self.resolver)
-        work_dir = self.store.path(self.store.uri_for("executions", self.execution.id, step.name))
+        work_dir = step_work_dir(self.store, self.execution.id, step.name)
         outputs = {n: work_dir / "output" / n for n in step.declared_outputs()}
         for path in outputs.values():
             _empty_dir(path)
@@ -399,9 +399,7 @@ class Scheduler:
             )
             return
         if outcome.ok:
-            work_dir = self.store.path(
-                self.store.uri_for("executions", self.execution.id, run.name)
-            )
+            work_dir = step_work_dir(self.store, self.execution.id, run.name)
             outputs = {n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()}
             self.repo.record_step(
                 self.execution.id,

@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 
-from rayline.execution.context import StepContext
+from rayline.execution.context import LIVE_LOG, StepContext
 from rayline.step_kinds import STEP_KINDS, load
 
 MAX_LOG_CHARS = 1_000_000
@@ -31,18 +31,22 @@ class StepOutcome:
 
 
 class _Tee(io.TextIOBase):
-    """Keeps what the step prints, and still passes it to the worker's own stream."""
+    """Keeps what the step prints, appends it to the live log (readable while the step runs),
+    and still passes it to the worker's own stream."""
 
-    def __init__(self, stream: Any, sink: io.StringIO) -> None:
-        self.stream, self.sink = stream, sink
+    def __init__(self, stream: Any, sink: io.StringIO, live: Any) -> None:
+        self.stream, self.sink, self.live = stream, sink, live
 
     def write(self, text: str) -> int:
         self.sink.write(text)
+        if _PROGRESS_MARK not in text:
+            self.live.write(text)
         with contextlib.suppress(Exception):
             self.stream.write(text)
         return len(text)
 
     def flush(self) -> None:
+        self.live.flush()
         self.stream.flush()
 
 
@@ -51,8 +55,10 @@ def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
     """Run ``step`` with its kind's runner inside this Ray worker."""
     runner = load(STEP_KINDS[kind].runner)
     sink = io.StringIO()
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    live = open(ctx.work_dir / LIVE_LOG, "w", buffering=1)  # noqa: SIM115 - closed in finally
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tee(saved[0], sink), _Tee(saved[1], sink)
+    sys.stdout, sys.stderr = _Tee(saved[0], sink, live), _Tee(saved[1], sink, live)
     try:
         result = runner(step, ctx)
         properties = _storable(result.properties, ctx)
@@ -69,6 +75,7 @@ def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
         )
     finally:
         sys.stdout, sys.stderr = saved
+        live.close()
 
 
 def _storable(properties: dict[str, Any], ctx: StepContext) -> dict[str, Any]:

@@ -356,6 +356,34 @@ def test_no_retry_for_other_exception_types():
     assert execution.step("bad").attempts == 1
 
 
+def test_logs_of_a_running_step_are_readable_before_it_ends(tmp_path):
+    release = tmp_path / "release"
+
+    @step
+    def chatty(path):
+        import time as t
+        from pathlib import Path as P
+
+        print("loaded 10000 rows", flush=True)
+        while not P(path).exists():
+            t.sleep(0.05)
+        print("finished")
+
+    execution = Pipeline("chatty", steps=[chatty(str(release))]).start()
+    deadline = time.time() + 30
+
+    def live_output() -> str:
+        return execution.logs("chatty") if "chatty" in statuses(execution) else ""
+
+    while "loaded 10000 rows" not in live_output():
+        assert time.time() < deadline, "the running step's output never showed up"
+        time.sleep(0.05)
+    assert statuses(execution)["chatty"] == "Executing"
+    release.touch()
+    execution.wait()
+    assert execution.logs("chatty") == "loaded 10000 rows\nfinished\n"
+
+
 def test_stop_cancels_running_steps_and_skips_the_rest():
     @step
     def slow():
