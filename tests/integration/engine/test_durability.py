@@ -68,11 +68,8 @@ def test_kill_driver_then_resume_keeps_succeeded_steps(
     # The driver is a separate process on this session's Ray cluster.
     monkeypatch.setenv("RAY_ADDRESS", ray_session.get_runtime_context().gcs_address)
     execution = pipeline.start(detach=True)
-    _wait_for(
-        lambda: any(
-            r.step_name == "Slow" and r.status == "Executing" for r in execution.list_steps()
-        )
-    )
+    # Kill the driver once Slow really runs (its worker wrote to the log), not merely submitted.
+    _wait_for(lambda: log.is_file() and "slow" in log.read_text().split())
     driver = execution.describe().driver
     os.kill(int(driver.rsplit(":", 1)[1]), signal.SIGKILL)
     time.sleep(0.5)
