@@ -284,6 +284,9 @@ def main() -> int:
         out.print(f"deleted feature group {feature_group}")
 
     total_s = time.perf_counter() - demo_started
+    from rayline.runtime import shutdown_ray
+
+    shutdown_ray()  # before the summary, so it stays the last line printed
     out.print()
     print(
         json.dumps(

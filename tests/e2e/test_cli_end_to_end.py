@@ -134,7 +134,10 @@ def test_demo_runs_end_to_end(tmp_path, rayline_home, ray_session):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    # The summary line; Ray may still print while this process shuts down, so find it.
+    summary_lines = [ln for ln in result.stdout.splitlines() if ln.startswith('{"pipeline_cold_s"')]
+    assert len(summary_lines) == 1, result.stdout[-3000:]
+    summary = json.loads(summary_lines[0])
     assert summary["test_rmse"] < 15000
     assert summary["model_version"] == "synthetic-housing-models/1"
     text = " ".join(result.stdout.split())
