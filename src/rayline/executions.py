@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from rayline.errors import ConflictError, ExecutionFailedError
+from rayline.execution.context import load_stored
 from rayline.execution.records import (
     EventRecord,
     ExecutionRecord,
@@ -70,14 +71,7 @@ class Execution:
         run = self.step(step_name)
         props = run.properties
         if "Return" in props:
-            value = props["Return"]
-            if isinstance(value, dict) and set(value) == {"__pickle__"}:
-                import cloudpickle
-
-                from rayline.store.artifacts import to_path
-
-                return cloudpickle.loads(to_path(value["__pickle__"]).read_bytes())
-            return value
+            return load_stored(props["Return"])
         return props
 
     def wait(

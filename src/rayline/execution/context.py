@@ -8,6 +8,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: A property value that is not JSON is pickled into the work dir and stored as {PICKLED: uri}.
+PICKLED = "__pickle__"
+
+
+def load_stored(value: Any) -> Any:
+    """A property value as the step returned it (unpickling what was stored by reference)."""
+    if isinstance(value, dict) and set(value) == {PICKLED}:
+        import cloudpickle
+
+        from rayline.store.artifacts import to_path
+
+        return cloudpickle.loads(to_path(value[PICKLED]).read_bytes())
+    return value
+
+
 #: What a running step prints, as it prints it (the step run's ``logs`` once it ends).
 LIVE_LOG = "step.log"
 

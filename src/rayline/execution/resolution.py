@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rayline.errors import PipelineDefinitionError
+from rayline.execution.context import load_stored
 from rayline.execution.records import StepRunRecord
 from rayline.pipeline.expressions import get_json_path, resolve, to_request
 from rayline.pipeline.pipeline import PipelineDefinition
@@ -51,11 +52,8 @@ class ExecutionResolver:
     def step_property(self, step: str, path: str) -> Any:
         props = self._run(step).properties
         head = path.split(".", 1)[0].split("[", 1)[0]
-        value = props.get(head)
-        if isinstance(value, dict) and set(value) == {"__pickle__"}:
-            import cloudpickle
-
-            props = {**props, head: cloudpickle.loads(to_path(value["__pickle__"]).read_bytes())}
+        if head in props:
+            props = {**props, head: load_stored(props[head])}
         return get_json_path(props, path, where=f"the properties of step {step!r}")
 
     def property_file(self, step: str, property_file: str) -> Any:

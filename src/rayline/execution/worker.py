@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 
-from rayline.execution.context import LIVE_LOG, StepContext
+from rayline.execution.context import LIVE_LOG, PICKLED, StepContext
 from rayline.step_kinds import STEP_KINDS, load
 
 MAX_LOG_CHARS = 1_000_000
@@ -91,7 +91,7 @@ def _storable(properties: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
             path = ctx.work_dir / f"{key}.pkl"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(cloudpickle.dumps(value))
-            out[key] = {"__pickle__": path.as_uri()}
+            out[key] = {PICKLED: path.as_uri()}
     return out
 
 

@@ -57,6 +57,24 @@ def test_chain_runs_in_order_and_passes_values():
     assert execution.result("inc-5") == 5
 
 
+def test_values_that_are_not_json_pass_between_steps():
+    @step
+    def make():
+        return {"ids": {3, 1, 2}, "when": __import__("datetime").date(2026, 11, 25)}
+
+    @step
+    def count(value):
+        return len(value["ids"]), value["when"].isoformat()
+
+    produced = make()
+    execution = Pipeline("pickled", steps=[count(produced)]).start()
+    execution.wait()
+    stored = execution.step("make").properties["Return"]
+    assert set(stored) == {"__pickle__"}  # kept by reference, not in the metadata DB
+    assert execution.result("make")["ids"] == {1, 2, 3}
+    assert execution.result("count") == [3, "2026-11-25"]
+
+
 def test_diamond_and_every_state_change_is_recorded():
     @step
     def source():
