@@ -30,7 +30,7 @@ def main() -> None:
     import ray
 
     from rayline import CacheConfig, Pipeline, step
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     ensure_ray()
     cache = CacheConfig(enable_caching=True, expire_after="PT1H")

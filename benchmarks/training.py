@@ -164,7 +164,7 @@ def main() -> None:
     small = write_split(tmp / "small", 10_000, 2_000)
 
     from rayline.ml import TuningStep, XGBoostTrainer
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     ensure_ray()
     # Warm-up: Ray workers, imports in them, the metadata DB and the MLflow store.

@@ -29,7 +29,7 @@ def ray_session():
     """One real local Ray for the whole test session."""
     import ray
 
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     os.environ.pop("RAY_ADDRESS", None)
     ensure_ray()

@@ -87,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     demo_started = time.perf_counter()
 
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     if args.keep_endpoint:
         from rayline.serving import start_local_ray
@@ -284,7 +284,7 @@ def main() -> int:
         out.print(f"deleted feature group {feature_group}")
 
     total_s = time.perf_counter() - demo_started
-    from rayline.runtime import shutdown_ray
+    from rayline.ray_connection import shutdown_ray
 
     shutdown_ray()  # before the summary, so it stays the last line printed
     out.print()

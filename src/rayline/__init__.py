@@ -32,22 +32,22 @@ _EXPORTS: dict[str, str] = {
     "Pipeline": "rayline.pipelines",
     "list_pipelines": "rayline.pipelines",
     "delete_pipeline": "rayline.pipelines",
-    "ParameterString": "rayline.pipeline",
-    "ParameterInteger": "rayline.pipeline",
-    "ParameterFloat": "rayline.pipeline",
-    "ParameterBoolean": "rayline.pipeline",
-    "CacheConfig": "rayline.pipeline",
-    "RetryPolicy": "rayline.pipeline",
-    "ParallelismConfiguration": "rayline.pipeline",
-    "ExecutionVariables": "rayline.pipeline",
-    "step": "rayline.pipeline.steps",
+    "ParameterString": "rayline.definition",
+    "ParameterInteger": "rayline.definition",
+    "ParameterFloat": "rayline.definition",
+    "ParameterBoolean": "rayline.definition",
+    "CacheConfig": "rayline.definition",
+    "RetryPolicy": "rayline.definition",
+    "ParallelismConfiguration": "rayline.definition",
+    "ExecutionVariables": "rayline.definition",
+    "step": "rayline.definition.steps",
     # executions
     "Execution": "rayline.executions",
     "list_executions": "rayline.executions",
-    "ExecutionStatus": "rayline.execution.records",
-    "StepStatus": "rayline.execution.records",
-    "ProcessingContext": "rayline.execution.context",
-    "processing_context": "rayline.execution.context",
+    "ExecutionStatus": "rayline.engine.records",
+    "StepStatus": "rayline.engine.records",
+    "ProcessingContext": "rayline.engine.context",
+    "processing_context": "rayline.engine.context",
     # feature store
     "FeatureGroup": "rayline.featurestore",
     "FeatureDefinition": "rayline.featurestore",
@@ -72,9 +72,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from rayline.definition import *
+    from rayline.definition.steps import step
+    from rayline.engine.context import ProcessingContext, processing_context
+    from rayline.engine.records import ExecutionStatus, StepStatus
     from rayline.errors import *
-    from rayline.execution.context import ProcessingContext, processing_context
-    from rayline.execution.records import ExecutionStatus, StepStatus
     from rayline.executions import Execution, list_executions
     from rayline.featurestore import (
         FeatureDefinition,
@@ -91,8 +93,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         IntegerParameter,
         XGBoostTrainer,
     )
-    from rayline.pipeline import *
-    from rayline.pipeline.steps import step
     from rayline.pipelines import Pipeline, delete_pipeline, list_pipelines
     from rayline.registry import ApprovalStatus, ModelRegistry
     from rayline.serving import Endpoints

@@ -1,6 +1,6 @@
 """Conditions for ``ConditionStep`` (SageMaker's ``sagemaker.workflow.conditions`` names)."""
 
-from rayline.pipeline.conditions import (
+from rayline.definition.conditions import (
     Condition,
     ConditionEquals,
     ConditionGreaterThan,

@@ -6,15 +6,15 @@ import threading
 import time
 from typing import Any
 
-from rayline.errors import ConflictError, ExecutionFailedError
-from rayline.execution.context import load_stored
-from rayline.execution.records import (
+from rayline.engine.context import load_stored
+from rayline.engine.records import (
     EventRecord,
     ExecutionRecord,
     ExecutionStatus,
     StepRunRecord,
 )
-from rayline.execution.repository import PipelineRepository
+from rayline.engine.repository import PipelineRepository
+from rayline.errors import ConflictError, ExecutionFailedError
 from rayline.store import open_artifact_store, open_database
 
 # Executions driven by a thread of this process, so wait() can join instead of polling.
@@ -61,7 +61,7 @@ class Execution:
         run = self.step(step_name)
         if run.logs is not None or run.status.finished:
             return run.logs or ""
-        from rayline.execution.context import LIVE_LOG, step_work_dir
+        from rayline.engine.context import LIVE_LOG, step_work_dir
 
         live = step_work_dir(open_artifact_store(), self.id, step_name) / LIVE_LOG
         return live.read_text(errors="replace") if live.is_file() else ""
@@ -122,7 +122,7 @@ class Execution:
         Works on a Failed or Stopped execution, and on one still marked Executing whose driver
         process died (for example, killed with ``kill -9``).
         """
-        from rayline.execution.scheduler import driver_alive
+        from rayline.engine.scheduler import driver_alive
 
         record = self.describe()
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
@@ -143,12 +143,12 @@ class Execution:
 def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
     """Drive an execution: in a detached process, or in a thread of this process."""
     if detach:
-        from rayline.execution.driver import spawn
+        from rayline.engine.driver import spawn
 
         spawn(execution_id)
         return
-    from rayline.execution.scheduler import Scheduler
-    from rayline.runtime import ensure_ray
+    from rayline.engine.scheduler import Scheduler
+    from rayline.ray_connection import ensure_ray
 
     ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
     scheduler = Scheduler(execution_id, db=open_database(db_url), store=open_artifact_store())

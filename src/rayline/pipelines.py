@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from rayline.definition.parameters import resolve_parameters
+from rayline.definition.pipeline import PipelineDefinition
+from rayline.engine.records import PipelineRecord
+from rayline.engine.repository import PipelineRepository
 from rayline.errors import PipelineDefinitionError
-from rayline.execution.records import PipelineRecord
-from rayline.execution.repository import PipelineRepository
 from rayline.executions import Execution, launch
-from rayline.pipeline.parameters import resolve_parameters
-from rayline.pipeline.pipeline import PipelineDefinition
 from rayline.store import open_artifact_store, open_database
 
 

@@ -21,18 +21,18 @@ class StepKind:
 
 STEP_KINDS: dict[str, StepKind] = {
     "Processing": StepKind(
-        "rayline.pipeline.steps:ProcessingStep", "rayline.execution.runners:run_processing"
+        "rayline.definition.steps:ProcessingStep", "rayline.engine.runners:run_processing"
     ),
     "Function": StepKind(
-        "rayline.pipeline.steps:FunctionStep", "rayline.execution.runners:run_function"
+        "rayline.definition.steps:FunctionStep", "rayline.engine.runners:run_function"
     ),
     "Condition": StepKind(
-        "rayline.pipeline.steps:ConditionStep",
-        "rayline.execution.runners:run_condition",
+        "rayline.definition.steps:ConditionStep",
+        "rayline.engine.runners:run_condition",
         on_ray=False,
     ),
     "Fail": StepKind(
-        "rayline.pipeline.steps:FailStep", "rayline.execution.runners:run_fail", on_ray=False
+        "rayline.definition.steps:FailStep", "rayline.engine.runners:run_fail", on_ray=False
     ),
     "Training": StepKind("rayline.ml.steps:TrainingStep", "rayline.ml.runners:run_training"),
     "Tuning": StepKind("rayline.ml.steps:TuningStep", "rayline.ml.runners:run_tuning"),

@@ -1,4 +1,4 @@
-"""The DSL is pure data: ``rayline.pipeline`` never imports Ray, storage or the engine."""
+"""The DSL is pure data: ``rayline.definition`` never imports Ray, storage or the engine."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ FORBIDDEN = (
     "sqlalchemy",
     "alembic",
     "rayline.store",
-    "rayline.execution",
-    "rayline.runtime",
+    "rayline.engine",
+    "rayline.ray_connection",
     "mlflow",
     "xgboost",
 )
@@ -33,15 +33,15 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_pipeline_package_imports_nothing_heavy_anywhere():
-    files = sorted((PACKAGE / "pipeline").rglob("*.py"))
-    assert files, "rayline.pipeline has no modules"
+    files = sorted((PACKAGE / "definition").rglob("*.py"))
+    assert files, "rayline.definition has no modules"
     offenders = {
         f"{f.relative_to(PACKAGE)}: {name}"
         for f in files
         for name in _imports(f)
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
     }
-    assert not offenders, f"rayline.pipeline must stay pure data: {sorted(offenders)}"
+    assert not offenders, f"rayline.definition must stay pure data: {sorted(offenders)}"
 
 
 def test_step_kind_table_is_pure():
@@ -55,8 +55,8 @@ def test_step_kind_table_is_pure():
 def test_importing_and_using_the_dsl_loads_no_ray():
     code = (
         "import sys\n"
-        "from rayline.pipeline import ParameterFloat, PipelineDefinition\n"
-        "from rayline.pipeline.steps import step\n"
+        "from rayline.definition import ParameterFloat, PipelineDefinition\n"
+        "from rayline.definition.steps import step\n"
         "@step\n"
         "def f(x):\n    return x\n"
         "p = PipelineDefinition('p', parameters=[ParameterFloat('T', default_value=1.0)],"

@@ -1,4 +1,4 @@
-from rayline.execution.worker import MAX_LOG_CHARS, _tail
+from rayline.engine.worker import MAX_LOG_CHARS, _tail
 
 
 def test_ray_progress_lines_are_left_out_of_step_logs():

@@ -34,7 +34,7 @@ from rayline.featurestore import (
     FractionalFeatureDefinition,
     IntegralFeatureDefinition,
 )
-from rayline.runtime import ensure_ray
+from rayline.ray_connection import ensure_ray
 
 HOUSING_FEATURES = [
     IntegralFeatureDefinition("YEAR_BUILT"),

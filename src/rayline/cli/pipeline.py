@@ -181,7 +181,7 @@ def cmd_describe(args: Any) -> int:
 
 
 def cmd_definition(args: Any) -> int:
-    from rayline.execution.repository import PipelineRepository
+    from rayline.engine.repository import PipelineRepository
     from rayline.store import open_database
 
     _, definition = PipelineRepository(open_database()).get_definition(args.name, args.version)

@@ -6,7 +6,7 @@ import ray
 
 from rayline.featurestore._batch import BatchOptions, BatchResult, ingest_batch
 from rayline.featurestore.description import FeatureGroupDescription
-from rayline.runtime import ensure_ray
+from rayline.ray_connection import ensure_ray
 
 WORKER_CPUS = 0.5
 

@@ -16,9 +16,9 @@ from rayline._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     # specs and step kinds (pure data)
     "XGBoostTrainer": "rayline.ml.trainers",
-    "ContinuousParameter": "rayline.ml.parameters",
-    "IntegerParameter": "rayline.ml.parameters",
-    "CategoricalParameter": "rayline.ml.parameters",
+    "ContinuousParameter": "rayline.ml.hyperparameters",
+    "IntegerParameter": "rayline.ml.hyperparameters",
+    "CategoricalParameter": "rayline.ml.hyperparameters",
     "TrainingStep": "rayline.ml.steps",
     "TuningStep": "rayline.ml.steps",
     # library functions
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
         load_booster,
         regression_metrics,
     )
-    from rayline.ml.parameters import (  # noqa: F401
+    from rayline.ml.hyperparameters import (  # noqa: F401
         CategoricalParameter,
         ContinuousParameter,
         IntegerParameter,

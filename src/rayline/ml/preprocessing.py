@@ -70,7 +70,7 @@ def preprocess(
     """
     import ray.data
 
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     needed = {"train", "validation", "test", "preprocessor"}
     if set(output_dirs) != needed:

@@ -14,7 +14,7 @@ import shutil
 import time
 from typing import Any
 
-from rayline.execution.context import StepContext, StepResult
+from rayline.engine.context import StepContext, StepResult
 from rayline.ml.steps import TrainingStep, TuningStep
 from rayline.store.artifacts import to_path
 

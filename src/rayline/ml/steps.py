@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import Expression, to_request
+from rayline.definition.steps.base import ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
-from rayline.ml.parameters import Parameter, parameter_from_dict
+from rayline.ml.hyperparameters import Parameter, parameter_from_dict
 from rayline.ml.trainers import XGBoostTrainer
-from rayline.pipeline.expressions import Expression, to_request
-from rayline.pipeline.steps.base import ParseContext, Step, no_resolve
 
 _INPUT_CHANNELS = ("train", "validation")
 
@@ -156,7 +156,7 @@ class TuningStep(Step):
     num_cpus: float = no_resolve(default=1)
 
     def __post_init__(self) -> None:
-        from rayline.ml.parameters import normalize_objective_type, normalize_strategy
+        from rayline.ml.hyperparameters import normalize_objective_type, normalize_strategy
 
         super().__post_init__()
         if not isinstance(self.trainer, XGBoostTrainer):

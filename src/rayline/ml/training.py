@@ -286,7 +286,7 @@ def _train_distributed(train, validation, *, trainer, output, work_dir):
     import ray.train
     from ray.train.xgboost import XGBoostTrainer as RayXGBoostTrainer
 
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     ensure_ray()
     cpus = float(trainer.cpus_per_worker)

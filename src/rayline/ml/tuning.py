@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rayline.errors import BackendError, UserInputError
-from rayline.ml.parameters import (
+from rayline.ml.hyperparameters import (
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
@@ -205,7 +205,7 @@ def tune_xgboost(
     import pandas as pd
     from ray import tune
 
-    from rayline.runtime import ensure_ray
+    from rayline.ray_connection import ensure_ray
 
     strategy = normalize_strategy(strategy)
     objective_type = normalize_objective_type(objective_type)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rayline.execution.context import StepContext, StepResult
+from rayline.engine.context import StepContext, StepResult
 from rayline.registry.registry import ModelRegistry
 from rayline.registry.steps import ModelStep
 from rayline.store.db import open_database

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import to_request
+from rayline.definition.steps.base import ParseContext, Step
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.expressions import to_request
-from rayline.pipeline.steps.base import ParseContext, Step
 from rayline.registry.entities import ApprovalStatus
 
 _CONTENT_TYPES = ("text/csv", "application/json")

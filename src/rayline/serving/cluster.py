@@ -1,8 +1,8 @@
 """A long-lived local Ray for endpoints and pipelines: ``rayline up`` / ``rayline down``.
 
 ``start_local_ray()`` runs ``ray start --head --block`` in its own session (so it outlives the
-command), with Serve's fast-path variables (``serving.runtime.serve_env``) in the environment of
-every Ray process, and writes the cluster's address to ``rayline.runtime.address_file()``
+command), with Serve's fast-path variables (``serving.ray_serve.serve_env``) in the environment of
+every Ray process, and writes the cluster's address to ``rayline.ray_connection.address_file()``
 (``$RAYLINE_HOME/ray-address``), which ``ensure_ray()`` reads when ``RAY_ADDRESS`` is unset.
 
 How it combines with ``RAY_ADDRESS``: an explicit ``RAY_ADDRESS`` always wins; while it is set,
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rayline.config import settings
 from rayline.errors import BackendError, ConflictError
-from rayline.runtime import address_file, local_num_cpus
-from rayline.serving.runtime import serve_env
+from rayline.ray_connection import address_file, local_num_cpus
+from rayline.serving.ray_serve import serve_env
 
 
 @dataclass(frozen=True)

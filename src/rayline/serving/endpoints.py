@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from rayline.errors import BackendError, ConflictError, NotFoundError, UserInputError
 from rayline.registry.entities import ApprovalStatus, ModelPackage, current_user, parse_version_ref
 from rayline.registry.registry import ModelRegistry
-from rayline.serving import runtime
+from rayline.serving import ray_serve
 from rayline.serving.schema import endpoint_events, endpoints
 from rayline.store.db import Database, open_database
 
@@ -177,7 +177,7 @@ class Endpoints:
                     model_package_version=package.version,
                     status=EndpointStatus.CREATING,
                     config=config,
-                    url=runtime.endpoint_url(name),
+                    url=ray_serve.endpoint_url(name),
                     failure_reason=None,
                     created_at=now,
                     updated_at=now,
@@ -245,10 +245,10 @@ class Endpoints:
                 EndpointStatus.DELETING,
                 detail=f"was serving {row.model_package_group}/{row.model_package_version}",
             )
-        runtime.connect(allow_process_local=self.allow_process_local)
+        ray_serve.connect(allow_process_local=self.allow_process_local)
         self._apply()
         # Done once the route is gone; Serve drains the replica in the background.
-        url = runtime.endpoint_url(name)
+        url = ray_serve.endpoint_url(name)
         deadline = time.monotonic() + timeout
         while wait and probe_version(url, timeout=1.0) is not None:
             if time.monotonic() > deadline:
@@ -268,7 +268,7 @@ class Endpoints:
             ).all()
         if not rows:
             return []
-        runtime.connect(allow_process_local=self.allow_process_local)
+        ray_serve.connect(allow_process_local=self.allow_process_local)
         self._apply()
         names = []
         for row in rows:
@@ -361,7 +361,7 @@ class Endpoints:
 
     def _deploy(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> Endpoint:
         try:
-            runtime.connect(allow_process_local=self.allow_process_local)
+            ray_serve.connect(allow_process_local=self.allow_process_local)
             self._apply()
         except Exception as exc:
             self._fail(name, str(exc))
@@ -379,16 +379,16 @@ class Endpoints:
         apps = []
         for row in rows:
             package = self.registry.describe(row.model_package_group, row.model_package_version)
-            apps.append(runtime.app_config(row.name, row.config, _user_config(row.name, package)))
-        runtime.apply(apps)
+            apps.append(ray_serve.app_config(row.name, row.config, _user_config(row.name, package)))
+        ray_serve.apply(apps)
 
     def _wait_ready(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> None:
         if not wait:
             return
-        url = runtime.endpoint_url(name)
+        url = ray_serve.endpoint_url(name)
         deadline = time.monotonic() + timeout
         while True:
-            status, message = runtime.app_statuses().get(name, ("NOT_STARTED", ""))
+            status, message = ray_serve.app_statuses().get(name, ("NOT_STARTED", ""))
             if status in ("DEPLOY_FAILED", "UNHEALTHY"):
                 self._fail(name, message or status)
                 raise BackendError(f"endpoint {name!r} failed to deploy: {message or status}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rayline import Pipeline
-from rayline.pipeline.steps import ProcessingInput, ProcessingOutput, ProcessingStep
+from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 
 pytestmark = pytest.mark.ray
 

@@ -19,8 +19,8 @@ from rayline import (
     RetryPolicy,
     step,
 )
-from rayline.pipeline import ConditionGreaterThan, ConditionLessThanOrEqualTo, Join, JsonGet
-from rayline.pipeline.steps import (
+from rayline.definition import ConditionGreaterThan, ConditionLessThanOrEqualTo, Join, JsonGet
+from rayline.definition.steps import (
     ConditionStep,
     FailStep,
     ProcessingInput,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rayline import ParameterString, Pipeline
+from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 from rayline.featurestore import FeatureGroup
-from rayline.pipeline.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 
 pytestmark = pytest.mark.ray
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from rayline import ParameterFloat, Pipeline
-from rayline.ml import ContinuousParameter, IntegerParameter, TuningStep, XGBoostTrainer
-from rayline.pipeline.conditions import ConditionLessThanOrEqualTo
-from rayline.pipeline.expressions import JsonGet
-from rayline.pipeline.steps import (
+from rayline.definition.conditions import ConditionLessThanOrEqualTo
+from rayline.definition.expressions import JsonGet
+from rayline.definition.steps import (
     ConditionStep,
     FailStep,
     ProcessingInput,
@@ -20,6 +19,7 @@ from rayline.pipeline.steps import (
     ProcessingStep,
     PropertyFile,
 )
+from rayline.ml import ContinuousParameter, IntegerParameter, TuningStep, XGBoostTrainer
 
 pytestmark = pytest.mark.ray
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rayline import Pipeline
-from rayline.pipeline.steps import ProcessingInput, ProcessingOutput, ProcessingStep
+from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 from rayline.registry import ApprovalStatus, ModelRegistry
 from rayline.registry.steps import ModelStep, RegisterModel
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.ray
 
 SCRIPT = """
 import shutil
-from rayline.execution.context import processing_context
+from rayline.engine.context import processing_context
 
 ctx = processing_context()
 src = ctx.inputs["trained"]

@@ -7,9 +7,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from rayline.engine.records import ExecutionStatus, StepStatus
+from rayline.engine.repository import PipelineRepository
 from rayline.errors import ConflictError, NotFoundError
-from rayline.execution.records import ExecutionStatus, StepStatus
-from rayline.execution.repository import PipelineRepository
 from rayline.store.db import open_database
 
 

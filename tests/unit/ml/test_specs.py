@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from rayline.definition.expressions import StepOutput, StepProperty
 from rayline.errors import PipelineDefinitionError, UserInputError
 from rayline.ml import (
     CategoricalParameter,
@@ -16,9 +17,12 @@ from rayline.ml import (
     TuningStep,
     XGBoostTrainer,
 )
-from rayline.ml.parameters import normalize_objective_type, normalize_strategy, parameter_from_dict
+from rayline.ml.hyperparameters import (
+    normalize_objective_type,
+    normalize_strategy,
+    parameter_from_dict,
+)
 from rayline.ml.tuning import grid_points
-from rayline.pipeline.expressions import StepOutput, StepProperty
 
 
 def test_parameter_ranges_validate():

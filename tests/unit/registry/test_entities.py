@@ -40,7 +40,7 @@ def test_model_step_needs_model_and_group_and_valid_types():
 
 
 def test_model_step_arguments_round_trip():
-    from rayline.pipeline.steps.base import ParseContext, common_from_request
+    from rayline.definition.steps.base import ParseContext, common_from_request
 
     step = ModelStep(
         "Register",

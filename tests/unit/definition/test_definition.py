@@ -13,7 +13,7 @@ from rayline import (
     PipelineDefinitionError,
     RetryPolicy,
 )
-from rayline.pipeline import (
+from rayline.definition import (
     ConditionEquals,
     ConditionGreaterThan,
     ConditionIn,
@@ -26,8 +26,8 @@ from rayline.pipeline import (
     ParallelismConfiguration,
     PipelineDefinition,
 )
-from rayline.pipeline.policies import parse_duration
-from rayline.pipeline.steps import (
+from rayline.definition.policies import parse_duration
+from rayline.definition.steps import (
     ConditionStep,
     FailStep,
     ProcessingInput,

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.conditions import operands
-from rayline.pipeline.expressions import (
+from rayline.definition.conditions import operands
+from rayline.definition.expressions import (
     ExecutionVariable,
     ExecutionVariables,
     JsonGet,
     StepOutput,
     walk,
 )
-from rayline.pipeline.graph import StepGraph
-from rayline.pipeline.parameters import (
+from rayline.definition.graph import StepGraph
+from rayline.definition.parameters import (
     Parameter,
     ParameterBoolean,
     ParameterFloat,
     ParameterInteger,
     ParameterString,
 )
-from rayline.pipeline.steps.condition import ConditionStep
+from rayline.definition.steps.condition import ConditionStep
+from rayline.errors import PipelineDefinitionError
 
 
 def validate(parameters: tuple[Parameter, ...], graph: StepGraph) -> None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import Expression, StepOutput, to_request
+from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.expressions import Expression, StepOutput, to_request
-from rayline.pipeline.steps.base import CodeRef, ParseContext, Step, no_resolve
 
 
 @dataclass(frozen=True)

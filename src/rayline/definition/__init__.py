@@ -3,7 +3,7 @@
 Pure data: this package imports neither Ray nor rayline's storage (a test checks it).
 """
 
-from rayline.pipeline.conditions import (
+from rayline.definition.conditions import (
     Condition,
     ConditionEquals,
     ConditionGreaterThan,
@@ -14,7 +14,7 @@ from rayline.pipeline.conditions import (
     ConditionNot,
     ConditionOr,
 )
-from rayline.pipeline.expressions import (
+from rayline.definition.expressions import (
     ExecutionVariable,
     ExecutionVariables,
     Expression,
@@ -23,15 +23,15 @@ from rayline.pipeline.expressions import (
     StepOutput,
     StepProperty,
 )
-from rayline.pipeline.parameters import (
+from rayline.definition.parameters import (
     Parameter,
     ParameterBoolean,
     ParameterFloat,
     ParameterInteger,
     ParameterString,
 )
-from rayline.pipeline.pipeline import PipelineDefinition
-from rayline.pipeline.policies import CacheConfig, ParallelismConfiguration, RetryPolicy
+from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.policies import CacheConfig, ParallelismConfiguration, RetryPolicy
 
 __all__ = [
     "CacheConfig",

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from rayline.pipeline.expressions import Expression, StepProperty, to_request
-from rayline.pipeline.policies import CacheConfig, RetryPolicy
-from rayline.pipeline.steps.base import CodeRef, ParseContext, Step, no_resolve
-from rayline.pipeline.steps.processing import function_ref
+from rayline.definition.expressions import Expression, StepProperty, to_request
+from rayline.definition.policies import CacheConfig, RetryPolicy
+from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
+from rayline.definition.steps.processing import function_ref
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rayline.pipeline.conditions import Condition, condition_from_request
-from rayline.pipeline.steps.base import ParseContext, Step, no_resolve
+from rayline.definition.conditions import Condition, condition_from_request
+from rayline.definition.steps.base import ParseContext, Step, no_resolve
 
 
 @dataclass(frozen=True, kw_only=True)

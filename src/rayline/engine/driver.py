@@ -1,4 +1,4 @@
-"""Run (or resume) one execution in this process: ``python -m rayline.execution.driver ID``.
+"""Run (or resume) one execution in this process: ``python -m rayline.engine.driver ID``.
 
 The CLI starts executions this way, detached, so they outlive the command; the process's output
 goes to ``$RAYLINE_HOME/drivers/<id>.log``.
@@ -19,7 +19,7 @@ def spawn(execution_id: str) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"{execution_id}.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rayline.execution.driver", execution_id],
+            [sys.executable, "-m", "rayline.engine.driver", execution_id],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("execution_id")
     args = parser.parse_args(argv)
-    from rayline.execution.records import ExecutionStatus
-    from rayline.execution.scheduler import Scheduler
+    from rayline.engine.records import ExecutionStatus
+    from rayline.engine.scheduler import Scheduler
     from rayline.store import open_artifact_store, open_database
 
     status = Scheduler(args.execution_id, db=open_database(), store=open_artifact_store()).run()

@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 
-from rayline.execution.context import LIVE_LOG, PICKLED, StepContext
+from rayline.engine.context import LIVE_LOG, PICKLED, StepContext
 from rayline.step_kinds import STEP_KINDS, load
 
 MAX_LOG_CHARS = 1_000_000

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import Expression, Resolver
 from rayline.errors import ParameterError, PipelineDefinitionError
-from rayline.pipeline.expressions import Expression, Resolver
 
 _UNSET: Any = None
 

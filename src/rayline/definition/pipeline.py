@@ -6,12 +6,12 @@ import json
 from functools import cached_property
 from typing import Any
 
+from rayline.definition.graph import StepGraph, build_graph, collect_steps
+from rayline.definition.parameters import Parameter, parameter_from_definition
+from rayline.definition.policies import ParallelismConfiguration
+from rayline.definition.steps.base import ParseContext, Step, common_from_request
+from rayline.definition.validation import validate
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.graph import StepGraph, build_graph, collect_steps
-from rayline.pipeline.parameters import Parameter, parameter_from_definition
-from rayline.pipeline.policies import ParallelismConfiguration
-from rayline.pipeline.steps.base import ParseContext, Step, common_from_request
-from rayline.pipeline.validation import validate
 
 DEFINITION_VERSION = "2020-12-01"
 
@@ -129,7 +129,7 @@ def step_from_request(request: dict[str, Any], ctx: ParseContext) -> Step:
         )
     common = common_from_request(request)
     if "PropertyFiles" in request:
-        from rayline.pipeline.steps.processing import PropertyFile
+        from rayline.definition.steps.processing import PropertyFile
 
         common["property_files"] = tuple(
             PropertyFile.from_request(pf) for pf in request["PropertyFiles"]

@@ -1,6 +1,6 @@
 """Runners of the built-in step kinds (see ``rayline.step_kinds``).
 
-Processing and function steps run inside a Ray task (``rayline.execution.worker``); condition and
+Processing and function steps run inside a Ray task (``rayline.engine.worker``); condition and
 fail steps are evaluated by the scheduler, which hands them a ``Resolver``.
 """
 
@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rayline.definition.expressions import Resolver, resolve
+from rayline.definition.steps import ConditionStep, FailStep, FunctionStep, ProcessingStep
+from rayline.engine.context import ProcessingContext, StepContext, StepResult
 from rayline.errors import StepFailedError
-from rayline.execution.context import ProcessingContext, StepContext, StepResult
-from rayline.pipeline.expressions import Resolver, resolve
-from rayline.pipeline.steps import ConditionStep, FailStep, FunctionStep, ProcessingStep
 from rayline.store.artifacts import open_artifact_store, to_path
 
 

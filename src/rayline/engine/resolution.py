@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rayline.definition.expressions import get_json_path, resolve, to_request
+from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.steps.base import Step
+from rayline.engine.context import load_stored
+from rayline.engine.records import StepRunRecord
 from rayline.errors import PipelineDefinitionError
-from rayline.execution.context import load_stored
-from rayline.execution.records import StepRunRecord
-from rayline.pipeline.expressions import get_json_path, resolve, to_request
-from rayline.pipeline.pipeline import PipelineDefinition
-from rayline.pipeline.steps.base import Step
 from rayline.store.artifacts import ArtifactStore, content_hash, to_path
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rayline.pipeline.expressions import to_request
-from rayline.pipeline.steps.base import ParseContext, Step
+from rayline.definition.expressions import to_request
+from rayline.definition.steps.base import ParseContext, Step
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import StepOutputs, StepProperties, from_request
+from rayline.definition.policies import CacheConfig, RetryPolicy
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.expressions import StepOutputs, StepProperties, from_request
-from rayline.pipeline.policies import CacheConfig, RetryPolicy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
 

@@ -88,7 +88,7 @@ def connect(*, allow_process_local: bool = False) -> None:
     that ``rayline up`` started. A process that already runs its own Ray (a notebook, a test)
     may deploy there; ``allow_process_local`` lets it start one.
     """
-    from rayline.runtime import cluster_address, ensure_ray
+    from rayline.ray_connection import cluster_address, ensure_ray
 
     long_lived = cluster_address()
     import ray

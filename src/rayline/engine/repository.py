@@ -12,8 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rayline.errors import ConflictError, NotFoundError
-from rayline.execution.records import (
+from rayline.engine.records import (
     EventRecord,
     ExecutionRecord,
     ExecutionStatus,
@@ -21,6 +20,7 @@ from rayline.execution.records import (
     StepRunRecord,
     StepStatus,
 )
+from rayline.errors import ConflictError, NotFoundError
 from rayline.store.db import Database
 from rayline.store.schema import events, executions, pipeline_versions, pipelines, step_runs
 

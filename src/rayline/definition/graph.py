@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rayline.definition.expressions import JsonGet, StepOutput, StepProperty, walk
+from rayline.definition.steps.base import Step
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.expressions import JsonGet, StepOutput, StepProperty, walk
-from rayline.pipeline.steps.base import Step
 
 
 def collect_steps(listed: tuple[Step, ...]) -> list[Step]:

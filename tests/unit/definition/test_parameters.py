@@ -10,7 +10,7 @@ from rayline import (
     ParameterString,
     PipelineDefinitionError,
 )
-from rayline.pipeline.parameters import resolve_parameters
+from rayline.definition.parameters import resolve_parameters
 
 
 def test_defaults_and_overrides():

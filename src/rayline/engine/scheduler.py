@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from rayline.config import settings
+from rayline.definition.expressions import resolve
+from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.steps.base import Step
+from rayline.engine.context import StepContext, step_work_dir
+from rayline.engine.records import ExecutionStatus, StepRunRecord, StepStatus
+from rayline.engine.repository import PipelineRepository
+from rayline.engine.resolution import CacheKeyResolver, ExecutionResolver, cache_key
 from rayline.errors import RaylineError
-from rayline.execution.context import StepContext, step_work_dir
-from rayline.execution.records import ExecutionStatus, StepRunRecord, StepStatus
-from rayline.execution.repository import PipelineRepository
-from rayline.execution.resolution import CacheKeyResolver, ExecutionResolver, cache_key
-from rayline.pipeline.expressions import resolve
-from rayline.pipeline.pipeline import PipelineDefinition
-from rayline.pipeline.steps.base import Step
 from rayline.step_kinds import STEP_KINDS, load
 from rayline.store.artifacts import ArtifactStore
 from rayline.store.db import Database
@@ -119,7 +119,7 @@ class Scheduler:
             if run.status == StepStatus.SUCCEEDED:
                 self.done[run.step_name] = run
         try:
-            from rayline.runtime import ensure_ray
+            from rayline.ray_connection import ensure_ray
 
             ensure_ray()
             return self._loop()
@@ -344,7 +344,7 @@ class Scheduler:
         self._done(step, outputs={}, properties=properties, key=None)
 
     def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
-        from rayline.execution.worker import run_step
+        from rayline.engine.worker import run_step
 
         resolved = resolve(step, self.resolver)
         work_dir = step_work_dir(self.store, self.execution.id, step.name)

@@ -11,8 +11,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rayline.definition.expressions import Resolver, from_request, resolve, to_request
 from rayline.errors import PipelineDefinitionError
-from rayline.pipeline.expressions import Resolver, from_request, resolve, to_request
 
 
 class Condition:
