@@ -20,16 +20,19 @@ install: $(STAMP)
 demo: install
 	$(PY) examples/housing/demo.py $(DEMO_ARGS)
 
+# `make test` lints first (ruff and the import-linter contracts), so CI enforces the layers.
 # pytest exits 5 when it collects no tests; make treats that as a failure, as it should.
-test: install
+test: lint
 	$(PY) -m pytest tests -q
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q
 
+# ruff, then the layering contracts in .importlinter (ARCHITECTURE.md draws them).
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format src tests benchmarks examples

@@ -62,3 +62,10 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run tests/unit first: they are fast, and they must run before anything imports Ray
+    (tests/unit/conftest.py fails a unit test that loads it)."""
+    unit = f"{os.sep}tests{os.sep}unit{os.sep}"
+    items.sort(key=lambda item: unit not in str(item.path))

@@ -46,6 +46,12 @@ _EXPORTS: dict[str, str] = {
     "list_executions": "rayline.executions",
     "ExecutionStatus": "rayline.engine.records",
     "StepStatus": "rayline.engine.records",
+    "EventKind": "rayline.engine.records",
+    # records the pipeline and execution APIs return
+    "PipelineRecord": "rayline.engine.records",
+    "ExecutionRecord": "rayline.engine.records",
+    "StepRunRecord": "rayline.engine.records",
+    "EventRecord": "rayline.engine.records",
     "ProcessingContext": "rayline.engine.context",
     "processing_context": "rayline.engine.context",
     # feature store
@@ -53,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "FeatureDefinition": "rayline.featurestore",
     "FeatureType": "rayline.featurestore",
     "IngestionReport": "rayline.featurestore",
+    "FeatureGroupDescription": "rayline.featurestore",
     "list_feature_groups": "rayline.featurestore",
     "query": "rayline.featurestore",
     "create_dataset": "rayline.featurestore",
@@ -64,7 +71,11 @@ _EXPORTS: dict[str, str] = {
     # registry and serving
     "ModelRegistry": "rayline.registry",
     "ApprovalStatus": "rayline.registry",
+    "ModelPackageGroup": "rayline.registry",
+    "ModelPackage": "rayline.registry",
     "Endpoints": "rayline.serving",
+    "Endpoint": "rayline.serving",
+    "EndpointStatus": "rayline.serving",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -75,12 +86,21 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from rayline.definition import *
     from rayline.definition.steps import step
     from rayline.engine.context import ProcessingContext, processing_context
-    from rayline.engine.records import ExecutionStatus, StepStatus
+    from rayline.engine.records import (
+        EventKind,
+        EventRecord,
+        ExecutionRecord,
+        ExecutionStatus,
+        PipelineRecord,
+        StepRunRecord,
+        StepStatus,
+    )
     from rayline.errors import *
     from rayline.executions import Execution, list_executions
     from rayline.featurestore import (
         FeatureDefinition,
         FeatureGroup,
+        FeatureGroupDescription,
         FeatureType,
         IngestionReport,
         create_dataset,
@@ -94,5 +114,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         XGBoostTrainer,
     )
     from rayline.pipelines import Pipeline, delete_pipeline, list_pipelines
-    from rayline.registry import ApprovalStatus, ModelRegistry
-    from rayline.serving import Endpoints
+    from rayline.registry import ApprovalStatus, ModelPackage, ModelPackageGroup, ModelRegistry
+    from rayline.serving import Endpoint, Endpoints, EndpointStatus

@@ -1,4 +1,4 @@
-"""Settings, read from the environment each time they are asked for.
+"""Settings: every environment variable rayline reads, in one object, read when asked for.
 
 - ``RAYLINE_HOME``: where embedded state lives (default ``./.rayline``).
 - ``RAYLINE_DB_URL``: the metadata DB, a SQLAlchemy URL (default SQLite in ``RAYLINE_HOME``).
@@ -7,18 +7,44 @@
   ``redis://...`` (default SQLite in ``RAYLINE_HOME``).
 - ``RAY_ADDRESS``: an existing Ray cluster (default: ``rayline up``'s, else a local Ray).
 - ``MLFLOW_TRACKING_URI``: the MLflow tracking store (default SQLite in ``RAYLINE_HOME``).
+- ``RAYLINE_USER``: who is acting, recorded on registry and endpoint changes (default: the OS
+  user, ``unknown`` when there is none).
+- ``RAYLINE_RAY_NUM_CPUS``: logical CPUs of a local Ray (default twice the cores, at least 4).
+- ``RAYLINE_RAY_VERBOSE``: ``1`` shows Ray's own logs (default: warnings only).
+- ``RAYLINE_TRAINING_THREADS``: threads of a single-process training step (default: the cores).
+- ``RAYLINE_DISTRIBUTED_MIN_CELLS``: rows x features from which training with several workers
+  goes to Ray Train (default: the measured ``rayline.ml.training.DISTRIBUTED_MIN_CELLS``).
+- ``RAYLINE_SERVE_HOST`` / ``RAYLINE_SERVE_PORT``: where Ray Serve's HTTP proxy listens (default
+  ``127.0.0.1:8000``).
+- ``RAYLINE_SERVE_FAST``: ``0`` turns off Serve's fast path (default on).
+- ``RAYLINE_EXECUTION_ID`` / ``RAYLINE_STEP_NAME`` / ``RAYLINE_WORK_DIR``: the pipeline step this
+  process runs in; the engine sets them for a step's code (unset outside a pipeline).
+
+No variable is cached, so a changed environment (a test's ``monkeypatch.setenv``) is seen at once; a
+value that does not parse raises ``ConfigError`` naming the variable. Ray's own variables
+(``RAY_AUTH_MODE``, ``RAY_TMPDIR``, ...) belong to Ray and are read where rayline mirrors Ray.
 """
 
 from __future__ import annotations
 
+import functools
+import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from rayline.errors import ConfigError
+
+_D = TypeVar("_D", int, None)
+
+#: Serve's HAProxy listens up to 1101 ports above the HTTP port (stats, metrics): keep room.
+_SERVE_PORT_MAX = 65536 - 1200 - 1
 
 
 @dataclass(frozen=True)
 class Settings:
-    """A snapshot of rayline's settings."""
+    """A snapshot of rayline's settings (see the module docstring for each variable)."""
 
     home: Path
     db_url: str
@@ -26,18 +52,74 @@ class Settings:
     ray_address: str | None
     mlflow_tracking_uri: str
     online_store_uri: str
+    user: str
+    ray_num_cpus: int
+    ray_verbose: bool
+    training_threads: int
+    distributed_min_cells: int | None
+    serve_host: str
+    serve_port: int
+    serve_fast: bool
+    execution_id: str | None
+    step_name: str | None
+    work_dir: Path | None
 
 
 def settings() -> Settings:
     """Read the settings from the environment (cheap; nothing is cached)."""
-    home = Path(os.environ.get("RAYLINE_HOME") or ".rayline").expanduser().resolve()
+    env = os.environ
+    home = Path(env.get("RAYLINE_HOME") or ".rayline").expanduser().resolve()
+    cores = _cores()
+    work_dir = env.get("RAYLINE_WORK_DIR")
     return Settings(
         home=home,
-        db_url=os.environ.get("RAYLINE_DB_URL") or f"sqlite:///{home / 'rayline.db'}",
-        artifact_uri=os.environ.get("RAYLINE_ARTIFACT_URI") or (home / "artifacts").as_uri(),
-        ray_address=os.environ.get("RAY_ADDRESS") or None,
-        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI")
-        or f"sqlite:///{home / 'mlflow.db'}",
-        online_store_uri=os.environ.get("RAYLINE_ONLINE_STORE_URI")
+        db_url=env.get("RAYLINE_DB_URL") or f"sqlite:///{home / 'rayline.db'}",
+        artifact_uri=env.get("RAYLINE_ARTIFACT_URI") or (home / "artifacts").as_uri(),
+        ray_address=env.get("RAY_ADDRESS") or None,
+        mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+        online_store_uri=env.get("RAYLINE_ONLINE_STORE_URI")
         or f"sqlite:///{home / 'online-store.db'}",
+        user=env.get("RAYLINE_USER") or _os_user(),
+        ray_num_cpus=_int("RAYLINE_RAY_NUM_CPUS", max(4, 2 * cores)),
+        ray_verbose=env.get("RAYLINE_RAY_VERBOSE") == "1",
+        training_threads=_int("RAYLINE_TRAINING_THREADS", cores),
+        distributed_min_cells=_int("RAYLINE_DISTRIBUTED_MIN_CELLS", None),
+        serve_host=env.get("RAYLINE_SERVE_HOST") or "127.0.0.1",
+        serve_port=_serve_port(),
+        serve_fast=env.get("RAYLINE_SERVE_FAST", "1") != "0",
+        execution_id=env.get("RAYLINE_EXECUTION_ID"),
+        step_name=env.get("RAYLINE_STEP_NAME"),
+        work_dir=Path(work_dir) if work_dir else None,
     )
+
+
+def _int(name: str, default: _D, *, what: str = "a whole number") -> int | _D:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not {what}; set a number or unset it") from exc
+
+
+def _serve_port() -> int:
+    port = _int("RAYLINE_SERVE_PORT", 8000, what="a port number")
+    if not 0 < port <= _SERVE_PORT_MAX:
+        raise ConfigError(f"RAYLINE_SERVE_PORT={port} is out of range (1-{_SERVE_PORT_MAX})")
+    return port
+
+
+# The process's OS user and core count do not change while it runs: looked up once (the
+# variables above are read on every call).
+@functools.cache
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+@functools.cache
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"

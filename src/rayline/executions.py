@@ -1,4 +1,8 @@
-"""``Execution``: a handle on one run of a pipeline, read from the metadata DB."""
+"""``Execution``: a handle on one run of a pipeline, read from the metadata DB.
+
+Importing this module loads neither the metadata DB's libraries nor Ray; the methods import
+the engine's repository and the stores when they are called.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,7 @@ from rayline.engine.records import (
     ExecutionStatus,
     StepRunRecord,
 )
-from rayline.engine.repository import PipelineRepository
 from rayline.errors import ConflictError, ExecutionFailedError
-from rayline.store import open_artifact_store, open_database
 
 # Executions driven by a thread of this process, so wait() can join instead of polling.
 _threads: dict[str, threading.Thread] = {}
@@ -27,9 +29,12 @@ class Execution:
     any process: ``Execution("a1b2c3...").describe()``."""
 
     def __init__(self, execution_id: str, *, db_url: str | None = None) -> None:
+        """A handle on execution ``execution_id`` in the metadata DB at ``db_url`` (default: the
+        configured one). Raises ``NotFoundError`` for an unknown id."""
+        from rayline.engine.repository import open_repository
+
         self.id = execution_id
-        self._db = open_database(db_url)
-        self._repo = PipelineRepository(self._db)
+        self._repo = open_repository(db_url)
         self._repo.get_execution(execution_id)  # fail early on an unknown id
 
     def __repr__(self) -> str:
@@ -49,10 +54,13 @@ class Execution:
         return self._repo.list_step_runs(self.id)
 
     def step(self, name: str) -> StepRunRecord:
+        """The run of step ``name``; raises ``NotFoundError`` when it has not started."""
         return self._repo.get_step_run(self.id, name)
 
     def events(self, *, after_id: int = 0) -> list[EventRecord]:
-        """The event log: every status change, oldest first."""
+        """The event log, oldest first: every status change (``kind`` says what each event
+        records; ``status`` is the new status), retries and listener failures. ``after_id``
+        returns only the events recorded after that one (for following a running execution)."""
         return self._repo.list_events(self.id, after_id=after_id)
 
     def logs(self, step_name: str) -> str:
@@ -62,6 +70,7 @@ class Execution:
         if run.logs is not None or run.status.finished:
             return run.logs or ""
         from rayline.engine.context import LIVE_LOG, step_work_dir
+        from rayline.store.artifacts import open_artifact_store
 
         live = step_work_dir(open_artifact_store(), self.id, step_name) / LIVE_LOG
         return live.read_text(errors="replace") if live.is_file() else ""
@@ -136,7 +145,7 @@ class Execution:
         elif record.status == ExecutionStatus.SUCCEEDED:
             raise ConflictError(f"execution {self.id} succeeded; there is nothing to retry")
         self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
-        launch(self.id, db_url=self._db.url, detach=detach)
+        launch(self.id, db_url=self._repo.db.url, detach=detach)
         return self
 
 
@@ -149,6 +158,8 @@ def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
         return
     from rayline.engine.scheduler import Scheduler
     from rayline.ray_connection import ensure_ray
+    from rayline.store.artifacts import open_artifact_store
+    from rayline.store.db import open_database
 
     ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
     scheduler = Scheduler(execution_id, db=open_database(db_url), store=open_artifact_store())
@@ -166,4 +177,6 @@ def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
 
 def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> list[ExecutionRecord]:
     """The latest executions (of one pipeline, or all), newest first."""
-    return PipelineRepository(open_database()).list_executions(pipeline_name, limit=limit)
+    from rayline.engine.repository import open_repository
+
+    return open_repository().list_executions(pipeline_name, limit=limit)

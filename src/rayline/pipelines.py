@@ -1,4 +1,9 @@
-"""``Pipeline``: a pipeline definition you can store (``upsert``) and run (``start``)."""
+"""``Pipeline``: a pipeline definition you can store (``upsert``) and run (``start``).
+
+Importing this module (``from rayline import Pipeline``) loads only the definition layer: the
+metadata DB, the artifact store and Ray are imported by the methods that use them, so defining
+a pipeline stays cheap and pure.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,8 @@ from typing import Any
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.engine.records import PipelineRecord
-from rayline.engine.repository import PipelineRepository
 from rayline.errors import PipelineDefinitionError
 from rayline.executions import Execution, launch
-from rayline.store import open_artifact_store, open_database
 
 
 class Pipeline(PipelineDefinition):
@@ -26,6 +29,9 @@ class Pipeline(PipelineDefinition):
     def upsert(self, *, db_url: str | None = None) -> int:
         """Store the code snapshots and the definition; returns the pipeline version (a new
         version only when the definition changed)."""
+        from rayline.engine.repository import open_repository
+        from rayline.store.artifacts import open_artifact_store
+
         store = open_artifact_store()
         for step in self.graph.steps.values():
             ref = step.code_ref()
@@ -42,8 +48,9 @@ class Pipeline(PipelineDefinition):
                         f"step {step.name!r}: script {ref.path} changed after the step was "
                         "defined; build the pipeline again"
                     )
-        repo = PipelineRepository(open_database(db_url))
-        return repo.upsert_pipeline(self.name, self.definition(), self.description)
+        return open_repository(db_url).upsert_pipeline(
+            self.name, self.definition(), self.description
+        )
 
     def start(
         self,
@@ -58,43 +65,61 @@ class Pipeline(PipelineDefinition):
         with ``detach=True`` (the execution then outlives this one). ``parameters`` override
         the defaults; unknown, missing or mistyped ones raise ``ParameterError`` here.
         """
+        from rayline.engine.repository import open_repository
+
         values = resolve_parameters(list(self.parameters), parameters)
         version = self.upsert(db_url=db_url)
-        db = open_database(db_url)
+        repo = open_repository(db_url)
         execution_id = uuid.uuid4().hex[:16]
         max_parallel = (
             self.parallelism_config.max_parallel_execution_steps
             if self.parallelism_config
             else None
         )
-        PipelineRepository(db).create_execution(
+        repo.create_execution(
             execution_id, self.name, version, values, max_parallel_steps=max_parallel
         )
-        launch(execution_id, db_url=db.url, detach=detach)
-        return Execution(execution_id, db_url=db.url)
+        launch(execution_id, db_url=repo.db.url, detach=detach)
+        return Execution(execution_id, db_url=repo.db.url)
 
     def describe(self) -> PipelineRecord:
-        return PipelineRepository(open_database()).get_pipeline(self.name)
+        """The stored pipeline's record: description, latest version, when created and updated.
+        Raises ``NotFoundError`` when it was never upserted."""
+        from rayline.engine.repository import open_repository
+
+        return open_repository().get_pipeline(self.name)
 
     def list_executions(self, *, limit: int = 50) -> list[Execution]:
-        repo = PipelineRepository(open_database())
-        return [Execution(r.id) for r in repo.list_executions(self.name, limit=limit)]
+        """Handles on the pipeline's latest executions, newest first."""
+        from rayline.engine.repository import open_repository
+
+        records = open_repository().list_executions(self.name, limit=limit)
+        return [Execution(r.id) for r in records]
 
     def delete(self) -> None:
+        """Delete the stored pipeline with its versions and executions (see
+        ``delete_pipeline``)."""
         delete_pipeline(self.name)
 
     @classmethod
     def load(cls, name: str, *, version: int | None = None) -> Pipeline:
         """The stored pipeline ``name`` (its latest version unless ``version`` is given)."""
-        _, definition = PipelineRepository(open_database()).get_definition(name, version)
+        from rayline.engine.repository import open_repository
+
+        _, definition = open_repository().get_definition(name, version)
         return cls.from_definition(definition, name=name)
 
 
 def list_pipelines() -> list[PipelineRecord]:
     """Every stored pipeline, by name."""
-    return PipelineRepository(open_database()).list_pipelines()
+    from rayline.engine.repository import open_repository
+
+    return open_repository().list_pipelines()
 
 
 def delete_pipeline(name: str) -> None:
-    """Delete a pipeline with its versions and executions (its artifacts stay)."""
-    PipelineRepository(open_database()).delete_pipeline(name)
+    """Delete a pipeline with its versions and executions (its artifacts stay). Raises
+    ``ConflictError`` while one of its executions runs."""
+    from rayline.engine.repository import open_repository
+
+    open_repository().delete_pipeline(name)

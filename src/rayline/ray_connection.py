@@ -24,10 +24,7 @@ def local_num_cpus() -> int:
     Pipeline steps mostly wait on nested Ray work (Ray Data, Train, Tune); with one logical CPU
     per core a step that holds a CPU starves the tasks it waits for on a 2-core machine.
     """
-    explicit = os.environ.get("RAYLINE_RAY_NUM_CPUS")
-    if explicit:
-        return int(explicit)
-    return max(4, 2 * (os.cpu_count() or 1))
+    return settings().ray_num_cpus
 
 
 def address_file() -> Path:
@@ -67,7 +64,7 @@ def ensure_ray() -> None:
     with _lock:
         if ray.is_initialized():
             return
-        verbose = os.environ.get("RAYLINE_RAY_VERBOSE") == "1"
+        verbose = settings().ray_verbose
         common = dict(
             logging_level=logging.INFO if verbose else logging.WARNING,
             log_to_driver=verbose,

@@ -1,19 +1,26 @@
 """The table of step kinds: each kind's definition class and the runner that executes it.
 
-Adding a step kind is one line here plus its two halves: a definition (a ``Step`` subclass, pure
-data) and a runner (``run(step, ctx) -> StepResult``). Both are named as ``module:attribute``
-strings and imported only when needed, so reading a definition never imports Ray.
-``on_ray=False`` kinds are evaluated by the scheduler itself (they are instant and read only
-the execution's own state).
+Adding a step kind is one line here plus its two halves, usually in one module of its own: a
+definition (a ``Step`` subclass, pure data; see ``rayline.definition.steps.base.Step`` for what
+graph, validation, scheduler and lineage ask it) and a runner ``run(step, ctx) -> StepResult``
+(``rayline.engine.context``). Both are named as ``module:attribute`` strings and imported only
+when needed, so reading a definition never imports Ray. The scheduler treats every kind alike.
+
+``on_ray=False`` kinds are evaluated by the scheduler itself: they are instant, read only the
+execution's own state, and get ``ctx.resolver`` to resolve their fields. The others run in a Ray
+task with their fields already resolved.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class StepKind:
+    """A kind's definition class and runner (``module:attribute``), and where the runner runs."""
+
     definition: str
     runner: str
     on_ray: bool = True
@@ -42,8 +49,8 @@ STEP_KINDS: dict[str, StepKind] = {
 }
 
 
-def load(target: str):
-    """Import ``module:attribute``."""
+def load(target: str) -> Any:
+    """Import ``module:attribute`` and return the attribute."""
     import importlib
 
     module, _, attr = target.partition(":")

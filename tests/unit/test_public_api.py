@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import rayline
 
 EXPECTED = {
@@ -49,6 +51,17 @@ EXPECTED = {
     "ModelRegistry",
     "ApprovalStatus",
     "Endpoints",
+    # the records the APIs return
+    "EventKind",
+    "PipelineRecord",
+    "ExecutionRecord",
+    "StepRunRecord",
+    "EventRecord",
+    "FeatureGroupDescription",
+    "ModelPackageGroup",
+    "ModelPackage",
+    "Endpoint",
+    "EndpointStatus",
 }
 
 
@@ -61,6 +74,22 @@ def test_every_public_name_exists_and_is_documented():
         obj = getattr(rayline, name)
         if name != "__version__":
             assert obj.__doc__, f"rayline.{name} has no docstring"
+
+
+def test_public_methods_of_public_classes_are_documented():
+    undocumented = []
+    for name in rayline.__all__:
+        cls = getattr(rayline, name)
+        if not isinstance(cls, type) or issubclass(cls, Exception):
+            continue
+        for attr, member in vars(cls).items():
+            if attr.startswith("_"):
+                continue
+            func = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+            func = func.fget if isinstance(func, property) else func
+            if inspect.isfunction(func) and not func.__doc__:
+                undocumented.append(f"{name}.{attr}")
+    assert not undocumented, f"public methods without a docstring: {undocumented}"
 
 
 def test_errors_share_one_root():

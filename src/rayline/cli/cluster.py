@@ -9,43 +9,44 @@ wins over the recorded address: commands then use that cluster instead.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from rayline.cli.arguments import arg, command
 from rayline.cli.render import console, error_console, print_json
+from rayline.config import settings
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "up",
-        help="Start a long-lived local Ray for endpoints and pipelines.",
+        cmd_up,
+        "Start a long-lived local Ray for endpoints and pipelines.",
+        arg(
+            "--num-cpus",
+            type=int,
+            help="logical CPUs (default: RAYLINE_RAY_NUM_CPUS or twice the cores, at least 4)",
+        ),
+        arg("--port", type=int, help="the GCS port (default: a free port)"),
+        arg(
+            "--no-restore",
+            action="store_true",
+            help="do not redeploy the endpoints recorded in the metadata DB",
+        ),
+        json=True,
         description=__doc__.split("\n\n", 1)[1],
     )
-    p.add_argument(
-        "--num-cpus",
-        type=int,
-        help="logical CPUs (default: RAYLINE_RAY_NUM_CPUS or twice the cores, at least 4)",
-    )
-    p.add_argument("--port", type=int, help="the GCS port (default: a free port)")
-    p.add_argument(
-        "--no-restore",
-        action="store_true",
-        help="do not redeploy the endpoints recorded in the metadata DB",
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_up)
-
-    p = sub.add_parser("down", help="Stop the local Ray that `rayline up` started.")
-    p.set_defaults(handler=cmd_down)
+    command(sub, "down", cmd_down, "Stop the local Ray that `rayline up` started.")
 
 
 def cmd_up(args: Any) -> int:
     from rayline.serving.cluster import local_ray, start_local_ray
 
     out = console()
-    if os.environ.get("RAY_ADDRESS"):
+    address = settings().ray_address
+    if address:
         error_console().print(
-            f"[yellow]note:[/] RAY_ADDRESS={os.environ['RAY_ADDRESS']} is set: rayline commands "
+            f"[yellow]note:[/] RAY_ADDRESS={address} is set: rayline commands "
             "use that cluster, not the local one, until you unset it."
         )
     before = local_ray()
@@ -55,7 +56,7 @@ def cmd_up(args: Any) -> int:
     if not args.no_restore:
         from rayline.serving import Endpoints
 
-        if os.environ.get("RAY_ADDRESS"):
+        if address:
             pass  # the endpoints belong to the cluster RAY_ADDRESS names
         else:
             restored = Endpoints().redeploy_all()

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rayline.cli.render import add_group, console, print_json, table, when
+from rayline.cli.arguments import add_group, arg, command
+from rayline.cli.render import console, print_json, table, when
 from rayline.errors import UserInputError
 
 
@@ -14,47 +15,51 @@ def register(sub: Any) -> None:
     cmds = add_group(
         sub, "endpoint", "Real-time endpoints on Ray Serve (needs `rayline up` or RAY_ADDRESS)."
     )
-
-    p = cmds.add_parser("create", help="Deploy an Approved version: NAME GROUP/VERSION.")
-    p.add_argument("name")
-    p.add_argument("model", help="GROUP/VERSION (must be Approved)")
-    p.add_argument("--replicas", type=int, default=1)
-    p.add_argument("--num-cpus", type=float, default=0.1, help="CPUs reserved per replica")
-    p.add_argument("--no-wait", action="store_true", help="return before it is InService")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_create)
-
-    p = cmds.add_parser("update", help="Serve another Approved version (no downtime).")
-    p.add_argument("name")
-    p.add_argument("model", help="GROUP/VERSION")
-    p.add_argument("--replicas", type=int)
-    p.add_argument("--no-wait", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_update)
-
-    p = cmds.add_parser("list", help="List endpoints (probing each).")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
-    p = cmds.add_parser("describe", help="An endpoint's status, URL, version and history.")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_describe)
-
-    p = cmds.add_parser(
-        "invoke",
-        help="Send rows: --body '1,2,...' or --file rows.csv (or stdin); prints the answer.",
+    name = arg("name")
+    command(
+        cmds,
+        "create",
+        cmd_create,
+        "Deploy an Approved version: NAME GROUP/VERSION.",
+        name,
+        arg("model", help="GROUP/VERSION (must be Approved)"),
+        arg("--replicas", type=int, default=1),
+        arg("--num-cpus", type=float, default=0.1, help="CPUs reserved per replica"),
+        arg("--no-wait", action="store_true", help="return before it is InService"),
+        json=True,
     )
-    p.add_argument("name")
-    p.add_argument("--body", help="the request body (CSV rows, or JSON with --content-type)")
-    p.add_argument("--file", help="read the body from this file ('-' for stdin)")
-    p.add_argument("--content-type", default="text/csv", choices=["text/csv", "application/json"])
-    p.add_argument("--accept", choices=["text/csv", "application/json"])
-    p.set_defaults(handler=cmd_invoke)
-
-    p = cmds.add_parser("delete", help="Stop serving and delete an endpoint.")
-    p.add_argument("name")
-    p.set_defaults(handler=cmd_delete)
+    command(
+        cmds,
+        "update",
+        cmd_update,
+        "Serve another Approved version (no downtime).",
+        name,
+        arg("model", help="GROUP/VERSION"),
+        arg("--replicas", type=int),
+        arg("--no-wait", action="store_true"),
+        json=True,
+    )
+    command(cmds, "list", cmd_list, "List endpoints (probing each).", json=True)
+    command(
+        cmds,
+        "describe",
+        cmd_describe,
+        "An endpoint's status, URL, version and history.",
+        name,
+        json=True,
+    )
+    command(
+        cmds,
+        "invoke",
+        cmd_invoke,
+        "Send rows: --body '1,2,...' or --file rows.csv (or stdin); prints the answer.",
+        name,
+        arg("--body", help="the request body (CSV rows, or JSON with --content-type)"),
+        arg("--file", help="read the body from this file ('-' for stdin)"),
+        arg("--content-type", default="text/csv", choices=["text/csv", "application/json"]),
+        arg("--accept", choices=["text/csv", "application/json"]),
+    )
+    command(cmds, "delete", cmd_delete, "Stop serving and delete an endpoint.", name)
 
 
 def _endpoints():

@@ -4,45 +4,58 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.cli.render import add_group, console, duration, print_json, table, when
+from rayline.cli.arguments import add_group, arg, command
+from rayline.cli.render import console, duration, print_json, table, when
 
 
 def register(sub: Any) -> None:
     cmds = add_group(sub, "execution", "Inspect and control pipeline executions.")
-
-    p = cmds.add_parser("list", help="List executions, newest first.")
-    p.add_argument("--pipeline", help="only this pipeline's executions")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
+    execution_id = arg("execution_id")
+    command(
+        cmds,
+        "list",
+        cmd_list,
+        "List executions, newest first.",
+        arg("--pipeline", help="only this pipeline's executions"),
+        arg("--limit", type=int, default=20),
+        json=True,
+    )
     for name, handler, help_text in (
         ("describe", cmd_describe, "Show an execution's status, parameters and failure reason."),
         ("steps", cmd_steps, "List an execution's steps with status, times and cache use."),
         ("stop", cmd_stop, "Stop a running execution."),
     ):
-        p = cmds.add_parser(name, help=help_text)
-        p.add_argument("execution_id")
-        p.add_argument("--json", action="store_true")
-        p.set_defaults(handler=handler)
-
-    p = cmds.add_parser("logs", help="Print a step's logs (and the user's traceback if it failed).")
-    p.add_argument("execution_id")
-    p.add_argument("--step", help="one step (default: every step that has logs)")
-    p.set_defaults(handler=cmd_logs)
-
-    p = cmds.add_parser("wait", help="Follow an execution with a live progress view until it ends.")
-    p.add_argument("execution_id")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_wait)
-
-    p = cmds.add_parser(
-        "retry", help="Re-run a failed, stopped or orphaned execution from its unfinished steps."
+        command(cmds, name, handler, help_text, execution_id, json=True)
+    command(
+        cmds,
+        "logs",
+        cmd_logs,
+        "Print a step's logs (and the user's traceback if it failed).",
+        execution_id,
+        arg("--step", help="one step (default: every step that has logs)"),
     )
-    p.add_argument("execution_id")
-    p.add_argument("--wait", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_retry)
+    command(
+        cmds,
+        "wait",
+        cmd_wait,
+        "Follow an execution with a live progress view until it ends.",
+        execution_id,
+        json=True,
+    )
+    command(
+        cmds,
+        "retry",
+        cmd_retry,
+        "Re-run a failed, stopped or orphaned execution from its unfinished steps.",
+        execution_id,
+        arg("--wait", action="store_true"),
+        json=True,
+    )
+
+
+def _as_json(record: Any) -> dict[str, Any]:
+    """An execution or step-run record for ``--json`` (its status by name)."""
+    return {**vars(record), "status": record.status.value}
 
 
 def _execution(execution_id: str) -> Any:
@@ -56,7 +69,7 @@ def cmd_list(args: Any) -> int:
 
     records = list_executions(args.pipeline, limit=args.limit)
     if args.json:
-        print_json([{**vars(r), "status": r.status.value} for r in records])
+        print_json([_as_json(r) for r in records])
         return 0
     console().print(
         table(
@@ -81,7 +94,7 @@ def cmd_list(args: Any) -> int:
 def cmd_describe(args: Any) -> int:
     record = _execution(args.execution_id).describe()
     if args.json:
-        print_json({**vars(record), "status": record.status.value})
+        print_json(_as_json(record))
         return 0
     out = console()
     out.print(f"[bold]{record.id}[/]  pipeline {record.pipeline_name} v{record.pipeline_version}")
@@ -99,7 +112,7 @@ def cmd_describe(args: Any) -> int:
 def cmd_steps(args: Any) -> int:
     runs = _execution(args.execution_id).list_steps()
     if args.json:
-        print_json([{**vars(r), "status": r.status.value} for r in runs])
+        print_json([_as_json(r) for r in runs])
         return 0
     console().print(
         table(
@@ -146,9 +159,11 @@ def cmd_wait(args: Any) -> int:
 
 
 def cmd_stop(args: Any) -> int:
+    from rayline.engine.records import ExecutionStatus
+
     _execution(args.execution_id).stop()
     if args.json:
-        print_json({"execution_id": args.execution_id, "status": "Stopping"})
+        print_json({"execution_id": args.execution_id, "status": ExecutionStatus.STOPPING.value})
     else:
         console().print(f"stopping execution {args.execution_id}")
     return 0
@@ -156,11 +171,12 @@ def cmd_stop(args: Any) -> int:
 
 def cmd_retry(args: Any) -> int:
     from rayline.cli.progress import follow
+    from rayline.engine.records import ExecutionStatus
 
     execution = _execution(args.execution_id).retry(detach=True)
     if not args.wait:
         if args.json:
-            print_json({"execution_id": execution.id, "status": "Executing"})
+            print_json({"execution_id": execution.id, "status": ExecutionStatus.EXECUTING.value})
         else:
             console().print(
                 f"retrying execution {execution.id}; follow it with: "

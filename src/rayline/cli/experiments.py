@@ -10,40 +10,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.cli.render import add_group, console, duration, print_json, table, when
+from rayline.cli.arguments import add_arguments, add_group, arg, command
+from rayline.cli.render import console, duration, print_json, table, when
 
 _METRIC_COLUMNS = 3
+
+# `experiments runs` and `experiments` alone take these.
+_RUN_OPTIONS = (
+    arg("--experiment", "--pipeline", dest="experiment", help="one experiment"),
+    arg("--execution", help="one execution's runs, as a tree"),
+    arg("--limit", type=int, default=50),
+)
 
 
 def register(sub: Any) -> None:
     cmds = add_group(sub, "experiments", "List MLflow runs of executions, steps and trials.")
-    p = cmds.add_parser("runs", help="List runs with their metrics, newest first.")
-    _run_options(p)
-    p.set_defaults(handler=cmd_runs)
-
-    p = cmds.add_parser("list", help="List experiments (one per pipeline) and their run counts.")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
-    p = cmds.add_parser("show", help="Show one run's parameters and metrics.")
-    p.add_argument("run_id")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_show)
-
-    p = cmds.add_parser("uri", help="Print the tracking URI (for `mlflow ui --backend-store-uri`).")
-    p.set_defaults(handler=cmd_uri)
+    command(
+        cmds,
+        "runs",
+        cmd_runs,
+        "List runs with their metrics, newest first.",
+        *_RUN_OPTIONS,
+        json=True,
+    )
+    command(
+        cmds,
+        "list",
+        cmd_list,
+        "List experiments (one per pipeline) and their run counts.",
+        json=True,
+    )
+    command(
+        cmds, "show", cmd_show, "Show one run's parameters and metrics.", arg("run_id"), json=True
+    )
+    command(cmds, "uri", cmd_uri, "Print the tracking URI (for `mlflow ui --backend-store-uri`).")
 
     # `rayline experiments` alone lists runs.
     group = sub.choices["experiments"]
-    _run_options(group)
+    add_arguments(group, _RUN_OPTIONS, json=True)
     group.set_defaults(handler=cmd_runs)
-
-
-def _run_options(p: Any) -> None:
-    p.add_argument("--experiment", "--pipeline", dest="experiment", help="one experiment")
-    p.add_argument("--execution", help="one execution's runs, as a tree")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
 
 
 def _summary_json(r: Any) -> dict[str, Any]:

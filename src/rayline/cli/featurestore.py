@@ -5,115 +5,117 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.cli.render import add_group, console, print_json, table, when
+from rayline.cli.arguments import add_group, arg, command, parse_pairs
+from rayline.cli.render import console, print_json, table, when
 from rayline.errors import UserInputError
 
 
 def register(sub: Any) -> None:
     cmds = add_group(sub, "feature-group", "Create, inspect and delete feature groups.")
-
-    p = cmds.add_parser("create", help="Create a feature group.")
-    p.add_argument("name")
-    p.add_argument("--record-identifier", required=True, help="the record identifier feature")
-    p.add_argument(
-        "--event-time", required=True, help="the event time feature (Unix seconds or ISO-8601)"
+    name = arg("name")
+    command(
+        cmds,
+        "create",
+        cmd_create,
+        "Create a feature group.",
+        name,
+        arg("--record-identifier", required=True, help="the record identifier feature"),
+        arg(
+            "--event-time", required=True, help="the event time feature (Unix seconds or ISO-8601)"
+        ),
+        arg(
+            "--feature",
+            action="append",
+            default=[],
+            metavar="NAME:TYPE",
+            help="a feature, TYPE one of Integral, Fractional, String (repeatable)",
+        ),
+        arg(
+            "--from-file",
+            metavar="CSV_OR_PARQUET",
+            help="infer the features from a file's column types",
+        ),
+        arg("--no-online-store", action="store_true"),
+        arg("--no-offline-store", action="store_true"),
+        arg("--online-store-uri", help="sqlite:///... or redis://... (default: SQLite)"),
+        arg("--ttl", type=float, metavar="SECONDS", help="online time-to-live"),
+        arg("--description", default=""),
+        arg("--tag", action="append", default=[], metavar="KEY=VALUE"),
+        json=True,
     )
-    p.add_argument(
-        "--feature",
-        action="append",
-        default=[],
-        metavar="NAME:TYPE",
-        help="a feature, TYPE one of Integral, Fractional, String (repeatable)",
+    command(cmds, "list", cmd_list, "List feature groups.", arg("--name-contains"), json=True)
+    command(
+        cmds,
+        "describe",
+        cmd_describe,
+        "Show a group: status, schema, stores, record counts.",
+        name,
+        json=True,
     )
-    p.add_argument(
-        "--from-file",
-        metavar="CSV_OR_PARQUET",
-        help="infer the features from a file's column types",
+    command(
+        cmds,
+        "update",
+        cmd_update,
+        "Add features or change the online TTL.",
+        name,
+        arg("--add-feature", action="append", default=[], metavar="NAME:TYPE"),
+        arg("--ttl", type=float, metavar="SECONDS"),
     )
-    p.add_argument("--no-online-store", action="store_true")
-    p.add_argument("--no-offline-store", action="store_true")
-    p.add_argument("--online-store-uri", help="sqlite:///... or redis://... (default: SQLite)")
-    p.add_argument("--ttl", type=float, metavar="SECONDS", help="online time-to-live")
-    p.add_argument("--description", default="")
-    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_create)
-
-    p = cmds.add_parser("list", help="List feature groups.")
-    p.add_argument("--name-contains")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
-    p = cmds.add_parser("describe", help="Show a group: status, schema, stores, record counts.")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_describe)
-
-    p = cmds.add_parser("update", help="Add features or change the online TTL.")
-    p.add_argument("name")
-    p.add_argument("--add-feature", action="append", default=[], metavar="NAME:TYPE")
-    p.add_argument("--ttl", type=float, metavar="SECONDS")
-    p.set_defaults(handler=cmd_update)
-
-    p = cmds.add_parser("delete", help="Delete a group, its online records and offline data.")
-    p.add_argument("name")
-    p.add_argument("--keep-offline-data", action="store_true")
-    p.set_defaults(handler=cmd_delete)
-
-    p = sub.add_parser(
+    command(
+        cmds,
+        "delete",
+        cmd_delete,
+        "Delete a group, its online records and offline data.",
+        name,
+        arg("--keep-offline-data", action="store_true"),
+    )
+    command(
+        sub,
         "ingest",
-        help="Ingest a CSV or Parquet file into a feature group.",
+        cmd_ingest,
+        "Ingest a CSV or Parquet file into a feature group.",
+        arg("feature_group"),
+        arg("path", help="a .csv or .parquet file, or a Parquet directory"),
+        arg(
+            "--max-workers",
+            type=int,
+            help="Ray actors (0.5 CPU each); default: chosen by input size",
+        ),
+        arg("--target-store", action="append", choices=["OnlineStore", "OfflineStore"]),
+        json=True,
         description="Ingest a CSV or Parquet file into a feature group. Exits 1 "
         "when rows were rejected (they are listed).",
     )
-    p.add_argument("feature_group")
-    p.add_argument("path", help="a .csv or .parquet file, or a Parquet directory")
-    p.add_argument(
-        "--max-workers", type=int, help="Ray actors (0.5 CPU each); default: chosen by input size"
+    command(
+        sub,
+        "get-record",
+        cmd_get_record,
+        "Read a record from a group's online store.",
+        arg("feature_group"),
+        arg("record_identifier"),
+        arg("--feature", action="append", metavar="NAME", help="only these features"),
+        json=True,
     )
-    p.add_argument("--target-store", action="append", choices=["OnlineStore", "OfflineStore"])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_ingest)
-
-    p = sub.add_parser("get-record", help="Read a record from a group's online store.")
-    p.add_argument("feature_group")
-    p.add_argument("record_identifier")
-    p.add_argument("--feature", action="append", metavar="NAME", help="only these features")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_get_record)
-
-    p = sub.add_parser(
+    query = command(
+        sub,
         "query",
-        help="Run SQL over the offline stores (DuckDB).",
+        cmd_query,
+        "Run SQL over the offline stores (DuckDB).",
+        arg("sql"),
+        json=True,
         description="Run SQL over the offline stores. Each feature group is a "
         "view named after it: rayline query 'SELECT count(*) FROM \"my-group\"'",
     )
-    p.add_argument("sql")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--max-rows", type=int, default=50, help="rows to print (table output)")
-    p.set_defaults(handler=cmd_query)
+    query.add_argument("--max-rows", type=int, default=50, help="rows to print (table output)")
 
 
 def _features(specs: list[str]):
     from rayline.featurestore import FeatureDefinition
 
-    out = []
-    for spec in specs:
-        name, sep, ftype = spec.partition(":")
-        if not sep:
-            raise UserInputError(f"--feature {spec!r}: write NAME:TYPE, e.g. price:Fractional")
-        out.append(FeatureDefinition(name.strip(), ftype.strip()))
-    return out
-
-
-def _tags(specs: list[str]) -> dict[str, str]:
-    tags = {}
-    for spec in specs:
-        key, sep, value = spec.partition("=")
-        if not sep:
-            raise UserInputError(f"--tag {spec!r}: write KEY=VALUE")
-        tags[key] = value
-    return tags
+    pairs = parse_pairs(
+        specs, option="--feature", sep=":", form="NAME:TYPE", example="price:Fractional"
+    )
+    return [FeatureDefinition(name, ftype.strip()) for name, ftype in pairs]
 
 
 def cmd_create(args: Any) -> int:
@@ -137,7 +139,7 @@ def cmd_create(args: Any) -> int:
         online_store_uri=args.online_store_uri,
         ttl_seconds=args.ttl,
         description=args.description,
-        tags=_tags(args.tag),
+        tags=dict(parse_pairs(args.tag, option="--tag")),
     )
     if args.json:
         print_json(desc.to_dict())
@@ -288,7 +290,7 @@ def cmd_get_record(args: Any) -> int:
 
 
 def cmd_query(args: Any) -> int:
-    from rayline.featurestore.query import query_arrow
+    from rayline.featurestore.offline_sql import query_arrow
 
     result = query_arrow(args.sql)
     if result is None:

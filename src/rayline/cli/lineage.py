@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from rayline.cli.arguments import arg, command
 from rayline.cli.render import console, print_json, table
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "lineage",
-        help="Show what is upstream and downstream of a model version, endpoint or execution.",
+        cmd_lineage,
+        "Show what is upstream and downstream of a model version, endpoint or execution.",
+        arg(
+            "ref",
+            help="GROUP/VERSION, an endpoint name, or an execution id (prefix); "
+            "or model:..., endpoint:..., execution:...",
+        ),
+        arg("--depth", type=int, help="stop after this many hops"),
+        json=True,
         description=__doc__,
     )
-    p.add_argument(
-        "ref",
-        help="GROUP/VERSION, an endpoint name, or an execution id (prefix); "
-        "or model:..., endpoint:..., execution:...",
-    )
-    p.add_argument("--depth", type=int, help="stop after this many hops")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_lineage)
 
 
 def cmd_lineage(args: Any) -> int:

@@ -7,57 +7,62 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from rayline.cli.render import add_group, console, print_json, table, when
+from rayline.cli.arguments import add_group, arg, command, parse_pairs
+from rayline.cli.render import console, print_json, table, when
 from rayline.errors import ParameterError, PipelineDefinitionError, UserInputError
 
 
 def register(sub: Any) -> None:
     cmds = add_group(sub, "pipeline", "Define, store and start pipelines.")
-
-    p = cmds.add_parser("upsert", help="Store a pipeline from a Python file or a JSON definition.")
-    p.add_argument("file", help="a .py module that builds a Pipeline, or a .json definition")
-    p.add_argument(
-        "--name",
-        help="which pipeline, when the module builds several (or to rename a JSON definition)",
+    name = arg("name")
+    command(
+        cmds,
+        "upsert",
+        cmd_upsert,
+        "Store a pipeline from a Python file or a JSON definition.",
+        arg("file", help="a .py module that builds a Pipeline, or a .json definition"),
+        arg(
+            "--name",
+            help="which pipeline, when the module builds several (or to rename a JSON definition)",
+        ),
+        json="print the result as JSON",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(handler=cmd_upsert)
-
-    p = cmds.add_parser("list", help="List stored pipelines.")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
-    p = cmds.add_parser("describe", help="Show a pipeline: versions, parameters, steps.")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_describe)
-
-    p = cmds.add_parser("definition", help="Print a pipeline's JSON definition.")
-    p.add_argument("name")
-    p.add_argument("--version", type=int)
-    p.set_defaults(handler=cmd_definition)
-
-    p = cmds.add_parser("graph", help="Draw a pipeline's steps and their dependencies.")
-    p.add_argument("name")
-    p.set_defaults(handler=cmd_graph)
-
-    p = cmds.add_parser("start", help="Start an execution (detached; --wait to follow it).")
-    p.add_argument("name")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter value (repeatable)",
+    command(cmds, "list", cmd_list, "List stored pipelines.", json=True)
+    command(
+        cmds,
+        "describe",
+        cmd_describe,
+        "Show a pipeline: versions, parameters, steps.",
+        name,
+        json=True,
     )
-    p.add_argument("--wait", action="store_true", help="show live progress until it ends")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_start)
-
-    p = cmds.add_parser("delete", help="Delete a pipeline, its versions and executions.")
-    p.add_argument("name")
-    p.set_defaults(handler=cmd_delete)
+    command(
+        cmds,
+        "definition",
+        cmd_definition,
+        "Print a pipeline's JSON definition.",
+        name,
+        arg("--version", type=int),
+    )
+    command(cmds, "graph", cmd_graph, "Draw a pipeline's steps and their dependencies.", name)
+    command(
+        cmds,
+        "start",
+        cmd_start,
+        "Start an execution (detached; --wait to follow it).",
+        name,
+        arg(
+            "-p",
+            "--parameter",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a parameter value (repeatable)",
+        ),
+        arg("--wait", action="store_true", help="show live progress until it ends"),
+        json=True,
+    )
+    command(cmds, "delete", cmd_delete, "Delete a pipeline, its versions and executions.", name)
 
 
 def load_pipeline_file(path: str, name: str | None = None) -> Any:
@@ -198,24 +203,16 @@ def cmd_graph(args: Any) -> int:
     return 0
 
 
-def parse_parameters(pairs: list[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"-p {pair!r}: write parameters as KEY=VALUE")
-        values[key.strip()] = value
-    return values
-
-
 def cmd_start(args: Any) -> int:
     from rayline.cli.progress import follow
+    from rayline.engine.records import ExecutionStatus
     from rayline.pipelines import Pipeline
 
     pipeline = Pipeline.load(args.name)
-    execution = pipeline.start(parse_parameters(args.parameter), detach=True)
+    parameters = dict(parse_pairs(args.parameter, option="-p", error=ParameterError))
+    execution = pipeline.start(parameters, detach=True)
     if args.json and not args.wait:
-        print_json({"execution_id": execution.id, "status": "Executing"})
+        print_json({"execution_id": execution.id, "status": ExecutionStatus.EXECUTING.value})
         return 0
     if not args.json:
         console().print(f"started execution [bold]{execution.id}[/] of {pipeline.name}")

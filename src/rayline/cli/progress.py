@@ -11,17 +11,25 @@ from rich.text import Text
 from rich.tree import Tree
 
 from rayline.cli.render import console, duration, print_json, table, when
+from rayline.definition.steps.condition import IF_FALSE, IF_TRUE
+from rayline.engine.records import ExecutionStatus, StepStatus
 
 STATUS_STYLE = {
-    "Starting": "cyan",
-    "Executing": "bold cyan",
-    "Stopping": "yellow",
-    "Stopped": "yellow",
-    "Failed": "bold red",
-    "Succeeded": "green",
+    StepStatus.STARTING: "cyan",
+    StepStatus.EXECUTING: "bold cyan",
+    StepStatus.STOPPING: "yellow",
+    StepStatus.STOPPED: "yellow",
+    StepStatus.FAILED: "bold red",
+    StepStatus.SUCCEEDED: "green",
+    # Shown for steps without a run yet (not statuses: nothing is recorded).
     "waiting": "dim",
     "not run": "dim",
 }
+
+
+# How branch steps are prefixed: a condition's branches read as code does; another kind's
+# branches show their label (``Step.branches``).
+_BRANCH_PREFIX = {IF_TRUE: "if ", IF_FALSE: "else "}
 
 
 def dag_tree(pipeline: Any, statuses: dict[str, str] | None = None) -> Tree:
@@ -40,7 +48,7 @@ def dag_tree(pipeline: Any, statuses: dict[str, str] | None = None) -> Tree:
         label = Text()
         owner = graph.owner.get(name)
         if owner:
-            label.append("if " if owner[1] else "else ", style="magenta")
+            label.append(_BRANCH_PREFIX.get(owner[1], f"{owner[1]}: "), style="magenta")
         label.append(name, style="bold")
         label.append(f"  {step.kind}", style="dim")
         others = sorted(
@@ -129,7 +137,8 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
                 last = event.id
                 where = event.step_name or "execution"
                 detail = f"  {event.detail}" if event.detail else ""
-                out.print(f"{when(event.at)}  {where:<28} {event.status}{detail}", highlight=False)
+                what = event.status or event.kind  # events that are no status change: their kind
+                out.print(f"{when(event.at)}  {where:<28} {what}{detail}", highlight=False)
             if record.status.finished:
                 break
             time.sleep(refresh_s)
@@ -156,4 +165,4 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
         )
         if record.failure_reason:
             out.print(Text(f"reason: {record.failure_reason}", style="red"))
-    return 0 if record.status.value == "Succeeded" else 1
+    return 0 if record.status == ExecutionStatus.SUCCEEDED else 1

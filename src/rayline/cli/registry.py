@@ -4,72 +4,86 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.cli.render import add_group, console, print_json, table, when
+from rayline.cli.arguments import add_group, arg, command
+from rayline.cli.render import console, print_json, table, when
 
 
 def register(sub: Any) -> None:
     cmds = add_group(sub, "model", "Model registry: groups, versions, approvals.")
-
-    p = cmds.add_parser("groups", help="List model package groups.")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_groups)
-
-    p = cmds.add_parser("list", help="List versions (of one group, or of all).")
-    p.add_argument("group", nargs="?")
-    p.add_argument("--status", help="PendingManualApproval, Approved or Rejected")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_list)
-
-    p = cmds.add_parser(
-        "describe",
-        help="Show a version (GROUP/VERSION, or GROUP for the "
-        "latest) with its metrics and approval history.",
+    version_ref = arg("ref", help="GROUP/VERSION")
+    command(cmds, "groups", cmd_groups, "List model package groups.", json=True)
+    command(
+        cmds,
+        "list",
+        cmd_list,
+        "List versions (of one group, or of all).",
+        arg("group", nargs="?"),
+        arg("--status", help="PendingManualApproval, Approved or Rejected"),
+        json=True,
     )
-    p.add_argument("ref")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_describe)
-
-    p = cmds.add_parser("register", help="Register a model file as a new version.")
-    p.add_argument("group")
-    p.add_argument("--model", required=True, help="XGBoost model file (or a directory with one)")
-    p.add_argument("--preprocessor", help="the fitted preprocessor JSON")
-    p.add_argument("--metrics", help="the evaluation report (file or directory)")
-    p.add_argument("--status", default="PendingManualApproval")
-    p.add_argument("--description", default="")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_register)
-
+    command(
+        cmds,
+        "describe",
+        cmd_describe,
+        "Show a version (GROUP/VERSION, or GROUP for the "
+        "latest) with its metrics and approval history.",
+        arg("ref"),
+        json=True,
+    )
+    command(
+        cmds,
+        "register",
+        cmd_register,
+        "Register a model file as a new version.",
+        arg("group"),
+        arg("--model", required=True, help="XGBoost model file (or a directory with one)"),
+        arg("--preprocessor", help="the fitted preprocessor JSON"),
+        arg("--metrics", help="the evaluation report (file or directory)"),
+        arg("--status", default="PendingManualApproval"),
+        arg("--description", default=""),
+        json=True,
+    )
     for name, status, text in (
         ("approve", "Approved", "Approve a version (it may deploy)."),
         ("reject", "Rejected", "Reject a version."),
     ):
-        p = cmds.add_parser(name, help=text)
-        p.add_argument("ref", help="GROUP/VERSION")
-        p.add_argument("--reason", default="", help="why (kept in the history)")
-        p.add_argument("--by", help="who (default: RAYLINE_USER or the OS user)")
-        p.set_defaults(handler=cmd_update_status, status=status)
-
-    p = cmds.add_parser("update-status", help="Set a version's approval status.")
-    p.add_argument("ref", help="GROUP/VERSION")
-    p.add_argument("status", help="PendingManualApproval, Approved or Rejected")
-    p.add_argument("--reason", default="")
-    p.add_argument("--by")
-    p.set_defaults(handler=cmd_update_status)
-
-    p = cmds.add_parser("history", help="A version's approval history.")
-    p.add_argument("ref", help="GROUP/VERSION")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_history)
-
-    p = cmds.add_parser("delete", help="Delete a version (GROUP/VERSION) or a group (GROUP).")
-    p.add_argument("ref")
-    p.add_argument("--force", action="store_true", help="delete a group with its versions")
-    p.set_defaults(handler=cmd_delete)
-
-    p = cmds.add_parser("delete-group", help="Delete a group (--force: with its versions).")
-    p.add_argument("ref", metavar="group")
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(handler=cmd_delete)
+        command(
+            cmds,
+            name,
+            cmd_update_status,
+            text,
+            version_ref,
+            arg("--reason", default="", help="why (kept in the history)"),
+            arg("--by", help="who (default: RAYLINE_USER or the OS user)"),
+            defaults={"status": status},
+        )
+    command(
+        cmds,
+        "update-status",
+        cmd_update_status,
+        "Set a version's approval status.",
+        version_ref,
+        arg("status", help="PendingManualApproval, Approved or Rejected"),
+        arg("--reason", default=""),
+        arg("--by"),
+    )
+    command(cmds, "history", cmd_history, "A version's approval history.", version_ref, json=True)
+    command(
+        cmds,
+        "delete",
+        cmd_delete,
+        "Delete a version (GROUP/VERSION) or a group (GROUP).",
+        arg("ref"),
+        arg("--force", action="store_true", help="delete a group with its versions"),
+    )
+    command(
+        cmds,
+        "delete-group",
+        cmd_delete,
+        "Delete a group (--force: with its versions).",
+        arg("ref", metavar="group"),
+        arg("--force", action="store_true"),
+    )
 
 
 def _registry():

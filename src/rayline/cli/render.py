@@ -52,10 +52,3 @@ def duration(seconds: float | None) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-
-
-def add_group(sub, name: str, help_text: str):
-    """Add a command group and return its subparsers (``rayline NAME SUBCOMMAND``)."""
-    group = sub.add_parser(name, help=help_text, description=help_text)
-    group.set_defaults(group_parser=group)
-    return group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")

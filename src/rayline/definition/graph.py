@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass
 
 from rayline.definition.expressions import JsonGet, StepOutput, StepProperty, walk
@@ -54,11 +55,11 @@ def _upstream_objects(step: Step) -> list[Step]:
 
 @dataclass(frozen=True)
 class StepGraph:
-    """Steps by name, their upstream names, and the condition step owning each branch step."""
+    """Steps by name, their upstream names, and the step owning each branch step."""
 
     steps: dict[str, Step]
     upstream: dict[str, frozenset[str]]
-    owner: dict[str, tuple[str, bool]]  # branch step -> (condition step, True=if branch)
+    owner: dict[str, tuple[str, str]]  # branch step -> (owning step, branch label)
 
     @property
     def top_level(self) -> list[Step]:
@@ -73,39 +74,40 @@ class StepGraph:
         return down
 
     def topological_order(self) -> list[str]:
-        """Step names, each after all of its upstream steps; raises on a cycle."""
+        """Step names, each after all of its upstream steps; raises on a cycle.
+
+        Among the steps whose upstream steps are all placed, the one listed first in the
+        pipeline comes first, so the order is the same on every run.
+        """
+        position = {n: i for i, n in enumerate(self.steps)}
+        sorter = graphlib.TopologicalSorter(
+            {n: [u for u in ups if u in self.steps] for n, ups in self.upstream.items()}
+        )
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            # graphlib lists the cycle upstream first; name it from a step to its upstream.
+            cycle = list(reversed(exc.args[1]))
+            raise PipelineDefinitionError(
+                f"the pipeline has a cycle: {' -> '.join(cycle)}; remove one of these dependencies"
+            ) from None
         order: list[str] = []
-        state: dict[str, int] = {}
-
-        def visit(n: str, path: list[str]) -> None:
-            if state.get(n) == 2:
-                return
-            if state.get(n) == 1:
-                cycle = [*path[path.index(n) :], n]
-                raise PipelineDefinitionError(
-                    f"the pipeline has a cycle: {' -> '.join(cycle)}; remove one of these "
-                    "dependencies"
-                )
-            state[n] = 1
-            for u in sorted(self.upstream[n]):
-                if u in self.steps:
-                    visit(u, [*path, n])
-            state[n] = 2
-            order.append(n)
-
-        for n in self.steps:
-            visit(n, [])
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            order.extend(ready)
+            sorter.done(*ready)
         return order
 
 
 def build_graph(steps: list[Step]) -> StepGraph:
+    """The graph of ``steps`` (all of them, as ``collect_steps`` returns them): edges from
+    ``depends_on``, from the expressions in their fields, and from each branch's owning step."""
     by_name = {s.name: s for s in steps}
-    owner: dict[str, tuple[str, bool]] = {}
+    owner: dict[str, tuple[str, str]] = {}
     for s in steps:
-        for b in getattr(s, "if_steps", ()):
-            owner[b.name] = (s.name, True)
-        for b in getattr(s, "else_steps", ()):
-            owner[b.name] = (s.name, False)
+        for label, branch in s.branches().items():
+            for b in branch:
+                owner[b.name] = (s.name, label)
     upstream: dict[str, frozenset[str]] = {}
     for s in steps:
         names = set(s.depends_on_names())

@@ -76,10 +76,12 @@ class Parameter(Expression):
         return value
 
     def parse(self, text: str) -> Any:
+        """The value written as ``text`` (a CLI ``-p NAME=VALUE``); ValueError if it is none."""
         raise ValueError(text)
 
     # Expression protocol
     def to_request(self) -> Any:
+        """The parameter as a reference in a definition: ``{"Get": "Parameters.NAME"}``."""
         return {"Get": f"Parameters.{self.name}"}
 
     def resolve(self, resolver: Resolver) -> Any:
@@ -110,6 +112,7 @@ class ParameterInteger(Parameter):
     python_type: ClassVar[type] = int
 
     def parse(self, text: str) -> int:
+        """``text`` as an integer (ValueError if it is none; the caller names the parameter)."""
         return int(text.strip())
 
 
@@ -121,6 +124,7 @@ class ParameterFloat(Parameter):
     python_type: ClassVar[tuple[type, ...]] = (int, float)
 
     def parse(self, text: str) -> float:
+        """``text`` as a float (ValueError if it is none; the caller names the parameter)."""
         return float(text.strip())
 
     def _normalise(self, value: Any) -> float:
@@ -138,6 +142,7 @@ class ParameterBoolean(Parameter):
         return isinstance(value, bool)
 
     def parse(self, text: str) -> bool:
+        """``text`` as a boolean: true/false, yes/no, 1/0 (ValueError otherwise)."""
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "1"):
             return True

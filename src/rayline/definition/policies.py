@@ -44,11 +44,13 @@ class CacheConfig:
 
     @property
     def expire_after_seconds(self) -> float | None:
+        """The cache window in seconds (None: reuse without expiry)."""
         if self.expire_after is None:
             return None
         return parse_duration(self.expire_after).total_seconds()
 
     def to_request(self) -> dict[str, Any]:
+        """The config as it appears in a step of the JSON definition."""
         out: dict[str, Any] = {"Enabled": self.enable_caching}
         if self.expire_after is not None:
             out["ExpireAfter"] = self.expire_after
@@ -56,6 +58,7 @@ class CacheConfig:
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> CacheConfig:
+        """The config a definition's ``CacheConfig`` object describes."""
         return cls(
             enable_caching=bool(request.get("Enabled")), expire_after=request.get("ExpireAfter")
         )
@@ -92,6 +95,7 @@ class RetryPolicy:
             )
 
     def matches(self, exception_chain: tuple[str, ...]) -> bool:
+        """Whether this policy covers a failure whose exception chain has these type names."""
         return any(name in self.exception_types for name in exception_chain)
 
     def delay(self, attempt: int) -> float:
@@ -105,6 +109,7 @@ class RetryPolicy:
         return self.expire_after_mins is None or elapsed_s < self.expire_after_mins * 60
 
     def to_request(self) -> dict[str, Any]:
+        """The policy as it appears in a step of the JSON definition."""
         return {
             "ExceptionType": list(self.exception_types),
             "IntervalSeconds": self.interval_seconds,
@@ -115,6 +120,7 @@ class RetryPolicy:
 
     @classmethod
     def from_request(cls, r: dict[str, Any]) -> RetryPolicy:
+        """The policy a definition's retry-policy object describes."""
         return cls(
             exception_types=tuple(r.get("ExceptionType", ("Exception", "WorkerDied"))),
             interval_seconds=r.get("IntervalSeconds", 1.0),

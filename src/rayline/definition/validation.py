@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.definition.conditions import operands
 from rayline.definition.expressions import (
     ExecutionVariable,
     ExecutionVariables,
@@ -13,14 +12,7 @@ from rayline.definition.expressions import (
     walk,
 )
 from rayline.definition.graph import StepGraph
-from rayline.definition.parameters import (
-    Parameter,
-    ParameterBoolean,
-    ParameterFloat,
-    ParameterInteger,
-    ParameterString,
-)
-from rayline.definition.steps.condition import ConditionStep
+from rayline.definition.parameters import Parameter
 from rayline.errors import PipelineDefinitionError
 
 
@@ -38,8 +30,7 @@ def validate(parameters: tuple[Parameter, ...], graph: StepGraph) -> None:
                 raise PipelineDefinitionError(f"step {step.name!r} depends on itself")
         for expr in walk(step.run_fields()):
             _check_expression(step.name, expr, declared, graph)
-        if isinstance(step, ConditionStep):
-            _check_condition_types(step)
+        step.validate()
     graph.topological_order()  # raises on cycles
 
 
@@ -103,31 +94,6 @@ def _check_expression(
                 f"outputs: {_names(outs)}); add PropertyFile({expr.property_file!r}, "
                 "output_name=..., path=...) to its property_files"
             )
-
-
-def _static_type(value: Any) -> str | None:
-    if isinstance(value, (ParameterBoolean, bool)):
-        return "boolean"
-    if isinstance(value, (ParameterInteger, ParameterFloat, int, float)):
-        return "number"
-    if isinstance(value, (ParameterString, str)):
-        return "string"
-    return None  # known only at run time
-
-
-def _check_condition_types(step: ConditionStep) -> None:
-    for cond, left, right in (o for c in step.conditions for o in operands(c)):
-        lt, rt = _static_type(left), _static_type(right)
-        if lt and rt and lt != rt:
-            raise PipelineDefinitionError(
-                f"condition step {step.name!r}: {cond.type_name} compares a {lt} "
-                f"({_describe(left)}) with a {rt} ({_describe(right)}); both sides must have the "
-                "same type"
-            )
-
-
-def _describe(value: Any) -> str:
-    return f"parameter {value.name!r}" if isinstance(value, Parameter) else repr(value)
 
 
 def _names(items: Any) -> str:

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rayline.config import settings
+from rayline.definition.expressions import Resolver
+
 #: A property value that is not JSON is pickled into the work dir and stored as {PICKLED: uri}.
 PICKLED = "__pickle__"
 
@@ -34,7 +37,12 @@ def step_work_dir(store: Any, execution_id: str, step_name: str) -> Path:
 
 @dataclass(frozen=True)
 class StepContext:
-    """Everything a runner needs, picklable (it crosses into a Ray task)."""
+    """Everything a runner needs, picklable (it crosses into a Ray task).
+
+    ``resolver`` is set only for kinds the scheduler runs itself (``on_ray=False`` in
+    ``rayline.step_kinds``): their fields are resolved lazily, against the execution's state, by
+    the runner. A Ray task receives its step already resolved and no resolver.
+    """
 
     execution_id: str
     pipeline_name: str
@@ -49,6 +57,7 @@ class StepContext:
     online_store_uri: str
     parameters: dict[str, Any]
     mlflow_run_id: str | None = None
+    resolver: Resolver | None = field(default=None, compare=False)
 
     def env(self) -> dict[str, str]:
         """Settings for code running in the step, so it uses the driver's stores."""
@@ -67,9 +76,25 @@ class StepContext:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What a runner returns: properties later steps may read (JSON-serialisable)."""
+    """What a runner returns; the scheduler handles every kind's result the same way.
+
+    - ``properties``: what later steps may read (``step.properties[...]``); a value that is not
+      JSON is stored by reference.
+    - ``outputs``: URIs of outputs the runner put somewhere other than the directory
+      ``ctx.outputs`` names; every other declared output is that directory.
+    - ``branch``: for a step with ``branches()``, the label of the branch taken (the steps of the
+      other branches are skipped); None for a step without branches.
+    - ``failure``: the step failed the execution on purpose (``FailStep``): the message becomes
+      the step's and the execution's failure reason and no further step starts. A runner that
+      cannot do its work raises instead (a retry policy may then run it again).
+    - ``summary``: a one-line account of the result for the event log (``Outcome=True``).
+    """
 
     properties: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    branch: str | None = None
+    failure: str | None = None
+    summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,12 +125,12 @@ def processing_context() -> ProcessingContext:
         names = os.environ.get(f"{prefix}S", "")
         return {n: Path(os.environ[f"{prefix}_{n.upper()}"]) for n in names.split(",") if n}
 
-    work = os.environ.get("RAYLINE_WORK_DIR")
+    step = settings()
     return ProcessingContext(
         inputs=slots("RAYLINE_INPUT"),
         outputs=slots("RAYLINE_OUTPUT"),
         arguments=list(sys.argv[1:]),
-        execution_id=os.environ.get("RAYLINE_EXECUTION_ID"),
-        step_name=os.environ.get("RAYLINE_STEP_NAME"),
-        work_dir=Path(work) if work else None,
+        execution_id=step.execution_id,
+        step_name=step.step_name,
+        work_dir=step.work_dir,
     )

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# The statuses after which nothing changes, for executions and step runs alike.
+_FINAL = frozenset({"Stopped", "Failed", "Succeeded"})
 
-class ExecutionStatus(StrEnum):
+
+class _FinalStatus:
+    @property
+    def finished(self) -> bool:
+        """Whether the status is final: Stopped, Failed or Succeeded."""
+        return self in _FINAL
+
+
+class ExecutionStatus(_FinalStatus, StrEnum):
     """Status of an execution: Executing → (Stopping →) Stopped | Failed | Succeeded."""
 
     EXECUTING = "Executing"
@@ -16,12 +27,8 @@ class ExecutionStatus(StrEnum):
     FAILED = "Failed"
     SUCCEEDED = "Succeeded"
 
-    @property
-    def finished(self) -> bool:
-        return self in (ExecutionStatus.STOPPED, ExecutionStatus.FAILED, ExecutionStatus.SUCCEEDED)
 
-
-class StepStatus(StrEnum):
+class StepStatus(_FinalStatus, StrEnum):
     """Status of a step run: Starting → Executing → (Stopping →) Stopped | Failed | Succeeded."""
 
     STARTING = "Starting"
@@ -31,13 +38,27 @@ class StepStatus(StrEnum):
     FAILED = "Failed"
     SUCCEEDED = "Succeeded"
 
-    @property
-    def finished(self) -> bool:
-        return self in (StepStatus.STOPPED, StepStatus.FAILED, StepStatus.SUCCEEDED)
+
+class EventKind(StrEnum):
+    """What an entry of an execution's event log records (its ``kind``).
+
+    A status change carries the new ``ExecutionStatus`` / ``StepStatus`` in the event's
+    ``status``; the other kinds have no status. The final status change of an execution is
+    ``EXECUTION_ENDED`` (written in the same transaction as the status), which is what event
+    listeners (``rayline.engine.listeners``) react to when an execution ends.
+    """
+
+    EXECUTION_STATUS = "ExecutionStatusChanged"
+    EXECUTION_ENDED = "ExecutionEnded"
+    STEP_STATUS = "StepStatusChanged"
+    ATTEMPT_FAILED = "AttemptFailed"
+    LISTENER_FAILED = "ListenerFailed"
 
 
 @dataclass(frozen=True)
 class PipelineRecord:
+    """A pipeline: its name, description and newest version number (times: epoch seconds)."""
+
     name: str
     description: str
     latest_version: int
@@ -47,6 +68,10 @@ class PipelineRecord:
 
 @dataclass(frozen=True)
 class ExecutionRecord:
+    """One execution of a pipeline version: its status, the parameters it ran with, when it
+    started and ended (epoch seconds), why it failed, the driver process that owns it and its
+    last heartbeat, and the MLflow run of its ML steps (if any ran)."""
+
     id: str
     pipeline_name: str
     pipeline_version: int
@@ -62,13 +87,16 @@ class ExecutionRecord:
 
     @property
     def elapsed_s(self) -> float | None:
-        import time
-
-        return (self.ended_at or time.time()) - self.created_at
+        """Seconds from start to end (or to now, while it runs)."""
+        return _elapsed(self.created_at, self.ended_at)
 
 
 @dataclass(frozen=True)
 class StepRunRecord:
+    """The run of one step in one execution: status, attempts, times, failure (reason and the
+    user's traceback), logs, output URIs, properties, cache key (and the execution whose run it
+    reused), the branch it took (a step with branches) and its MLflow run."""
+
     execution_id: str
     pipeline_name: str
     step_name: str
@@ -85,21 +113,27 @@ class StepRunRecord:
     cache_key: str | None = None
     cached_from: str | None = None
     mlflow_run_id: str | None = None
+    branch: str | None = None
 
     @property
     def elapsed_s(self) -> float | None:
-        if self.started_at is None:
-            return None
-        import time
-
-        return (self.ended_at or time.time()) - self.started_at
+        """Seconds the step ran (so far, while it runs); None before it started."""
+        return _elapsed(self.started_at, self.ended_at)
 
 
 @dataclass(frozen=True)
 class EventRecord:
+    """One entry of an execution's event log: what happened (``kind``), to which step (None:
+    the execution), the new status for a status change, when, and a detail line."""
+
     id: int
     execution_id: str
     step_name: str | None
-    status: str
+    kind: EventKind
+    status: str | None
     at: float
     detail: str | None = None
+
+
+def _elapsed(started: float | None, ended: float | None) -> float | None:
+    return None if started is None else (ended or time.time()) - started

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rayline.engine.records import (
+    EventKind,
     EventRecord,
     ExecutionRecord,
     ExecutionStatus,
@@ -20,9 +21,10 @@ from rayline.engine.records import (
     StepRunRecord,
     StepStatus,
 )
+from rayline.engine.schema import events, executions, pipeline_versions, pipelines, step_runs
 from rayline.errors import ConflictError, NotFoundError
 from rayline.store.db import Database
-from rayline.store.schema import events, executions, pipeline_versions, pipelines, step_runs
+from rayline.store.rows import from_row
 
 
 class PipelineRepository:
@@ -149,22 +151,30 @@ class PipelineRepository:
                     max_parallel_steps=max_parallel_steps,
                 )
             )
-            conn.execute(
-                events.insert().values(
-                    execution_id=execution_id, status=ExecutionStatus.EXECUTING.value, at=now
-                )
+            _append_event(
+                conn,
+                execution_id,
+                EventKind.EXECUTION_STATUS,
+                status=ExecutionStatus.EXECUTING.value,
+                at=now,
             )
         return self.get_execution(execution_id)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).first()
-        if row is None:
+        """The execution's record; raises ``NotFoundError`` when there is none."""
+        record = self.find_execution(execution_id)
+        if record is None:
             raise NotFoundError(
                 f"execution {execution_id!r} does not exist; list them with "
                 "`rayline execution list`"
             )
-        return _execution(row)
+        return record
+
+    def find_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution's record, or None when there is none."""
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).first()
+        return _execution(row) if row is not None else None
 
     def execution_status(self, execution_id: str) -> ExecutionStatus:
         with self.db.connect() as conn:
@@ -192,8 +202,9 @@ class PipelineRepository:
         *,
         failure_reason: str | None = None,
         only_from: tuple[ExecutionStatus, ...] | None = None,
-    ) -> bool:
-        """Change the status (and append the event); ``only_from`` makes it conditional."""
+    ) -> EventRecord | None:
+        """Change the status and append its event, in one transaction; the event (a finished
+        status: ``EXECUTION_ENDED``), or None when ``only_from`` did not match the status."""
         now = time.time()
         values: dict[str, Any] = {"status": status.value}
         if status.finished:
@@ -205,15 +216,13 @@ class PipelineRepository:
         q = executions.update().where(executions.c.id == execution_id).values(**values)
         if only_from is not None:
             q = q.where(executions.c.status.in_([s.value for s in only_from]))
+        kind = EventKind.EXECUTION_ENDED if status.finished else EventKind.EXECUTION_STATUS
         with self.db.begin() as conn:
             if conn.execute(q).rowcount == 0:
-                return False
-            conn.execute(
-                events.insert().values(
-                    execution_id=execution_id, status=status.value, at=now, detail=failure_reason
-                )
+                return None
+            return _append_event(
+                conn, execution_id, kind, status=status.value, at=now, detail=failure_reason
             )
-        return True
 
     def claim(self, execution_id: str, driver: str) -> None:
         with self.db.begin() as conn:
@@ -231,10 +240,33 @@ class PipelineRepository:
                 .values(heartbeat_at=time.time())
             )
 
-    def set_execution_fields(self, execution_id: str, **values: Any) -> None:
+    def claim_mlflow_run(self, execution_id: str, run_id: str) -> str:
+        """Put ``run_id`` on the execution unless it has an MLflow run already (compare-and-set,
+        so parallel steps agree on one run); the run id the execution has afterwards."""
         with self.db.begin() as conn:
-            conn.execute(
-                executions.update().where(executions.c.id == execution_id).values(**values)
+            claimed = conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id, executions.c.mlflow_run_id.is_(None))
+                .values(mlflow_run_id=run_id)
+            ).rowcount
+            if claimed:
+                return run_id
+            return conn.execute(
+                sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
+            ).scalar_one()
+
+    def set_step_mlflow_run(self, execution_id: str, step_name: str, run_id: str) -> bool:
+        """Put ``run_id`` on the step's run; False when the step has no run recorded."""
+        with self.db.begin() as conn:
+            return bool(
+                conn.execute(
+                    step_runs.update()
+                    .where(
+                        step_runs.c.execution_id == execution_id,
+                        step_runs.c.step_name == step_name,
+                    )
+                    .values(mlflow_run_id=run_id)
+                ).rowcount
             )
 
     # --- step runs --------------------------------------------------------------------------
@@ -247,8 +279,9 @@ class PipelineRepository:
         create: dict[str, Any] | None = None,
         detail: str | None = None,
         **values: Any,
-    ) -> None:
-        """Insert (``create`` holds the new row's fields) or update a step run, plus its event."""
+    ) -> EventRecord:
+        """Insert (``create`` holds the new row's fields) or update a step run, and append its
+        event, in one transaction; returns the event."""
         now = time.time()
         values["status"] = status.value
         if status == StepStatus.STARTING:
@@ -270,45 +303,28 @@ class PipelineRepository:
                         **{f"b_{k}": v for k, v in values.items()},
                     },
                 )
-            conn.execute(
-                events.insert(),
-                {
-                    "execution_id": execution_id,
-                    "step_name": step_name,
-                    "status": status.value,
-                    "at": now,
-                    "detail": detail,
-                },
-            )
-
-    def step_exists(self, execution_id: str, step_name: str) -> bool:
-        with self.db.connect() as conn:
-            return (
-                conn.execute(
-                    sa.select(step_runs.c.id).where(
-                        step_runs.c.execution_id == execution_id, step_runs.c.step_name == step_name
-                    )
-                ).first()
-                is not None
+            return _append_event(
+                conn,
+                execution_id,
+                EventKind.STEP_STATUS,
+                step_name=step_name,
+                status=status.value,
+                at=now,
+                detail=detail,
             )
 
     def add_event(
         self,
         execution_id: str,
-        status: str,
+        kind: EventKind,
         *,
         step_name: str | None = None,
         detail: str | None = None,
-    ) -> None:
+    ) -> EventRecord:
+        """Append an event that is no status change (statuses are recorded with their change)."""
         with self.db.begin() as conn:
-            conn.execute(
-                events.insert().values(
-                    execution_id=execution_id,
-                    step_name=step_name,
-                    status=status,
-                    at=time.time(),
-                    detail=detail,
-                )
+            return _append_event(
+                conn, execution_id, kind, step_name=step_name, at=time.time(), detail=detail
             )
 
     def list_step_runs(self, execution_id: str) -> list[StepRunRecord]:
@@ -359,7 +375,28 @@ class PipelineRepository:
                 .where(events.c.execution_id == execution_id, events.c.id > after_id)
                 .order_by(events.c.id)
             ).all()
-        return [EventRecord(**r._mapping) for r in rows]
+        return [_event(r) for r in rows]
+
+    # -- read-only queries for lineage ------------------------------------------------------
+
+    def execution_ids_starting_with(self, prefix: str, *, limit: int = 2) -> list[str]:
+        """Ids of up to ``limit`` executions whose id starts with ``prefix`` (to resolve a
+        shortened id: exactly one means it is unambiguous)."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(executions.c.id)
+                .where(executions.c.id.startswith(prefix, autoescape=True))
+                .order_by(executions.c.id)
+                .limit(limit)
+            ).all()
+        return [r.id for r in rows]
+
+
+def open_repository(db_url: str | None = None) -> PipelineRepository:
+    """The engine's repository on the metadata DB at ``db_url`` (default: the configured one)."""
+    from rayline.store.db import open_database
+
+    return PipelineRepository(open_database(db_url))
 
 
 @functools.cache
@@ -376,16 +413,40 @@ def _update_step(columns: tuple[str, ...]) -> Any:
     )
 
 
+_INSERT_EVENT = events.insert()
+
+
+def _append_event(
+    conn: Any,
+    execution_id: str,
+    kind: EventKind,
+    *,
+    at: float,
+    step_name: str | None = None,
+    status: str | None = None,
+    detail: str | None = None,
+) -> EventRecord:
+    values = {"step_name": step_name, "status": status, "at": at, "detail": detail}
+    # One statement object for every event, so SQLAlchemy's compiled cache serves the hot path.
+    inserted = conn.execute(
+        _INSERT_EVENT, {"execution_id": execution_id, "kind": kind.value, **values}
+    )
+    return EventRecord(inserted.inserted_primary_key[0], execution_id, kind=kind, **values)
+
+
+def _event(row: Any) -> EventRecord:
+    return from_row(EventRecord, row, kind=EventKind(row.kind))
+
+
 def _execution(row: Any) -> ExecutionRecord:
-    m = dict(row._mapping)
-    m["status"] = ExecutionStatus(m["status"])
-    return ExecutionRecord(**m)
+    return from_row(ExecutionRecord, row, status=ExecutionStatus(row.status))
 
 
 def _step_run(row: Any) -> StepRunRecord:
-    m = dict(row._mapping)
-    m.pop("id")
-    m["status"] = StepStatus(m["status"])
-    m["outputs"] = m["outputs"] or {}
-    m["properties"] = m["properties"] or {}
-    return StepRunRecord(**m)
+    return from_row(
+        StepRunRecord,
+        row,
+        status=StepStatus(row.status),
+        outputs=row.outputs or {},
+        properties=row.properties or {},
+    )

@@ -1,26 +1,27 @@
-"""Runners of the built-in step kinds (see ``rayline.step_kinds``).
+"""Runners of the built-in step kinds (see ``rayline.step_kinds``), each ``run(step, ctx) ->
+StepResult``.
 
 Processing and function steps run inside a Ray task (``rayline.engine.worker``); condition and
-fail steps are evaluated by the scheduler, which hands them a ``Resolver``.
+fail steps are evaluated by the scheduler, whose context carries the execution's ``resolver``.
 """
 
 from __future__ import annotations
 
-import os
 import runpy
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rayline.definition.expressions import Resolver, resolve
+from rayline.definition.expressions import resolve
 from rayline.definition.steps import ConditionStep, FailStep, FunctionStep, ProcessingStep
 from rayline.engine.context import ProcessingContext, StepContext, StepResult
+from rayline.engine.environment import process_state
 from rayline.errors import StepFailedError
 from rayline.store.artifacts import open_artifact_store, to_path
 
 
 def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
+    """Run the step's script (as ``__main__``) or function with its inputs and outputs."""
     inputs = {i.destination: to_path(str(i.source)) for i in step.inputs}
     for dest, path in inputs.items():
         if not path.exists():
@@ -36,7 +37,7 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
     env.update({f"RAYLINE_OUTPUT_{n.upper()}": str(p) for n, p in ctx.outputs.items()})
     store = open_artifact_store(ctx.artifact_uri)
     ref = step.code_ref()
-    with _process_state(env=env, cwd=ctx.work_dir):
+    with process_state(env=env, cwd=ctx.work_dir):
         if step.code is not None:
             # Run the snapshot under the script's own file name so tracebacks read naturally.
             script = ctx.work_dir / "code" / Path(ref.path).name
@@ -66,21 +67,32 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
 
 
 def run_function(step: FunctionStep, ctx: StepContext) -> StepResult:
+    """Call the step's function; its return value is the ``Return`` property."""
     store = open_artifact_store(ctx.artifact_uri)
     func = step.function or _load_function(store, step.function_ref.sha256)
-    with _process_state(env=ctx.env(), cwd=ctx.work_dir):
+    with process_state(env=ctx.env(), cwd=ctx.work_dir):
         value = func(*step.args, **step.kwargs)
     return StepResult(properties={"Return": value})
 
 
-def run_condition(step: ConditionStep, resolver: Resolver) -> dict[str, Any]:
-    outcome = all(c.evaluate(resolver) for c in step.conditions)
-    return {"Outcome": outcome}
+def run_condition(step: ConditionStep, ctx: StepContext) -> StepResult:
+    """Evaluate the conditions (ANDed): property ``Outcome``, and the branch it selects."""
+    outcome = all(c.evaluate(ctx.resolver) for c in step.conditions)
+    return StepResult(
+        properties={"Outcome": outcome},
+        branch=step.branch_for(outcome),
+        summary=f"Outcome={outcome}",
+    )
 
 
-def run_fail(step: FailStep, resolver: Resolver) -> dict[str, Any]:
-    message = resolve(step.error_message, resolver)
-    return {"ErrorMessage": str(message) if message is not None else ""}
+def run_fail(step: FailStep, ctx: StepContext) -> StepResult:
+    """Fail the execution with the step's resolved message."""
+    message = resolve(step.error_message, ctx.resolver)
+    text = str(message) if message is not None else ""
+    return StepResult(
+        properties={"ErrorMessage": text},
+        failure=text or f"step {step.name!r} failed the execution",
+    )
 
 
 def _load_function(store: Any, sha256: str) -> Any:
@@ -93,24 +105,3 @@ def _arg_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-@contextmanager
-def _process_state(*, env: dict[str, str], cwd: Path):
-    """Set environment, working directory and argv for the step; restore them afterwards
-    (Ray reuses worker processes)."""
-    saved_env = {k: os.environ.get(k) for k in env}
-    saved_cwd, saved_argv = os.getcwd(), list(sys.argv)
-    os.environ.update(env)
-    cwd.mkdir(parents=True, exist_ok=True)
-    os.chdir(cwd)
-    try:
-        yield
-    finally:
-        os.chdir(saved_cwd)
-        sys.argv = saved_argv
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

@@ -3,6 +3,11 @@
 It is the only writer of an execution's state while it owns it (``driver``), records every
 status change in the metadata DB, and can pick up an execution whose previous driver died:
 steps that succeeded are kept, the rest run again.
+
+Every step kind is handled the same way: its runner (``rayline.step_kinds``) returns a
+``StepResult`` whose outputs, properties, branch and failure the scheduler records; it never asks
+which kind a step is. When the execution ends it records an ``ExecutionEnded`` event and hands it
+to the event listeners (``rayline.engine.listeners``), which is how tracking closes its run.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from rayline.config import settings
 from rayline.definition.expressions import resolve
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.steps.base import Step
-from rayline.engine.context import StepContext, step_work_dir
-from rayline.engine.records import ExecutionStatus, StepRunRecord, StepStatus
+from rayline.engine.context import StepContext, StepResult, step_work_dir
+from rayline.engine.listeners import notify
+from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
 from rayline.engine.repository import PipelineRepository
 from rayline.engine.resolution import CacheKeyResolver, ExecutionResolver, cache_key
 from rayline.errors import RaylineError
@@ -126,10 +132,9 @@ class Scheduler:
         except BaseException as exc:
             # The driver itself failed (not a step): record it; never leave Executing behind.
             self._cancel_running()
-            self.repo.set_execution_status(
-                self.execution.id,
+            self._end(
                 ExecutionStatus.FAILED,
-                failure_reason=f"the pipeline driver failed: {type(exc).__name__}: {exc}",
+                f"the pipeline driver failed: {type(exc).__name__}: {exc}",
             )
             raise
 
@@ -173,23 +178,21 @@ class Scheduler:
             reason = self.fail_message or "; ".join(self.failed)
         else:
             status, reason = ExecutionStatus.SUCCEEDED, None
-        self.repo.set_execution_status(self.execution.id, status, failure_reason=reason)
-        self._finish_tracking(status)
+        self._end(status, reason)
         return status
 
-    def _finish_tracking(self, status: ExecutionStatus) -> None:
-        # Close the execution's MLflow run (opened by the first ML step; none: a no-op query).
-        from rayline.tracking import finish_execution_run
+    def _end(self, status: ExecutionStatus, reason: str | None) -> None:
+        # The final status and its ExecutionEnded event are one transaction; listeners react.
+        event = self.repo.set_execution_status(self.execution.id, status, failure_reason=reason)
+        if event is not None:
+            notify(event, self.repo)
 
-        try:
-            finish_execution_run(
-                self.execution.id,
-                status.value,
-                db_url=self.db.url,
-                uri=settings().mlflow_tracking_uri,
-            )
-        except Exception as exc:  # tracking must never change an execution's outcome
-            self.repo.add_event(self.execution.id, "TrackingFailed", detail=str(exc))
+    # Every event the scheduler records goes to the listeners subscribed to its kind.
+    def _record_step(self, name: str, status: StepStatus, **values: Any) -> None:
+        notify(self.repo.record_step(self.execution.id, name, status, **values), self.repo)
+
+    def _add_event(self, kind: EventKind, **values: Any) -> None:
+        notify(self.repo.add_event(self.execution.id, kind, **values), self.repo)
 
     # --- scheduling -------------------------------------------------------------------------
     def _launch_ready(self, pending: list[str]) -> list[str]:
@@ -218,12 +221,12 @@ class Scheduler:
     def _readiness(self, name: str) -> str:
         owner = self.graph.owner.get(name)
         if owner is not None:
-            cond, branch = owner
-            if cond in self.skipped:
+            parent, branch = owner
+            if parent in self.skipped:
                 return "skip"
-            if cond not in self.done:
+            if parent not in self.done:
                 return "wait"
-            if bool(self.done[cond].properties.get("Outcome")) != branch:
+            if self.done[parent].branch != branch:
                 return "skip"
         for up in self.graph.upstream[name]:
             if up in self.skipped:
@@ -242,7 +245,7 @@ class Scheduler:
                 if self._reuse(step, key):
                     return
             if not kind.on_ray:
-                self._run_inline(step, kind)
+                self._run_inline(step, kind.runner, key)
                 return
             self._submit(step, attempt=1, first_started=time.time(), key=key)
         except RaylineError as exc:
@@ -262,10 +265,11 @@ class Scheduler:
                 "properties": None,
                 "ended_at": None,
                 "cached_from": None,
+                "branch": None,
                 "started_at": time.time(),
                 **values,
             }
-        self.repo.record_step(self.execution.id, step.name, status, create=create, **values)
+        self._record_step(step.name, status, create=create, **values)
 
     def _reuse(self, step: Step, key: str) -> bool:
         window = step.cache_config.expire_after_seconds
@@ -280,6 +284,7 @@ class Scheduler:
             StepStatus.SUCCEEDED,
             outputs=hit.outputs,
             properties=hit.properties,
+            branch=hit.branch,
             cache_key=key,
             cached_from=source,
             attempts=0,
@@ -288,7 +293,12 @@ class Scheduler:
             detail=f"cache hit: reused the run of execution {source}",
         )
         self._done(
-            step, outputs=hit.outputs, properties=hit.properties, key=key, cached_from=source
+            step,
+            outputs=hit.outputs,
+            properties=hit.properties,
+            branch=hit.branch,
+            key=key,
+            cached_from=source,
         )
         return True
 
@@ -298,6 +308,7 @@ class Scheduler:
         *,
         outputs: dict[str, str],
         properties: dict[str, Any],
+        branch: str | None,
         key: str | None,
         cached_from: str | None = None,
     ) -> None:
@@ -310,48 +321,80 @@ class Scheduler:
             status=StepStatus.SUCCEEDED,
             outputs=outputs,
             properties=properties,
+            branch=branch,
             cache_key=key,
             cached_from=cached_from,
         )
 
-    def _run_inline(self, step: Step, kind: Any) -> None:
-        self._create_or_update(step, StepStatus.STARTING, attempts=1)
-        self.repo.record_step(self.execution.id, step.name, StepStatus.EXECUTING)
+    def _run_inline(self, step: Step, runner: str, key: str | None) -> None:
+        # An instant step that reads only the execution's state: run here, with the resolver.
+        self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
+        self._record_step(step.name, StepStatus.EXECUTING)
+        ctx = self._context(step, attempt=1, resolver=self.resolver)
         try:
-            properties = load(kind.runner)(step, self.resolver)
+            result = load(runner)(step, ctx)
         except RaylineError as exc:
             self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
             return
-        if step.kind == "Fail":
-            message = properties.get("ErrorMessage") or f"step {step.name!r} failed the execution"
-            self.repo.record_step(
-                self.execution.id,
+        self._complete(step, result, key=key, logs=None)
+
+    def _complete(
+        self,
+        step: Step,
+        result: StepResult,
+        *,
+        key: str | None,
+        logs: str | None,
+        attempts: int = 1,
+    ) -> None:
+        """Record what a runner returned, the same way for every kind."""
+        labels = tuple(step.branches())
+        if result.branch not in labels and (labels or result.branch is not None):
+            choices = ", ".join(repr(b) for b in labels) or "none: the step has no branches"
+            self._record_failure(
+                step,
+                f"the runner of {step.kind} step {step.name!r} chose branch {result.branch!r}; "
+                f"it must choose one of its branches ({choices})",
+                None,
+                attempts=attempts,
+                logs=logs,
+            )
+            return
+        if result.failure is not None:
+            self._record_step(
                 step.name,
                 StepStatus.FAILED,
-                failure_reason=message,
-                properties=properties,
-                detail=message,
+                failure_reason=result.failure,
+                properties=result.properties,
+                logs=logs,
+                detail=result.failure,
             )
-            self.fail_message = message
+            self.fail_message = result.failure
             return
-        self.repo.record_step(
-            self.execution.id,
+        work_dir = step_work_dir(self.store, self.execution.id, step.name)
+        outputs = {
+            **{n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()},
+            **result.outputs,
+        }
+        self._record_step(
             step.name,
             StepStatus.SUCCEEDED,
-            properties=properties,
-            detail=", ".join(f"{k}={v}" for k, v in properties.items()),
+            outputs=outputs,
+            properties=result.properties,
+            branch=result.branch,
+            logs=logs,
+            detail=result.summary,
         )
-        self._done(step, outputs={}, properties=properties, key=None)
+        self._done(
+            step, outputs=outputs, properties=result.properties, branch=result.branch, key=key
+        )
 
-    def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
-        from rayline.engine.worker import run_step
-
-        resolved = resolve(step, self.resolver)
+    def _context(self, step: Step, *, attempt: int, resolver: Any = None) -> StepContext:
         work_dir = step_work_dir(self.store, self.execution.id, step.name)
         outputs = {n: work_dir / "output" / n for n in step.declared_outputs()}
         for path in outputs.values():
             _empty_dir(path)
-        ctx = StepContext(
+        return StepContext(
             execution_id=self.execution.id,
             pipeline_name=self.pipeline.name,
             step_name=step.name,
@@ -359,13 +402,19 @@ class Scheduler:
             work_dir=work_dir,
             outputs=outputs,
             parameters=self.execution.parameters,
+            resolver=resolver,
             **self._ctx_common,
         )
+
+    def _submit(self, step: Step, *, attempt: int, first_started: float, key: str | None) -> None:
+        from rayline.engine.worker import run_step
+
+        resolved = resolve(step, self.resolver)
+        ctx = self._context(step, attempt=attempt)
         if attempt == 1:
             self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
         else:
-            self.repo.record_step(
-                self.execution.id,
+            self._record_step(
                 step.name,
                 StepStatus.STARTING,
                 attempts=attempt,
@@ -374,10 +423,10 @@ class Scheduler:
         options = {k: v for k, v in step.resources().items() if v}
         options.setdefault("num_cpus", 0)
         ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
-            step.kind, resolved, ctx
+            STEP_KINDS[step.kind].runner, resolved, ctx
         )
         self.running[ref] = _Running(step.name, attempt, first_started, key)
-        self.repo.record_step(self.execution.id, step.name, StepStatus.EXECUTING)
+        self._record_step(step.name, StepStatus.EXECUTING)
 
     def _finish(self, ref: Any, run: _Running) -> None:
         import ray
@@ -386,7 +435,7 @@ class Scheduler:
         try:
             outcome = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
-            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
+            self._record_step(run.name, StepStatus.STOPPED)
             return
         except (
             ray.exceptions.WorkerCrashedError,
@@ -399,17 +448,9 @@ class Scheduler:
             )
             return
         if outcome.ok:
-            work_dir = step_work_dir(self.store, self.execution.id, run.name)
-            outputs = {n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()}
-            self.repo.record_step(
-                self.execution.id,
-                run.name,
-                StepStatus.SUCCEEDED,
-                outputs=outputs,
-                properties=outcome.properties,
-                logs=outcome.logs,
+            self._complete(
+                step, outcome.result, key=run.key, logs=outcome.logs, attempts=run.attempt
             )
-            self._done(step, outputs=outputs, properties=outcome.properties, key=run.key)
         else:
             self._after_failure(
                 step,
@@ -433,9 +474,8 @@ class Scheduler:
         for policy in step.retry_policies:
             if policy.matches(chain) and policy.allows(run.attempt, elapsed):
                 delay = policy.delay(run.attempt)
-                self.repo.add_event(
-                    self.execution.id,
-                    "AttemptFailed",
+                self._add_event(
+                    EventKind.ATTEMPT_FAILED,
                     step_name=step.name,
                     detail=f"attempt {run.attempt} failed: {error}; retrying in {delay:g} s",
                 )
@@ -451,8 +491,7 @@ class Scheduler:
     ) -> None:
         if step.name not in self.existing:
             self._create_or_update(step, StepStatus.STARTING, attempts=attempts)
-        self.repo.record_step(
-            self.execution.id,
+        self._record_step(
             step.name,
             StepStatus.FAILED,
             failure_reason=error,
@@ -468,7 +507,7 @@ class Scheduler:
         while self.delayed and (stopping or self.delayed[0][0] <= now):
             _, name, attempt, first, key = self.delayed.pop(0)
             if stopping:
-                self.repo.record_step(self.execution.id, name, StepStatus.STOPPED)
+                self._record_step(name, StepStatus.STOPPED)
                 continue
             self._submit(self.graph.steps[name], attempt=attempt, first_started=first, key=key)
 
@@ -476,12 +515,12 @@ class Scheduler:
         import ray
 
         for ref, run in list(self.running.items()):
-            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPING)
+            self._record_step(run.name, StepStatus.STOPPING)
             ray.cancel(ref, force=True)
         for ref, run in list(self.running.items()):
             with contextlib.suppress(Exception):
                 ray.get(ref, timeout=30)
-            self.repo.record_step(self.execution.id, run.name, StepStatus.STOPPED)
+            self._record_step(run.name, StepStatus.STOPPED)
             del self.running[ref]
 
 

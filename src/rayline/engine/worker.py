@@ -5,6 +5,7 @@ wrap them."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import sys
@@ -14,16 +15,19 @@ from typing import Any
 
 import ray
 
-from rayline.engine.context import LIVE_LOG, PICKLED, StepContext
-from rayline.step_kinds import STEP_KINDS, load
+from rayline.engine.context import LIVE_LOG, PICKLED, StepContext, StepResult
+from rayline.step_kinds import load
 
 MAX_LOG_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
 class StepOutcome:
+    """What the Ray task reports: the runner's result (its properties made storable), or the
+    error it raised, with the step's logs either way."""
+
     ok: bool
-    properties: dict[str, Any] = field(default_factory=dict)
+    result: StepResult = field(default_factory=StepResult)
     logs: str = ""
     error: str | None = None
     exception_chain: tuple[str, ...] = ()
@@ -51,9 +55,10 @@ class _Tee(io.TextIOBase):
 
 
 @ray.remote(max_retries=0)
-def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
-    """Run ``step`` with its kind's runner inside this Ray worker."""
-    runner = load(STEP_KINDS[kind].runner)
+def run_step(runner_target: str, step: Any, ctx: StepContext) -> StepOutcome:
+    """Run ``step`` inside this Ray worker with its kind's runner (``module:attribute``, as the
+    driver's ``rayline.step_kinds`` names it)."""
+    runner = load(runner_target)
     sink = io.StringIO()
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     live = open(ctx.work_dir / LIVE_LOG, "w", buffering=1)  # noqa: SIM115 - closed in finally
@@ -61,8 +66,8 @@ def run_step(kind: str, step: Any, ctx: StepContext) -> StepOutcome:
     sys.stdout, sys.stderr = _Tee(saved[0], sink, live), _Tee(saved[1], sink, live)
     try:
         result = runner(step, ctx)
-        properties = _storable(result.properties, ctx)
-        return StepOutcome(ok=True, properties=properties, logs=_tail(sink.getvalue()))
+        result = dataclasses.replace(result, properties=_storable(result.properties, ctx))
+        return StepOutcome(ok=True, result=result, logs=_tail(sink.getvalue()))
     except BaseException as exc:
         chain = tuple(c.__name__ for c in type(exc).__mro__)
         tb = "".join(traceback.format_exception(exc))

@@ -5,35 +5,36 @@ append-only offline store (Parquet), SQL over the offline store, and point-in-ti
 >>> fg = FeatureGroup("housing", load_feature_definitions(df))
 >>> fg.create(record_identifier_name="record_id", event_time_feature_name="event_time")
 >>> fg.ingest(df, max_workers=4).summary()
+
+The records the API returns are exported here too: ``FeatureGroupDescription``
+(``FeatureGroup.describe()``), ``IngestionReport`` and its ``RejectedRow`` (``ingest``),
+``DatasetBuilder`` (``create_dataset``).
+
+Names are imported on first use, so the metadata table's module (``_tables``, gathered by the
+migrations) and the online stores load without DuckDB and the rest of the feature store.
 """
 
-from rayline.featurestore.dataset import DatasetBuilder, create_dataset
-from rayline.featurestore.definitions import (
-    FeatureDefinition,
-    FeatureType,
-    FractionalFeatureDefinition,
-    IntegralFeatureDefinition,
-    StringFeatureDefinition,
-    load_feature_definitions,
-)
-from rayline.featurestore.description import FeatureGroupDescription
-from rayline.featurestore.group import FeatureGroup, list_feature_groups
-from rayline.featurestore.query import query
-from rayline.featurestore.report import IngestionReport, RejectedRow
+from __future__ import annotations
 
-__all__ = [
-    "DatasetBuilder",
-    "FeatureDefinition",
-    "FeatureGroup",
-    "FeatureGroupDescription",
-    "FeatureType",
-    "FractionalFeatureDefinition",
-    "IngestionReport",
-    "IntegralFeatureDefinition",
-    "RejectedRow",
-    "StringFeatureDefinition",
-    "create_dataset",
-    "list_feature_groups",
-    "load_feature_definitions",
-    "query",
-]
+from rayline._lazy import lazy_exports
+
+# The public names, by the module that defines them.
+_DEFINED_IN = {
+    "dataset": ("DatasetBuilder", "create_dataset"),
+    "definitions": (
+        "FeatureDefinition",
+        "FeatureType",
+        "FractionalFeatureDefinition",
+        "IntegralFeatureDefinition",
+        "StringFeatureDefinition",
+        "load_feature_definitions",
+    ),
+    "description": ("FeatureGroupDescription",),
+    "group": ("FeatureGroup", "list_feature_groups"),
+    "offline_sql": ("query", "query_arrow"),
+    "report": ("IngestionReport", "RejectedRow"),
+}
+_EXPORTS = {name: f"{__name__}.{module}" for module, names in _DEFINED_IN.items() for name in names}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

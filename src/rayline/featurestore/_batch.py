@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rayline.featurestore import offline
+from rayline.featurestore._sql import fetch_arrow
 from rayline.featurestore.description import FeatureGroupDescription
-from rayline.featurestore.online import open_online_store
+from rayline.featurestore.online import OnlineRecords, open_online_store
 from rayline.featurestore.report import RejectedRow
 from rayline.featurestore.validation import validate
 
@@ -92,15 +93,13 @@ def put_online(
         ids = record_ids.slice(start, _ONLINE_CHUNK).to_pylist()
         times = secs.to_pylist()
         expires = pc.add(secs, ttl).to_pylist() if ttl else [None] * len(times)
-        written += store.put(desc.name, ids, times, expires, payloads(part))
+        written += store.put(desc.name, OnlineRecords(ids, times, expires, payloads(part)))
     return written
 
 
 def payloads(table: pa.Table) -> list[str]:
     """Each row as a JSON object (vectorised in DuckDB rather than a Python loop)."""
     import duckdb
-
-    from rayline.featurestore.query import fetch_arrow
 
     con = duckdb.connect()
     try:

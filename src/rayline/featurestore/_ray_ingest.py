@@ -20,6 +20,7 @@ class IngestWorker:
         self.options = options
 
     def ingest(self, table) -> BatchResult:
+        """Validate and write one batch in this actor."""
         return ingest_batch(self.desc, table, self.options)
 
 

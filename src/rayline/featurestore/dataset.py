@@ -23,8 +23,9 @@ import numpy as np
 import pyarrow as pa
 
 from rayline.errors import SchemaError, UserInputError
+from rayline.featurestore import offline
+from rayline.featurestore._sql import connect_utc, fetch_arrow, quote
 from rayline.featurestore.description import FeatureGroupDescription
-from rayline.featurestore.query import fetch_arrow, quote, source_sql
 from rayline.featurestore.validation import parse_event_time
 
 _ROW = "__rayline_row"
@@ -121,9 +122,10 @@ class DatasetBuilder:
     # -- output ----------------------------------------------------------------------------
 
     def to_arrow(self) -> pa.Table:
-        con, sql = self._prepare()
+        """The dataset as a pyarrow Table (base rows in their original order)."""
+        con, sql, params = self._prepare()
         try:
-            return fetch_arrow(con, sql)
+            return fetch_arrow(con, sql, params)
         finally:
             con.close()
 
@@ -133,23 +135,26 @@ class DatasetBuilder:
         return self.to_arrow().to_pandas()
 
     def sql(self) -> str:
-        """The DuckDB query this builder runs."""
-        con, sql = self._prepare()
+        """The DuckDB query this builder runs. Values (``as_of``, the event-time range) are bound
+        parameters (``$as_of``, ``$start``, ``$end``); each feature group's offline rows are a
+        view (``base_offline``, ``f0_offline``, ...) on the connection the query runs on."""
+        con, sql, _params = self._prepare()
         con.close()
         return sql
 
-    def _prepare(self):
-        import duckdb
-
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
+    def _prepare(self) -> tuple[object, str, dict[str, float]]:
+        """A DuckDB connection holding the inputs, the query, and its parameters."""
+        con = connect_utc()
+        params: dict[str, float] = {}
         # Order comes from an explicit ORDER BY; without this setting DuckDB keeps every
         # intermediate in scan order, which costs about a third of a 1M-row join.
         con.execute("SET preserve_insertion_order = false")
         ctes = []
         if isinstance(self.base, FeatureGroupDescription):
             desc = self.base
-            ctes.append(f"base_src AS ({self._records_sql(desc, for_base=True)})")
+            offline.create_view(con, desc, "base_offline")
+            records = self._records_sql(desc, "base_offline", params, for_base=True)
+            ctes.append(f"base_src AS ({records})")
             base_cols = list(desc.feature_names)
             base_et = _ET
         else:
@@ -181,7 +186,9 @@ class DatasetBuilder:
                     f"the base has no column {join.key!r} to join feature group "
                     f"{join.desc.name!r} on; pass target_feature_name_in_base="
                 )
-            ctes.append(f"{alias}_src AS ({self._records_sql(join.desc, for_base=False)})")
+            offline.create_view(con, join.desc, f"{alias}_offline")
+            records = self._records_sql(join.desc, f"{alias}_offline", params, for_base=False)
+            ctes.append(f"{alias}_src AS ({records})")
             rid = quote(join.desc.record_identifier_name)
             if self.point_in_time:
                 joins_sql.append(
@@ -217,24 +224,35 @@ class DatasetBuilder:
             + " ".join(joins_sql)
             + order
         )
-        return con, sql
+        return con, sql, params
 
-    def _records_sql(self, desc: FeatureGroupDescription, *, for_base: bool) -> str:
-        """A group's rows after as-of, time range, dedup and delete handling."""
+    def _records_sql(
+        self,
+        desc: FeatureGroupDescription,
+        source: str,
+        params: dict[str, float],
+        *,
+        for_base: bool,
+    ) -> str:
+        """A group's rows (from view ``source``) after as-of, time range, dedup and delete
+        handling; the values it compares with go into ``params``."""
         et_type = desc.feature_type(desc.event_time_feature_name).arrow_type
         et_expr = _seconds_expr(quote(desc.event_time_feature_name), et_type)
         rid = quote(desc.record_identifier_name)
         where = []
         if self.as_of_time is not None:
-            where.append(f"write_time <= to_timestamp({self.as_of_time!r})")
+            params["as_of"] = self.as_of_time
+            where.append("write_time <= to_timestamp($as_of)")
         start, end = self.event_time_range
         if start is not None:
-            where.append(f"{_ET} >= {start!r}")
+            params["start"] = start
+            where.append(f"{_ET} >= $start")
         if end is not None:
-            where.append(f"{_ET} <= {end!r}")
+            params["end"] = end
+            where.append(f"{_ET} <= $end")
         if self.include_deleted:
             where.append("NOT is_deleted")
-        sql = f"SELECT *, {et_expr} AS {_ET} FROM ({source_sql(desc)})"
+        sql = f"SELECT *, {et_expr} AS {_ET} FROM {quote(source)}"
         if where:
             sql = f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)}"
         if not self.include_duplicated:

@@ -20,8 +20,8 @@ PARTITION_COLUMNS = ("year", "month", "day", "hour")
 RESERVED_NAMES = frozenset(OFFLINE_COLUMNS + PARTITION_COLUMNS)
 
 MAX_FEATURES = 2500
-_GROUP_NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*$")
-_FEATURE_NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*$")
+# Group and feature names alike (SageMaker's rule).
+_NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*$")
 
 
 class FeatureType(enum.StrEnum):
@@ -33,6 +33,7 @@ class FeatureType(enum.StrEnum):
 
     @property
     def arrow_type(self):
+        """The pyarrow type values of this feature type are stored as."""
         import pyarrow as pa
 
         return {"Integral": pa.int64(), "Fractional": pa.float64(), "String": pa.string()}[
@@ -58,10 +59,12 @@ class FeatureDefinition:
         validate_feature_name(self.feature_name)
 
     def to_dict(self) -> dict[str, str]:
+        """SageMaker's form: ``{"FeatureName": ..., "FeatureType": ...}``."""
         return {"FeatureName": self.feature_name, "FeatureType": self.feature_type.value}
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> FeatureDefinition:
+        """The definition ``to_dict`` wrote."""
         return cls(data["FeatureName"], FeatureType(data["FeatureType"]))
 
 
@@ -82,7 +85,7 @@ def StringFeatureDefinition(feature_name: str) -> FeatureDefinition:
 
 def validate_group_name(name: str) -> str:
     """Check a feature group name (1-64 characters, ``[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*``)."""
-    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not _GROUP_NAME.match(name):
+    if not _is_name(name):
         raise UserInputError(
             f"feature group name {name!r} is invalid: use 1-64 letters or digits, optionally "
             "separated by '-' or '_' (e.g. 'housing-features'), starting and ending with a "
@@ -91,9 +94,13 @@ def validate_group_name(name: str) -> str:
     return name
 
 
+def _is_name(name: object) -> bool:
+    return isinstance(name, str) and 1 <= len(name) <= 64 and _NAME.match(name) is not None
+
+
 def validate_feature_name(name: str) -> str:
     """Check a feature name: the group-name pattern, 1-64 characters, not reserved."""
-    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not _FEATURE_NAME.match(name):
+    if not _is_name(name):
         raise SchemaError(
             f"feature name {name!r} is invalid: use 1-64 letters, digits, '-' or '_', "
             "starting and ending with a letter or digit"

@@ -44,9 +44,11 @@ class FeatureGroupDescription:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
+        """The feature names, in definition order."""
         return tuple(f.feature_name for f in self.feature_definitions)
 
     def feature_type(self, name: str) -> FeatureType:
+        """The type of feature ``name`` (``KeyError`` when the group has no such feature)."""
         for f in self.feature_definitions:
             if f.feature_name == name:
                 return f.feature_type

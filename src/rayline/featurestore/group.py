@@ -37,7 +37,7 @@ from rayline.featurestore.description import (
     DELETING,
     FeatureGroupDescription,
 )
-from rayline.featurestore.online import default_online_store_uri, open_online_store
+from rayline.featurestore.online import OnlineRecords, default_online_store_uri, open_online_store
 from rayline.featurestore.report import IngestionReport
 from rayline.featurestore.validation import parse_event_time
 from rayline.store.artifacts import open_artifact_store
@@ -154,6 +154,7 @@ class FeatureGroup:
         return desc
 
     def exists(self) -> bool:
+        """Whether the group is recorded in the metadata DB."""
         return repo.find(self._db(), self.name) is not None
 
     @property
@@ -334,7 +335,7 @@ class FeatureGroup:
                         f"{event_time!r}; a hard delete needs a later event time"
                     )
             else:
-                store.put(self.name, [rid], [seconds], [None], [None])
+                store.put(self.name, OnlineRecords.tombstone(rid, seconds))
         if OFFLINE in targets:
             marker = _marker_row(desc, record_identifier, event_time, seconds)
             offline.append(

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rayline.featurestore._sql import DUCK_TYPES, fetch_arrow, quote
 from rayline.featurestore.description import FeatureGroupDescription
 from rayline.store.artifacts import to_path
 
@@ -45,6 +46,7 @@ def location_parts(name: str, created_at: float) -> tuple[str, ...]:
 
 
 def data_dir(desc: FeatureGroupDescription) -> Path:
+    """The local directory of a group's offline data (``.../<group>-<epoch>/data``)."""
     return to_path(desc.offline_store_uri)
 
 
@@ -54,10 +56,35 @@ def parquet_glob(desc: FeatureGroupDescription) -> str:
 
 
 def files(desc: FeatureGroupDescription) -> list[Path]:
+    """Every data file of a group, sorted (none when nothing is written yet)."""
     root = data_dir(desc)
     if not root.is_dir():
         return []
     return sorted(root.rglob("*.parquet"))
+
+
+def create_view(con, desc: FeatureGroupDescription, view: str) -> None:
+    """Make ``view`` on DuckDB connection ``con`` select every offline row of a group: its
+    features, the extra columns and the partition columns (empty but typed when nothing is
+    written yet)."""
+    if files(desc):
+        rel = con.read_parquet(parquet_glob(desc), hive_partitioning=True, union_by_name=True)
+    else:
+        cols = [
+            f"NULL::{DUCK_TYPES[f.feature_type.value]} AS {quote(f.feature_name)}"
+            for f in desc.feature_definitions
+        ]
+        cols += [
+            "NULL::TIMESTAMPTZ AS write_time",
+            "NULL::TIMESTAMPTZ AS api_invocation_time",
+            "NULL::BOOLEAN AS is_deleted",
+            "NULL::BIGINT AS year",
+            "NULL::BIGINT AS month",
+            "NULL::BIGINT AS day",
+            "NULL::BIGINT AS hour",
+        ]
+        rel = con.sql(f"SELECT {', '.join(cols)} WHERE false")
+    rel.create_view(view, replace=True)
 
 
 def count_rows(desc: FeatureGroupDescription) -> int:
@@ -73,6 +100,8 @@ def arrow_schema(desc: FeatureGroupDescription) -> pa.Schema:
 
 @dataclass(frozen=True)
 class OfflineWrite:
+    """What one ``append`` wrote: rows, rows skipped as already stored, and files."""
+
     written: int
     duplicates_skipped: int
     files: int
@@ -171,52 +200,41 @@ def _without_stored(
         return part
     import duckdb
 
-    from rayline.featurestore.query import fetch_arrow
-
     cols = [*desc.feature_names, "is_deleted"]
-    quoted = ", ".join(_q(c) for c in cols)
+    quoted = ", ".join(quote(c) for c in cols)
     # Files written before features were added lack their columns: those values were NULL.
     stored = set()
     for path in existing:
         stored.update(pq.read_schema(path).names)
-    duck_types = {"Integral": "BIGINT", "Fractional": "DOUBLE", "String": "VARCHAR"}
     old_cols = (
         ", ".join(
-            _q(f.feature_name)
+            quote(f.feature_name)
             if f.feature_name in stored
-            else f"NULL::{duck_types[f.feature_type.value]}"
+            else f"NULL::{DUCK_TYPES[f.feature_type.value]}"
             for f in desc.feature_definitions
         )
         + ", is_deleted"
     )
-    rid, et = _q(desc.record_identifier_name), _q(desc.event_time_feature_name)
+    rid, et = quote(desc.record_identifier_name), quote(desc.event_time_feature_name)
     con = duckdb.connect()
     try:
         con.register("new_rows", part)
-        files_sql = "[" + ", ".join(_lit(p) for p in existing) + "]"
         kept = fetch_arrow(
             con,
             f"""
             WITH new_rows_h AS (SELECT *, hash({quoted}) AS h__ FROM new_rows),
                  old AS (SELECT DISTINCT {rid} AS rid, {et} AS et, hash({old_cols}) AS h__
-                         FROM read_parquet({files_sql}, union_by_name = true,
+                         FROM read_parquet($files, union_by_name = true,
                                            hive_partitioning = false))
             SELECT * EXCLUDE (h__) FROM new_rows_h n
             WHERE NOT EXISTS (SELECT 1 FROM old o
                               WHERE o.rid = n.{rid} AND o.et = n.{et} AND o.h__ = n.h__)
             """,
+            {"files": existing},
         )
     finally:
         con.close()
     return kept.cast(part.schema) if kept.num_rows else part.slice(0, 0)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def delete_data(desc: FeatureGroupDescription) -> None:

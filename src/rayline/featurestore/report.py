@@ -55,6 +55,7 @@ class IngestionReport:
             )
 
     def to_dict(self) -> dict:
+        """A JSON-able dict (for ``--json`` and step properties)."""
         return asdict(self)
 
     def summary(self) -> str:

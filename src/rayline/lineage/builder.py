@@ -1,30 +1,39 @@
-"""Build the lineage graph around a model version, endpoint or execution from the stores.
+"""Build the lineage graph around a model version, endpoint or execution from the domains' APIs.
 
-Reads the engine's records (``executions``, ``step_runs`` with their output URIs, and the
-pipeline definition, whose ``{"Get": "Steps.X.Outputs['name']"}`` references say which output
-each step consumed), the registry (which execution and step registered a version, from which
-files) and the endpoints' history (which versions each endpoint served). Only the executions
-connected to the focus are loaded.
+Reads the engine's records through its repository (executions, step runs with their output
+URIs, and the pipeline definition, parsed by the DSL itself: a step's ``Outputs``,
+``Properties`` and ``PropertyFiles`` references say what it consumed, ``branches()`` which
+steps a condition controls), the registry (which execution and step registered a version, from
+which files) and the endpoints' history (which versions each endpoint served). Only the
+executions connected to the focus are loaded.
 """
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import sqlalchemy as sa
-
-from rayline.errors import NotFoundError, UserInputError
+from rayline.definition.expressions import (
+    Expression,
+    JsonGet,
+    StepOutput,
+    StepProperty,
+    from_request,
+)
+from rayline.definition.parameters import Parameter
+from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.steps.base import Step
+from rayline.engine.records import StepRunRecord
+from rayline.engine.repository import PipelineRepository
+from rayline.errors import NotFoundError, PipelineDefinitionError, UserInputError
 from rayline.lineage.graph import Lineage, LineageGraph, Node, NodeKind
-from rayline.registry.schema import model_packages
-from rayline.serving.schema import endpoint_events, endpoints
+from rayline.registry.registry import ModelRegistry
+from rayline.serving.repository import EndpointRepository
 from rayline.store.db import Database, open_database
-from rayline.store.schema import executions, pipeline_versions, step_runs
 
-_GET_OUTPUT = re.compile(r"^Steps\.([^.\[]+)\.Outputs\['([^']+)'\]$")
-_GET_STEP = re.compile(r"^Steps\.([^.\[]+)\.(Properties|PropertyFiles)\.")
 _DATA_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".ubj", ".txt", ".npz", ".npy")
+# The serialised forms of expressions: parsed by the DSL, not here.
+_EXPRESSION_KEYS = ("Get", "Std:Join", "Std:JsonGet")
 
 
 def _looks_like_data(value: str) -> bool:
@@ -40,6 +49,9 @@ class LineageBuilder:
 
     def __init__(self, db: Database | None = None, *, db_url: str | None = None) -> None:
         self.db = db or open_database(db_url)
+        self.pipelines = PipelineRepository(self.db)
+        self.registry = ModelRegistry(self.db)
+        self.endpoints = EndpointRepository(self.db)
         self.graph = LineageGraph()
         self._executions: set[str] = set()
         self._models: set[tuple[str, int]] = set()
@@ -74,26 +86,18 @@ class LineageBuilder:
     def resolve(self, ref: str) -> tuple[str, str]:
         """``(kind, key)`` for a reference; bare names are tried as model, endpoint, execution."""
         kind, sep, rest = ref.partition(":")
-        with self.db.connect() as conn:
-            if sep and kind in (NodeKind.MODEL, NodeKind.ENDPOINT, NodeKind.EXECUTION):
-                return kind, rest
-            _, slash, version = ref.rpartition("/")
-            if slash and version.isdigit():
-                return NodeKind.MODEL, ref
-            if (
-                conn.execute(sa.select(endpoints.c.name).where(endpoints.c.name == ref)).first()
-                or conn.execute(
-                    sa.select(endpoint_events.c.id).where(endpoint_events.c.endpoint_name == ref)
-                ).first()
-            ):
-                return NodeKind.ENDPOINT, ref
-            if conn.execute(sa.select(executions.c.id).where(executions.c.id == ref)).first():
-                return NodeKind.EXECUTION, ref
-            like = conn.execute(
-                sa.select(executions.c.id).where(executions.c.id.like(f"{ref}%"))
-            ).all()
-            if len(like) == 1:
-                return NodeKind.EXECUTION, like[0].id
+        if sep and kind in (NodeKind.MODEL, NodeKind.ENDPOINT, NodeKind.EXECUTION):
+            return kind, rest
+        _, slash, version = ref.rpartition("/")
+        if slash and version.isdigit():
+            return NodeKind.MODEL, ref
+        if self.endpoints.find(ref) is not None or self.endpoints.events(ref):
+            return NodeKind.ENDPOINT, ref
+        if self.pipelines.find_execution(ref) is not None:
+            return NodeKind.EXECUTION, ref
+        like = self.pipelines.execution_ids_starting_with(ref)
+        if len(like) == 1:
+            return NodeKind.EXECUTION, like[0]
         raise UserInputError(
             f"{ref!r} names no model version, endpoint or execution; write GROUP/VERSION "
             "(e.g. housing/3), an endpoint name, or an execution id (a unique prefix will do)"
@@ -102,31 +106,20 @@ class LineageBuilder:
     # -- loaders ----------------------------------------------------------------------------
 
     def add_execution(self, execution_id: str) -> str:
+        """Add an execution, its step runs and their outputs, and what it registered."""
         node_id = f"{NodeKind.EXECUTION}:{execution_id}"
         if execution_id in self._executions:
             return node_id
         self._executions.add(execution_id)
-        with self.db.connect() as conn:
-            ex = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).first()
-            if ex is None:
-                raise NotFoundError(f"execution {execution_id!r} does not exist")
-            definition = conn.execute(
-                sa.select(pipeline_versions.c.definition).where(
-                    pipeline_versions.c.pipeline_name == ex.pipeline_name,
-                    pipeline_versions.c.version == ex.pipeline_version,
-                )
-            ).scalar()
-            runs = {
-                r.step_name: r
-                for r in conn.execute(
-                    sa.select(step_runs).where(step_runs.c.execution_id == execution_id)
-                )
-            }
-            registered = conn.execute(
-                sa.select(model_packages.c.group_name, model_packages.c.version).where(
-                    model_packages.c.execution_id == execution_id
-                )
-            ).all()
+        ex = self.pipelines.find_execution(execution_id)
+        if ex is None:
+            raise NotFoundError(f"execution {execution_id!r} does not exist")
+        # By step name, so that the graph (and the order lineage lists what it reached through
+        # the same number of edges) does not depend on the order the steps ran in.
+        runs = {
+            r.step_name: r
+            for r in sorted(self.pipelines.list_step_runs(execution_id), key=_step_name)
+        }
         self.graph.add(
             Node(
                 NodeKind.EXECUTION,
@@ -137,56 +130,48 @@ class LineageBuilder:
         )
         for run in runs.values():
             step_id = self.graph.add(_step_node(run))
-            for output, uri in (run.outputs or {}).items():
+            for output, uri in run.outputs.items():
                 art = self.graph.add(Node(NodeKind.ARTIFACT, uri, f"{run.step_name}.{output}", uri))
                 self.graph.link(step_id, art, output)
-        try:
-            doc = json.loads(definition) if definition else {}
-        except json.JSONDecodeError:
-            doc = {}
-        defaults = {p.get("Name"): p.get("DefaultValue") for p in doc.get("Parameters", [])}
-        params = {**defaults, **(ex.parameters or {})}
-        for request in _all_steps(doc.get("Steps", [])):
-            self._link_step(execution_id, request, runs, params)
+        pipeline = self._pipeline(ex.pipeline_name, ex.pipeline_version)
+        if pipeline is not None:
+            parameters = {p.name: p for p in pipeline.parameters}
+            values = {
+                **{p.name: p.default_value for p in pipeline.parameters},
+                **(ex.parameters or {}),
+            }
+            for step in _all_steps(pipeline.steps):
+                self._link_step(execution_id, step, runs, parameters, values)
         for run in runs.values():
             if run.cached_from and run.cached_from != execution_id:
                 self.add_execution(run.cached_from)
-        for group, version in registered:
-            self.add_model(group, version)
+        for package in sorted(self.registry.registered_by(execution_id), key=_registered_order):
+            self.add_model(package.group, package.version)
         return node_id
 
     def add_model(self, group: str, version: int) -> str:
+        """Add a model version, the step and files it was registered from, and its endpoints."""
         node_id = f"{NodeKind.MODEL}:{group}/{version}"
         if (group, version) in self._models:
             return node_id
         self._models.add((group, version))
-        with self.db.connect() as conn:
-            row = conn.execute(
-                sa.select(model_packages).where(
-                    model_packages.c.group_name == group, model_packages.c.version == version
-                )
-            ).first()
-            served = conn.execute(
-                sa.select(endpoint_events.c.endpoint_name)
-                .where(
-                    endpoint_events.c.model_package_group == group,
-                    endpoint_events.c.model_package_version == version,
-                )
-                .distinct()
-            ).all()
-        if row is None:
-            raise NotFoundError(f"model version {group}/{version} does not exist")
-        rmse = _metric(row.metrics, "rmse")
-        detail = row.status + (f", rmse {rmse:,.1f}" if rmse is not None else "")
+        try:
+            package = self.registry.describe(group, version)
+        except NotFoundError:
+            raise NotFoundError(f"model version {group}/{version} does not exist") from None
+        rmse = package.metric("rmse")
+        detail = package.status + (f", rmse {rmse:,.1f}" if rmse is not None else "")
         self.graph.add(Node(NodeKind.MODEL, f"{group}/{version}", f"{group}/{version}", detail))
-        if row.execution_id:
-            self.add_execution(row.execution_id)
-            if row.step_name:
+        if package.execution_id:
+            self.add_execution(package.execution_id)
+            if package.step_name:
                 self.graph.link(
-                    f"{NodeKind.STEP}:{row.execution_id}/{row.step_name}", node_id, "registered"
+                    f"{NodeKind.STEP}:{package.execution_id}/{package.step_name}",
+                    node_id,
+                    "registered",
                 )
         outputs = [n for n in self.graph.nodes.values() if n.kind == NodeKind.ARTIFACT]
-        for role, uri in (row.sources or {}).items():
+        for role, uri in package.sources.items():
             # A source file inside a step's output directory is that output.
             owner = next(
                 (n for n in outputs if uri == n.key or uri.startswith(n.key.rstrip("/") + "/")),
@@ -198,87 +183,66 @@ class LineageBuilder:
                 else self.graph.add(Node(NodeKind.ARTIFACT, uri, uri.rsplit("/", 1)[-1], uri))
             )
             self.graph.link(art, node_id, role)
-        for (name,) in served:
+        for name in self.endpoints.served_by(group, version):
             self.add_endpoint(name)
         return node_id
 
     def add_endpoint(self, name: str) -> str:
+        """Add an endpoint (or a deleted one's history) and every version it served."""
         node_id = f"{NodeKind.ENDPOINT}:{name}"
         if name in self._endpoints:
             return node_id
         self._endpoints.add(name)
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(endpoints).where(endpoints.c.name == name)).first()
-            served = conn.execute(
-                sa.select(
-                    endpoint_events.c.model_package_group, endpoint_events.c.model_package_version
-                )
-                .where(
-                    endpoint_events.c.endpoint_name == name,
-                    endpoint_events.c.model_package_group.is_not(None),
-                )
-                .order_by(endpoint_events.c.id)
-            ).all()
-        if row is None and not served:
+        endpoint = self.endpoints.find(name)
+        served = [e.model_version for e in self.endpoints.events(name) if e.model_version]
+        if endpoint is None and not served:
             raise NotFoundError(f"endpoint {name!r} does not exist and never did")
-        current = (row.model_package_group, row.model_package_version) if row else None
-        detail = f"{row.status}, serving {current[0]}/{current[1]}" if row else "deleted"
+        current = endpoint.model_version if endpoint else None
+        detail = f"{endpoint.status}, serving {current}" if endpoint else "deleted"
         self.graph.add(Node(NodeKind.ENDPOINT, name, name, detail))
-        for group, version in dict.fromkeys((g, v) for g, v in served):
+        for ref in dict.fromkeys(served):
+            group, _, version = ref.rpartition("/")
             try:
-                model_id = self.add_model(group, version)
+                model_id = self.add_model(group, int(version))
             except NotFoundError:
                 continue  # the version was deleted since; the endpoint's history remains
-            relation = "serves" if (group, version) == current else "served before"
+            relation = "serves" if ref == current else "served before"
             self.graph.link(model_id, node_id, relation)
         return node_id
 
     # -- internals --------------------------------------------------------------------------
 
+    def _pipeline(self, name: str, version: int) -> PipelineDefinition | None:
+        """The pipeline version an execution ran, parsed; None if it is gone or unreadable
+        (the execution's runs still show, without the links between them)."""
+        try:
+            _, definition = self.pipelines.get_definition(name, version)
+            return PipelineDefinition.from_definition(definition)
+        except (NotFoundError, PipelineDefinitionError):
+            return None
+
     def _link_step(
         self,
         execution_id: str,
-        request: dict[str, Any],
-        runs: dict[str, Any],
-        params: dict[str, Any],
+        step: Step,
+        runs: dict[str, StepRunRecord],
+        parameters: dict[str, Parameter],
+        values: dict[str, Any],
     ) -> None:
-        name = request.get("Name")
-        if name not in runs:
+        if step.name not in runs:
             return  # never ran (a branch not taken): not part of what happened
-        step_id = f"{NodeKind.STEP}:{execution_id}/{name}"
-        for dep in request.get("DependsOn", []):
+        step_id = f"{NodeKind.STEP}:{execution_id}/{step.name}"
+        for dep in step.depends_on_names():
             if dep in runs:
                 self.graph.link(f"{NodeKind.STEP}:{execution_id}/{dep}", step_id, "depends on")
-        args = request.get("Arguments", {})
-        for nested in ("IfSteps", "ElseSteps"):
-            for branch in args.get(nested, []):
-                if branch.get("Name") in runs:
-                    self.graph.link(
-                        step_id,
-                        f"{NodeKind.STEP}:{execution_id}/{branch['Name']}",
-                        "if true" if nested == "IfSteps" else "if false",
-                    )
-        for key, value in _references(args):
-            if isinstance(value, dict) and "Get" in value:
-                ref = value["Get"]
-                if m := _GET_OUTPUT.match(ref):
-                    producer, output = m.groups()
-                    uri = (runs[producer].outputs or {}).get(output) if producer in runs else None
-                    if uri:
-                        self.graph.link(f"{NodeKind.ARTIFACT}:{uri}", step_id, key)
-                elif m := _GET_STEP.match(ref):
-                    if m.group(1) in runs:
-                        self.graph.link(
-                            f"{NodeKind.STEP}:{execution_id}/{m.group(1)}",
-                            step_id,
-                            "reads " + m.group(2).lower().replace("files", " file"),
-                        )
-                elif ref.startswith("Parameters."):
-                    value = params.get(ref.removeprefix("Parameters."))
-                    if isinstance(value, str) and _looks_like_data(value):
-                        art = self.graph.add(Node(NodeKind.ARTIFACT, value, value, "parameter"))
-                        self.graph.link(art, step_id, key)
-            elif key == "code" and isinstance(value, dict):
+        for label, branch in step.branches().items():
+            for target in branch:
+                if target.name in runs:
+                    self.graph.link(step_id, f"{NodeKind.STEP}:{execution_id}/{target.name}", label)
+        # The relation of each input is the nearest name the definition gives it (an input's
+        # destination, an argument's key), so the arguments are read in their serialised form.
+        for key, value in _references(step.to_request().get("Arguments", {})):
+            if key == "code" and isinstance(value, dict):
                 sha = value.get("Sha256", "")
                 path = value.get("Path", "")
                 code = self.graph.add(
@@ -290,11 +254,45 @@ class LineageBuilder:
                     )
                 )
                 self.graph.link(code, step_id, "code")
-            elif isinstance(value, str) and _looks_like_data(value):
-                art = self.graph.add(
-                    Node(NodeKind.ARTIFACT, value, value.rsplit("/", 1)[-1], value)
+                continue
+            try:
+                parsed = from_request(value, parameters)
+            except PipelineDefinitionError:
+                continue  # a reference this rayline cannot read links nothing
+            for item in _expressions(parsed):
+                self._link_reference(execution_id, step_id, key, item, runs, values)
+
+    def _link_reference(
+        self,
+        execution_id: str,
+        step_id: str,
+        key: str,
+        item: Any,
+        runs: dict[str, StepRunRecord],
+        values: dict[str, Any],
+    ) -> None:
+        """Link what one parsed reference, or a literal string, says the step consumed."""
+        if isinstance(item, StepOutput):
+            uri = runs[item.step].outputs.get(item.output) if item.step in runs else None
+            if uri:
+                self.graph.link(f"{NodeKind.ARTIFACT}:{uri}", step_id, key)
+        elif isinstance(item, (StepProperty, JsonGet)):
+            (producer,) = item.step_names()
+            if producer in runs:
+                relation = (
+                    "reads properties"
+                    if isinstance(item, StepProperty)
+                    else ("reads property file")
                 )
+                self.graph.link(f"{NodeKind.STEP}:{execution_id}/{producer}", step_id, relation)
+        elif isinstance(item, Parameter):
+            value = values.get(item.name)
+            if isinstance(value, str) and _looks_like_data(value):
+                art = self.graph.add(Node(NodeKind.ARTIFACT, value, value, "parameter"))
                 self.graph.link(art, step_id, key)
+        elif isinstance(item, str) and _looks_like_data(item):
+            art = self.graph.add(Node(NodeKind.ARTIFACT, item, item.rsplit("/", 1)[-1], item))
+            self.graph.link(art, step_id, key)
 
     @staticmethod
     def _in_execution(node: Node, execution_id: str) -> bool:
@@ -314,29 +312,49 @@ def lineage(ref: str, *, db_url: str | None = None, max_depth: int | None = None
     return LineageBuilder(db_url=db_url).lineage(ref, max_depth=max_depth)
 
 
-def _step_node(run) -> Node:
+def _step_node(run: StepRunRecord) -> Node:
     detail = f"{run.status} {run.step_type} step"
     if run.cached_from:
         detail += f", cached from {run.cached_from[:12]}"
     return Node(NodeKind.STEP, f"{run.execution_id}/{run.step_name}", run.step_name, detail)
 
 
-def _all_steps(requests: list[dict[str, Any]]):
-    for request in requests:
-        yield request
-        args = request.get("Arguments", {})
-        yield from _all_steps(args.get("IfSteps", []))
-        yield from _all_steps(args.get("ElseSteps", []))
+def _step_name(run: StepRunRecord) -> str:
+    return run.step_name
+
+
+def _registered_order(package: Any) -> tuple[float, str, int]:
+    return package.created_at, package.group, package.version
+
+
+def _all_steps(steps: Iterable[Step]) -> Iterator[Step]:
+    """Every step, each followed by the steps of its branches (depth first)."""
+    for step in steps:
+        yield step
+        yield from _all_steps(step.branch_steps())
+
+
+def _expressions(value: Any) -> Iterator[Any]:
+    """An expression, the expressions inside it, and the literals they combine (a ``Join``'s)."""
+    if isinstance(value, Expression):
+        yield value
+        for child in value.children():
+            yield from _expressions(child)
+    elif isinstance(value, str):
+        yield value
 
 
 def _references(args: Any, key: str = ""):
-    """``(relation, value)`` for every reference, code ref and literal string in ``args``.
+    """``(relation, value)`` for every expression, code ref and literal string in ``args``.
 
     The relation is the nearest meaningful name: an input's destination, an argument's key.
-    Nested steps (a condition's branches) are skipped: they are steps of their own.
+    A step's request nested in the arguments (a branch of a step that branches: it has a
+    ``Name`` and ``Arguments`` of its own) is skipped: it is a step of its own.
     """
     if isinstance(args, dict):
-        if "Get" in args and len(args) == 1:
+        if "Name" in args and "Arguments" in args:
+            return
+        if len(args) == 1 and next(iter(args)) in _EXPRESSION_KEYS:
             yield key, args
             return
         if "Sha256" in args and "Path" in args:
@@ -344,7 +362,7 @@ def _references(args: Any, key: str = ""):
             return
         label = args.get("Destination") or args.get("OutputName")
         for k, v in args.items():
-            if k in ("IfSteps", "ElseSteps", "Sha256", "SourceSha256"):
+            if k in ("Sha256", "SourceSha256"):
                 continue
             yield from _references(v, label or (k if k not in ("Source", "Values") else key))
     elif isinstance(args, list):
@@ -352,10 +370,3 @@ def _references(args: Any, key: str = ""):
             yield from _references(v, key)
     elif isinstance(args, str):
         yield key, args
-
-
-def _metric(metrics: Any, name: str) -> float | None:
-    try:
-        return float(metrics["regression_metrics"][name]["value"])
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -49,12 +49,15 @@ class ContinuousParameter:
 
     @property
     def logarithmic(self) -> bool:
+        """Whether the range is searched on a log scale."""
         return self.scaling_type == "Logarithmic"
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` lies in this range."""
         return self.min_value <= value <= self.max_value
 
     def to_dict(self) -> dict[str, Any]:
+        """The range as JSON-ready data (for the definition and the trials table)."""
         return {
             "Type": "Continuous",
             "MinValue": self.min_value,
@@ -76,12 +79,15 @@ class IntegerParameter:
 
     @property
     def logarithmic(self) -> bool:
+        """Whether the range is searched on a log scale."""
         return self.scaling_type == "Logarithmic"
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` lies in this range."""
         return float(value).is_integer() and self.min_value <= value <= self.max_value
 
     def to_dict(self) -> dict[str, Any]:
+        """The range as JSON-ready data (for the definition and the trials table)."""
         return {
             "Type": "Integer",
             "MinValue": self.min_value,
@@ -103,9 +109,11 @@ class CategoricalParameter:
         object.__setattr__(self, "values", values)
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` lies in this range."""
         return value in self.values
 
     def to_dict(self) -> dict[str, Any]:
+        """The range as JSON-ready data (for the definition and the trials table)."""
         return {"Type": "Categorical", "Values": list(self.values)}
 
 

@@ -89,7 +89,8 @@ class Preprocessor:
         stds = np.array([s or 1.0 for s in self.stds])
         return (matrix - np.array(self.means)) / stds
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form :meth:`save` writes and :meth:`from_dict` reads."""
         return {
             "format": _FORMAT,
             "columns": list(self.columns),
@@ -99,35 +100,50 @@ class Preprocessor:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Preprocessor:
-        if data.get("format") != _FORMAT:
-            raise SchemaError(f"not a rayline preprocessor (format {data.get('format')!r})")
-        return cls(
-            columns=tuple(data["columns"]),
-            means=tuple(float(m) for m in data["means"]),
-            stds=tuple(float(s) for s in data["stds"]),
-            label=data.get("label"),
-        )
+    def from_dict(cls, data: Any, *, source: str = "preprocessor") -> Preprocessor:
+        """Read the JSON form (``{"columns", "means", "stds", "label"}``; ``format`` optional,
+        so a scaler written by other tools registers too). ``source`` names it in errors."""
+        if isinstance(data, Mapping) and data.get("format", _FORMAT) != _FORMAT:
+            raise SchemaError(f"{source}: not a rayline preprocessor (format {data['format']!r})")
+        try:
+            columns = tuple(str(c) for c in data["columns"])
+            means = tuple(float(v) for v in data["means"])
+            stds = tuple(float(v) for v in data["stds"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SchemaError(
+                f"{source}: expected a JSON object with 'columns', 'means' and 'stds' lists "
+                f"(standard scaling), got keys {sorted(data) if isinstance(data, dict) else data!r}"
+            ) from exc
+        if not (len(columns) == len(means) == len(stds)) or not columns:
+            raise SchemaError(
+                f"{source}: 'columns', 'means' and 'stds' must be non-empty lists of the same "
+                f"length (got {len(columns)}, {len(means)}, {len(stds)})"
+            )
+        return cls(columns=columns, means=means, stds=stds, label=data.get("label"))
 
     def save(self, directory: str | Path) -> Path:
         """Write ``preprocessor.json`` into ``directory``; returns its path."""
         path = Path(directory) / PREPROCESSOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2))
+        path.write_text(json.dumps(self.to_dict(), indent=2))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Preprocessor:
-        """Read a preprocessor from its JSON file or the directory holding it."""
+        """Read a preprocessor from its JSON file or the directory holding it (path or
+        ``file://`` URI)."""
         from rayline.store.artifacts import to_path
 
         p = to_path(str(path))
         if p.is_dir():
             p = p / PREPROCESSOR_FILE
         try:
-            return cls.from_json(json.loads(p.read_text()))
+            data = json.loads(p.read_text())
         except FileNotFoundError:
-            raise SchemaError(f"no {PREPROCESSOR_FILE} at {path}") from None
+            raise SchemaError(f"preprocessor file {p} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"preprocessor file {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
 
 
 def fit_standard_scaler(

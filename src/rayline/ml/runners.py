@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rayline.engine.context import StepContext, StepResult
@@ -22,9 +24,14 @@ from rayline.store.artifacts import to_path
 MAX_TRIALS_PROPERTY = 100
 
 
-def _input_path(step: Any, channel: str) -> str | None:
-    value = step.inputs.get(channel)
-    return None if value is None else str(to_path(str(value)))
+def _data(step: Any) -> dict[str, Any]:
+    """What training and tuning read: the ``train`` / ``validation`` channels as local paths,
+    and the trainer."""
+    paths = {c: step.inputs.get(c) for c in ("train", "validation")}
+    return {
+        **{c: None if v is None else str(to_path(str(v))) for c, v in paths.items()},
+        "trainer": step.trainer,
+    }
 
 
 def _track(
@@ -45,6 +52,21 @@ def _track(
             "MLFLOW_TRACKING_URI."
         )
         return None
+
+
+@contextmanager
+def _tracked_work(step: Any, ctx: StepContext) -> Iterator[float]:
+    """Around the library call that trains: warm MLflow up meanwhile, yield the start time, and
+    record a FAILED run when the call raises."""
+    from rayline.tracking.runs import prewarm
+
+    prewarm(ctx.mlflow_tracking_uri)
+    started = time.time()
+    try:
+        yield started
+    except BaseException:
+        _track(step, ctx, started=started, status="FAILED")
+        raise
 
 
 def _record(
@@ -82,21 +104,13 @@ def _trainer_params(trainer: Any) -> dict[str, Any]:
 def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
     """Train, write ``model`` and ``metrics``, and track the run in MLflow."""
     from rayline.ml.training import METRICS_FILE, train_xgboost
-    from rayline.tracking.runs import prewarm
 
-    prewarm(ctx.mlflow_tracking_uri)
-    started = time.time()
-    try:
+    with _tracked_work(step, ctx) as started:
         result = train_xgboost(
-            _input_path(step, "train"),
-            _input_path(step, "validation"),
-            trainer=step.trainer,
+            **_data(step),
             output_dir=ctx.outputs["model"],
             work_dir=ctx.work_dir / "ray-train",
         )
-    except BaseException:
-        _track(step, ctx, started=started, status="FAILED")
-        raise
     shutil.move(str(ctx.outputs["model"] / METRICS_FILE), ctx.outputs["metrics"] / METRICS_FILE)
     how = f"Ray Train, {result.num_workers} workers" if result.distributed else "one process"
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
@@ -127,15 +141,10 @@ def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
 def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
     """Tune, write ``models``, ``results`` and ``best_model``, and track every trial."""
     from rayline.ml.tuning import _plain, copy_model, tune_xgboost, write_results
-    from rayline.tracking.runs import prewarm
 
-    prewarm(ctx.mlflow_tracking_uri)
-    started = time.time()
-    try:
+    with _tracked_work(step, ctx) as started:
         result = tune_xgboost(
-            _input_path(step, "train"),
-            _input_path(step, "validation"),
-            trainer=step.trainer,
+            **_data(step),
             hyperparameter_ranges=step.hyperparameter_ranges,
             objective_metric=step.objective_metric,
             objective_type=step.objective_type,
@@ -146,9 +155,6 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             work_dir=ctx.work_dir / "ray-tune",
             seed=step.seed,
         )
-    except BaseException:
-        _track(step, ctx, started=started, status="FAILED")
-        raise
     write_results(result, ctx.outputs["results"])
     copy_model(result.get_top_model_uri(0), ctx.outputs["best_model"])
     best = result.best_trial

@@ -14,11 +14,11 @@ Their runners are in :mod:`rayline.ml.runners`; both are registered in ``rayline
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rayline.config import settings
 from rayline.definition.expressions import Expression, to_request
 from rayline.definition.steps.base import ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
@@ -31,7 +31,7 @@ _INPUT_CHANNELS = ("train", "validation")
 def training_threads() -> int:
     """Threads a single-process training step uses: ``RAYLINE_TRAINING_THREADS`` or the cores
     of the machine that submits the step (nodes of a cluster are assumed alike)."""
-    return int(os.environ.get("RAYLINE_TRAINING_THREADS") or os.cpu_count() or 1)
+    return settings().training_threads
 
 
 def _check_inputs(step: str, inputs: Mapping[str, Any], *, need_validation: bool) -> None:
@@ -58,15 +58,12 @@ def _trainer_from(request: dict[str, Any], ctx: ParseContext) -> XGBoostTrainer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingStep(Step):
-    """Train an XGBoost model on a ``train`` input, evaluated on ``validation``.
+class _XGBoostStep(Step):
+    """What training and tuning steps share: an ``XGBoostTrainer``, the ``train`` (and
+    ``validation``) input channels, and the CPUs of the step's task."""
 
-    Outputs: ``model`` (``model.ubj``) and ``metrics`` (``metrics.json``). Properties:
-    ``FinalMetrics`` (``{"validation-rmse": ..., ...}``), ``FinalMetricDataList`` (SageMaker's
-    ``[{"MetricName": "validation:rmse", "Value": ...}]``), ``Distributed``, ``NumRows``.
-    """
-
-    kind: ClassVar[str] = "Training"
+    #: Whether the kind needs a ``validation`` input besides ``train``.
+    needs_validation: ClassVar[bool] = False
 
     trainer: XGBoostTrainer
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -80,13 +77,26 @@ class TrainingStep(Step):
                 f"{type(self.trainer).__name__}"
             )
         object.__setattr__(self, "inputs", dict(self.inputs))
-        _check_inputs(self.name, self.inputs, need_validation=False)
+        _check_inputs(self.name, self.inputs, need_validation=self.needs_validation)
+
+    def local_files(self) -> tuple[str, ...]:
+        """Input channels given as local paths (their content is part of the cache key)."""
+        return tuple(v for v in self.inputs.values() if isinstance(v, str) and "://" not in v)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingStep(_XGBoostStep):
+    """Train an XGBoost model on a ``train`` input, evaluated on ``validation``.
+
+    Outputs: ``model`` (``model.ubj``) and ``metrics`` (``metrics.json``). Properties:
+    ``FinalMetrics`` (``{"validation-rmse": ..., ...}``), ``FinalMetricDataList`` (SageMaker's
+    ``[{"MetricName": "validation:rmse", "Value": ...}]``), ``Distributed``, ``NumRows``.
+    """
+
+    kind: ClassVar[str] = "Training"
 
     def declared_outputs(self) -> tuple[str, ...]:
         return ("model", "metrics")
-
-    def local_files(self) -> tuple[str, ...]:
-        return tuple(v for v in self.inputs.values() if isinstance(v, str) and "://" not in v)
 
     def resources(self) -> dict[str, Any]:
         # XGBoost's OpenMP pool is sized from OMP_NUM_THREADS when the library loads, and Ray
@@ -126,7 +136,7 @@ class TrainingStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TuningStep(Step):
+class TuningStep(_XGBoostStep):
     """Tune a trainer's hyperparameters with Ray Tune (``max_jobs`` trials,
     ``max_parallel_jobs`` at a time) and keep every trial's model.
 
@@ -141,8 +151,8 @@ class TuningStep(Step):
     """
 
     kind: ClassVar[str] = "Tuning"
+    needs_validation: ClassVar[bool] = True
 
-    trainer: XGBoostTrainer
     hyperparameter_ranges: dict[str, Parameter] = field(
         default_factory=dict, metadata={"resolve": False}
     )
@@ -151,27 +161,18 @@ class TuningStep(Step):
     strategy: str = "Bayesian"
     max_jobs: int = 4
     max_parallel_jobs: int = 2
-    inputs: dict[str, Any] = field(default_factory=dict)
     seed: int | None = 0
-    num_cpus: float = no_resolve(default=1)
 
     def __post_init__(self) -> None:
         from rayline.ml.hyperparameters import normalize_objective_type, normalize_strategy
 
         super().__post_init__()
-        if not isinstance(self.trainer, XGBoostTrainer):
-            raise PipelineDefinitionError(
-                f"step {self.name!r}: trainer= must be an XGBoostTrainer, not "
-                f"{type(self.trainer).__name__}"
-            )
         if not self.hyperparameter_ranges:
             raise PipelineDefinitionError(
                 f"step {self.name!r}: hyperparameter_ranges= is empty; give at least one, e.g. "
                 "{'max_depth': IntegerParameter(1, 8)}"
             )
         object.__setattr__(self, "hyperparameter_ranges", dict(self.hyperparameter_ranges))
-        object.__setattr__(self, "inputs", dict(self.inputs))
-        _check_inputs(self.name, self.inputs, need_validation=True)
         try:
             if isinstance(self.strategy, str):
                 object.__setattr__(self, "strategy", normalize_strategy(self.strategy))
@@ -184,9 +185,6 @@ class TuningStep(Step):
 
     def declared_outputs(self) -> tuple[str, ...]:
         return ("models", "results", "best_model")
-
-    def local_files(self) -> tuple[str, ...]:
-        return tuple(v for v in self.inputs.values() if isinstance(v, str) and "://" not in v)
 
     def resources(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": 0}

@@ -19,11 +19,12 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rayline.config import settings
+from rayline.engine.environment import process_state
 from rayline.errors import BackendError, UserInputError
 from rayline.ml.tables import data_files, read_shard, read_table, split_label
 from rayline.ml.trainers import DEFAULT_EVAL_METRICS, XGBoostTrainer
@@ -84,7 +85,7 @@ def choose_distributed(trainer: XGBoostTrainer, *, cells: int) -> bool:
         return bool(trainer.distributed)
     if trainer.num_workers <= 1:
         return False
-    threshold = int(os.environ.get("RAYLINE_DISTRIBUTED_MIN_CELLS") or DISTRIBUTED_MIN_CELLS)
+    threshold = settings().distributed_min_cells or DISTRIBUTED_MIN_CELLS
     return cells >= threshold
 
 
@@ -270,18 +271,6 @@ _TRAIN_ENV = {
 }
 
 
-@contextmanager
-def _train_env():
-    """Set :data:`_TRAIN_ENV` (unless the user set them) for the duration of one ``fit()``."""
-    added = {k: v for k, v in _TRAIN_ENV.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
-
-
 def _train_distributed(train, validation, *, trainer, output, work_dir):
     import ray.train
     from ray.train.xgboost import XGBoostTrainer as RayXGBoostTrainer
@@ -313,7 +302,7 @@ def _train_distributed(train, validation, *, trainer, output, work_dir):
         ),
     )
     try:
-        with _train_env():
+        with process_state(env=_TRAIN_ENV, keep_existing=True):
             result = ray_trainer.fit()
     except Exception as exc:
         raise BackendError(f"distributed XGBoost training failed on Ray Train: {exc}") from exc

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
-import os
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rayline.config import settings
 from rayline.errors import UserInputError
 
 
@@ -45,6 +46,7 @@ class InferenceSpec:
     framework: str = "xgboost"
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data (what ``--json`` prints)."""
         return {
             "input_columns": list(self.input_columns),
             "content_types": list(self.content_types),
@@ -127,6 +129,7 @@ class ModelPackage:
             return None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data (what ``--json`` prints)."""
         return {
             "ModelPackageGroupName": self.group,
             "ModelPackageVersion": self.version,
@@ -158,6 +161,42 @@ class ModelPackage:
         }
 
 
+CONTENT_TYPES = ("text/csv", "application/json")
+
+
+def check_content_types(types: Iterable[str]) -> None:
+    """Refuse a request or response content type that endpoints cannot speak."""
+    for ctype in types:
+        if ctype not in CONTENT_TYPES:
+            raise UserInputError(
+                f"content type {ctype!r} is not supported; use 'text/csv' and/or 'application/json'"
+            )
+
+
+def check_name(
+    name: str, *, what: str, max_length: int = 200, punctuation: str = "-_.", why: str = ""
+) -> str:
+    """``name`` if it is 1 to ``max_length`` letters, digits and ``punctuation``, starting
+    with a letter, digit or '_'; else a :class:`UserInputError` saying what is allowed.
+
+    Model package groups use the defaults; endpoints, whose name is part of their URL, allow
+    only '-' and 63 characters.
+    """
+    allowed = set(string.ascii_letters + string.digits + punctuation)
+    if not name or len(name) > max_length or not set(name) <= allowed or name[0] in "-.":
+        marks = [repr(c) for c in punctuation]
+        chars = (
+            f"letters, digits, {', '.join(marks[:-1])} or {marks[-1]}"
+            if len(marks) > 1
+            else f"letters, digits and {marks[0]}"
+        )
+        raise UserInputError(
+            f"{what} name {name!r} is not valid: use 1-{max_length} {chars}, starting with a "
+            f"letter or digit{why}"
+        )
+    return name
+
+
 def parse_version_ref(ref: str) -> tuple[str, int]:
     """``'housing/3'`` → ``('housing', 3)``."""
     group, sep, version = str(ref).rpartition("/")
@@ -170,10 +209,4 @@ def parse_version_ref(ref: str) -> tuple[str, int]:
 
 def current_user() -> str:
     """Who is acting: ``RAYLINE_USER``, else the OS user."""
-    user = os.environ.get("RAYLINE_USER")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
-        return "unknown"
+    return settings().user

@@ -1,4 +1,10 @@
-"""The model registry's tables (SQLAlchemy Core, on the shared metadata; migration 0004)."""
+"""The model registry's tables (SQLAlchemy Core, on the shared metadata; migrations 0004, 0005).
+
+``model_package_deployments`` says which endpoint serves which version. Serving writes it through
+:class:`~rayline.registry.registry.ModelRegistry` in the same transaction as its own endpoint
+record, so the registry can refuse to delete a served version (and name the endpoints) without
+reading serving's tables; ``ON DELETE RESTRICT`` makes the database refuse it too.
+"""
 
 from __future__ import annotations
 
@@ -61,4 +67,17 @@ model_approval_history = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("by", sa.String(256), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
+)
+
+model_package_deployments = sa.Table(
+    "model_package_deployments",
+    metadata,
+    sa.Column("endpoint_name", sa.String(256), primary_key=True),
+    sa.Column(
+        "package_id",
+        sa.Integer,
+        sa.ForeignKey("model_packages.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
 )

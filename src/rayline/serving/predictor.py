@@ -1,7 +1,8 @@
 """The per-request work of an endpoint, without Ray: parse, scale, predict, format.
 
 A :class:`Predictor` holds a preloaded XGBoost ``Booster`` and the fitted preprocessor that was
-registered with the model version, so endpoints take raw feature rows (the reference workflow's
+registered with the model version (:class:`rayline.ml.preprocessor.Preprocessor`, the one that
+training wrote), so endpoints take raw feature rows (the reference workflow's
 endpoint needed pre-scaled input). Everything per request is numpy on one small array and one
 ``inplace_predict`` call: the hot path must stay in the tens of microseconds.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rayline.errors import SchemaError, UserInputError
+from rayline.ml.preprocessor import Preprocessor
 from rayline.store.artifacts import to_path
 
 CSV = "text/csv"
@@ -31,55 +32,6 @@ class InvalidRequest(UserInputError):
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class Preprocessor:
-    """Standard scaling fitted on the training split: ``(x - mean) / std`` per input column."""
-
-    columns: tuple[str, ...]
-    means: tuple[float, ...]
-    stds: tuple[float, ...]
-    label: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "preprocessor") -> Preprocessor:
-        """Read the preprocessor JSON (``{"columns", "means", "stds", "label"}``)."""
-        try:
-            columns = tuple(str(c) for c in data["columns"])
-            means = tuple(float(v) for v in data["means"])
-            stds = tuple(float(v) for v in data["stds"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(
-                f"{source}: expected a JSON object with 'columns', 'means' and 'stds' lists "
-                f"(standard scaling), got keys {sorted(data) if isinstance(data, dict) else data!r}"
-            ) from exc
-        if not (len(columns) == len(means) == len(stds)) or not columns:
-            raise SchemaError(
-                f"{source}: 'columns', 'means' and 'stds' must be non-empty lists of the same "
-                f"length (got {len(columns)}, {len(means)}, {len(stds)})"
-            )
-        return cls(columns=columns, means=means, stds=stds, label=data.get("label"))
-
-    @classmethod
-    def load(cls, uri: str) -> Preprocessor:
-        """Load the preprocessor JSON file at ``uri`` (a ``file://`` URI or a path)."""
-        path = to_path(uri)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise SchemaError(f"preprocessor file {uri} does not exist") from exc
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"preprocessor file {uri} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data, source=str(uri))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": list(self.columns),
-            "means": list(self.means),
-            "stds": list(self.stds),
-            "label": self.label,
-        }
 
 
 class Predictor:

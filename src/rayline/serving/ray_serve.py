@@ -21,31 +21,24 @@ one machine do not collide.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+from rayline.config import settings
 from rayline.errors import BackendError, ConfigError
 
 SERVE_APP_PREFIX = "/endpoints"
 
 
 def serve_host() -> str:
-    return os.environ.get("RAYLINE_SERVE_HOST") or "127.0.0.1"
+    return settings().serve_host
 
 
 def serve_port() -> int:
-    raw = os.environ.get("RAYLINE_SERVE_PORT") or "8000"
-    try:
-        port = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"RAYLINE_SERVE_PORT={raw!r} is not a port number") from exc
-    if not 0 < port < 65536 - 1200:
-        raise ConfigError(f"RAYLINE_SERVE_PORT={port} is out of range (1-64335)")
-    return port
+    return settings().serve_port
 
 
 def fast_serve_enabled() -> bool:
-    return os.environ.get("RAYLINE_SERVE_FAST", "1") != "0"
+    return settings().serve_fast
 
 
 def serve_env(port: int | None = None) -> dict[str, str]:

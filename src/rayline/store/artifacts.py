@@ -45,6 +45,7 @@ class ArtifactStore:
         return target.as_uri()
 
     def get_bytes(self, uri: str) -> bytes:
+        """The bytes of the artifact at ``uri`` (``NotFoundError`` when there is none)."""
         path = self.path(uri)
         if not path.is_file():
             raise NotFoundError(f"artifact {uri} does not exist")
@@ -62,9 +63,11 @@ class ArtifactStore:
         return digest, target.as_uri()
 
     def exists(self, uri: str) -> bool:
+        """Whether something is stored at ``uri``."""
         return self.path(uri).exists()
 
     def delete(self, uri: str) -> None:
+        """Remove what is stored at ``uri`` (a file or a whole directory), if anything."""
         path = self.path(uri)
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -110,6 +113,7 @@ _hash_memo: dict[tuple[str, int, int], str] = {}
 
 
 def file_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes, remembered per (path, size, mtime) in this process."""
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     cached = _hash_memo.get(key)

@@ -56,6 +56,7 @@ class Database:
             command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
+        """Close the engine's pooled connections."""
         self.engine.dispose()
 
 

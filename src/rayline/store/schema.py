@@ -1,7 +1,10 @@
-"""The pipeline engine's tables (SQLAlchemy Core). Other subsystems define theirs beside their code
-on the same ``metadata``; the migrations in ``store/migrations/versions`` create them all.
+"""The shared SQLAlchemy ``MetaData`` every owner defines its tables on.
 
-Times are Unix epoch seconds (float): exact, time-zone free, and the same on SQLite and PostgreSQL.
+Each package owns its tables and defines them once, beside its code, on this ``metadata``:
+``rayline.engine.schema`` (pipelines, executions, step runs, events),
+``rayline.featurestore._tables``, ``rayline.registry.schema`` and ``rayline.serving.schema``.
+The store layer never imports them; the migrations in ``store/migrations/versions`` create them
+all, and ``migrations/env.py`` gathers them as alembic's ``target_metadata``.
 """
 
 from __future__ import annotations
@@ -9,90 +12,4 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
-
-pipelines = sa.Table(
-    "pipelines",
-    metadata,
-    sa.Column("name", sa.String(256), primary_key=True),
-    sa.Column("description", sa.Text, nullable=False, default=""),
-    sa.Column("latest_version", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
-
-pipeline_versions = sa.Table(
-    "pipeline_versions",
-    metadata,
-    sa.Column(
-        "pipeline_name",
-        sa.String(256),
-        sa.ForeignKey("pipelines.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("definition", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
-executions = sa.Table(
-    "executions",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("pipeline_name", sa.String(256), nullable=False, index=True),
-    sa.Column("pipeline_version", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("parameters", sa.JSON, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("ended_at", sa.Float),
-    sa.Column("failure_reason", sa.Text),
-    sa.Column("max_parallel_steps", sa.Integer),
-    sa.Column("driver", sa.String(256)),
-    sa.Column("heartbeat_at", sa.Float),
-    sa.Column("mlflow_run_id", sa.String(64)),
-)
-
-step_runs = sa.Table(
-    "step_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "execution_id",
-        sa.String(64),
-        sa.ForeignKey("executions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("pipeline_name", sa.String(256), nullable=False),
-    sa.Column("step_name", sa.String(256), nullable=False),
-    sa.Column("step_type", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("started_at", sa.Float),
-    sa.Column("ended_at", sa.Float),
-    sa.Column("failure_reason", sa.Text),
-    sa.Column("user_traceback", sa.Text),
-    sa.Column("logs", sa.Text),
-    sa.Column("outputs", sa.JSON),
-    sa.Column("properties", sa.JSON),
-    sa.Column("cache_key", sa.String(64)),
-    sa.Column("cached_from", sa.String(64)),
-    sa.Column("mlflow_run_id", sa.String(64)),
-    sa.UniqueConstraint("execution_id", "step_name", name="uq_step_runs_execution_step"),
-    sa.Index("ix_step_runs_cache", "pipeline_name", "step_name", "cache_key"),
-)
-
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "execution_id",
-        sa.String(64),
-        sa.ForeignKey("executions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    sa.Column("step_name", sa.String(256)),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Column("detail", sa.Text),
-)
+"""The one ``MetaData`` all of rayline's tables are defined on."""

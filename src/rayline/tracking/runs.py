@@ -7,8 +7,9 @@ execution's run; tag ``rayline.step``); a nested run per tuning trial under its 
 The execution's run is created lazily by the first ML step that runs (so pipelines without ML
 steps never import MLflow) and its id is stored on ``executions.mlflow_run_id`` with a
 compare-and-set, so parallel steps agree on one run. Each step's run id goes on
-``step_runs.mlflow_run_id``. The engine ends the execution's run with
-:func:`finish_execution_run` when the execution ends.
+``step_runs.mlflow_run_id``; both through the engine's ``PipelineRepository``, which owns those
+tables. When the execution ends, the engine's event listener
+(``rayline.tracking.listener:close_execution_run``) ends its run with :func:`finish_execution_run`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rayline.config import settings
+from rayline.engine.records import ExecutionStatus
 from rayline.errors import BackendError, NotFoundError
 
 _clients: dict[str, Any] = {}
@@ -29,10 +31,10 @@ _lock = threading.Lock()
 
 # MLflow's own terminal statuses, from rayline's execution statuses.
 _STATUS = {
-    "Succeeded": "FINISHED",
-    "Failed": "FAILED",
-    "Stopped": "KILLED",
-    "Stopping": "KILLED",
+    ExecutionStatus.SUCCEEDED: "FINISHED",
+    ExecutionStatus.FAILED: "FAILED",
+    ExecutionStatus.STOPPED: "KILLED",
+    ExecutionStatus.STOPPING: "KILLED",
 }
 _MAX_PARAM = 6000  # MLflow's parameter value limit
 
@@ -117,18 +119,8 @@ def ensure_execution_run(
     A new run is stored on ``executions.mlflow_run_id`` only if none is there yet; when a
     parallel step won that race, our run is deleted and the winner's id returned.
     """
-    import sqlalchemy as sa
-
-    from rayline.store.db import open_database
-    from rayline.store.schema import executions
-
-    db = open_database(db_url)
-    with db.connect() as conn:
-        row = conn.execute(
-            sa.select(executions.c.mlflow_run_id, executions.c.created_at).where(
-                executions.c.id == execution_id
-            )
-        ).first()
+    repo = _repository(db_url)
+    row = repo.find_execution(execution_id)
     if row is not None and row.mlflow_run_id:
         return row.mlflow_run_id
     c = client(uri)
@@ -144,57 +136,41 @@ def ensure_execution_run(
         c.log_batch(run_id, params=_params(parameters))
     if row is None:
         return run_id  # not a recorded execution (library use): nothing to link
-    with db.begin() as conn:
-        claimed = conn.execute(
-            executions.update()
-            .where(executions.c.id == execution_id, executions.c.mlflow_run_id.is_(None))
-            .values(mlflow_run_id=run_id)
-        ).rowcount
-        if claimed:
-            return run_id
-        winner = conn.execute(
-            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
-        ).scalar_one()
-    c.delete_run(run_id)
+    winner = repo.claim_mlflow_run(execution_id, run_id)
+    if winner != run_id:
+        c.delete_run(run_id)
     return winner
 
 
 def finish_execution_run(
-    execution_id: str, status: str, *, db_url: str | None = None, uri: str | None = None
+    execution_id: str,
+    status: ExecutionStatus | str,
+    *,
+    db_url: str | None = None,
+    uri: str | None = None,
 ) -> str | None:
     """End the execution's MLflow run, if it has one, with ``status`` (rayline's execution
     status: Succeeded, Failed, Stopped). Returns the run id, or None when there is none — in
     which case MLflow is not even imported."""
-    import sqlalchemy as sa
-
-    from rayline.store.db import open_database
-    from rayline.store.schema import executions
-
-    db = open_database(db_url)
-    with db.connect() as conn:
-        run_id = conn.execute(
-            sa.select(executions.c.mlflow_run_id).where(executions.c.id == execution_id)
-        ).scalar()
+    row = _repository(db_url).find_execution(execution_id)
+    run_id = row.mlflow_run_id if row is not None else None
     if not run_id:
         return None
-    client(uri).set_terminated(run_id, status=_STATUS.get(status, "FINISHED"))
+    client(uri).set_terminated(run_id, status=_STATUS.get(ExecutionStatus(status), "FINISHED"))
     return run_id
 
 
 def record_step_run(execution_id: str, step_name: str, run_id: str, *, db_url: str | None) -> bool:
     """Put ``run_id`` on the step's record; False when the step has no record (library use)."""
-    from rayline.store.db import open_database
-    from rayline.store.schema import step_runs
+    return _repository(db_url).set_step_mlflow_run(execution_id, step_name, run_id)
 
-    db = open_database(db_url)
-    with db.begin() as conn:
-        return bool(
-            conn.execute(
-                step_runs.update()
-                .where(step_runs.c.execution_id == execution_id, step_runs.c.step_name == step_name)
-                .values(mlflow_run_id=run_id)
-            ).rowcount
-        )
+
+def _repository(db_url: str | None) -> Any:
+    # The engine owns executions and step runs; tracking reads and writes them through it.
+    from rayline.engine.repository import PipelineRepository
+    from rayline.store.db import open_database
+
+    return PipelineRepository(open_database(db_url))
 
 
 @dataclass

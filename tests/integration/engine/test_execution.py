@@ -355,7 +355,7 @@ def test_retry_then_success_records_every_attempt(tmp_path):
     run = execution.step("flaky")
     assert run.status == "Succeeded" and run.attempts == 3
     assert execution.result("flaky") == 3
-    failed = [e for e in execution.events() if e.status == "AttemptFailed"]
+    failed = [e for e in execution.events() if e.kind == "AttemptFailed"]
     assert len(failed) == 2 and "could not connect" in failed[0].detail
 
 

@@ -9,6 +9,8 @@ import uuid
 import pytest
 from tests.conftest import REDIS_URL
 
+from rayline.featurestore.online import OnlineRecords
+
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request, tmp_path):
@@ -38,10 +40,12 @@ def _put(store, group, rows):
     """rows: (id, event time, payload dict or None, expires or None)."""
     return store.put(
         group,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[3] if len(r) > 3 else None for r in rows],
-        [None if r[2] is None else json.dumps(r[2]) for r in rows],
+        OnlineRecords(
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[3] if len(r) > 3 else None for r in rows],
+            [None if r[2] is None else json.dumps(r[2]) for r in rows],
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """MLflow links on rayline's records, on SQLite and PostgreSQL metadata DBs: one execution run
-however many steps ask for it, step runs nested under it, the run ended with the execution."""
+however many steps ask for it, step runs nested under it, the run ended with the execution (by
+tracking's listener on the engine's ``ExecutionEnded`` event)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from rayline.engine.listeners import notify
+from rayline.engine.records import EventKind, ExecutionStatus, StepStatus
+from rayline.engine.repository import PipelineRepository
+from rayline.engine.schema import executions, step_runs
 from rayline.store.db import open_database
-from rayline.store.schema import executions, step_runs
 from rayline.tracking.runs import (
     client,
     ensure_execution_run,
@@ -23,12 +27,13 @@ def _execution(db, execution_id: str, steps: list[str]) -> None:
     now = time.time()
     with db.begin() as conn:
         conn.execute(executions.insert().values(
-            id=execution_id, pipeline_name="tracked", pipeline_version=1, status="Executing",
+            id=execution_id, pipeline_name="tracked", pipeline_version=1,
+            status=ExecutionStatus.EXECUTING.value,
             parameters={}, created_at=now - 5))  # fmt: skip
         for s in steps:
             conn.execute(step_runs.insert().values(
                 execution_id=execution_id, pipeline_name="tracked", step_name=s,
-                step_type="Training", status="Executing", attempts=1))  # fmt: skip
+                step_type="Training", status=StepStatus.EXECUTING.value, attempts=1))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -76,3 +81,29 @@ def test_no_run_means_no_mlflow(rayline_home):
     db = open_database()
     _execution(db, "exec-2", [])
     assert finish_execution_run("exec-2", "Succeeded") is None
+
+
+def test_the_listener_ends_the_run_when_the_execution_ends(rayline_home):
+    db = open_database()
+    _execution(db, "exec-3", [])
+    run_id = ensure_execution_run(pipeline_name="tracked", execution_id="exec-3", db_url=db.url)
+    repo = PipelineRepository(db)
+    ended = repo.set_execution_status(
+        "exec-3", ExecutionStatus.STOPPED, failure_reason="stopped by request"
+    )
+    notify(ended, repo)
+    assert client().get_run(run_id).info.status == "KILLED"
+    assert [e.kind for e in repo.list_events("exec-3")] == [EventKind.EXECUTION_ENDED]
+
+
+def test_a_failing_tracking_store_never_changes_the_outcome(rayline_home):
+    db = open_database()
+    _execution(db, "exec-4", [])
+    repo = PipelineRepository(db)
+    assert repo.claim_mlflow_run("exec-4", "no-such-run") == "no-such-run"
+    assert repo.claim_mlflow_run("exec-4", "another-run") == "no-such-run"  # first one wins
+    notify(repo.set_execution_status("exec-4", ExecutionStatus.SUCCEEDED), repo)
+    assert repo.execution_status("exec-4") == ExecutionStatus.SUCCEEDED
+    *_, failed = repo.list_events("exec-4")
+    assert failed.kind == EventKind.LISTENER_FAILED
+    assert failed.detail.startswith("rayline.tracking.listener:close_execution_run: ")

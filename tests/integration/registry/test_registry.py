@@ -120,6 +120,42 @@ def test_delete_versions_and_groups(registry, tiny_model):
     assert registry.delete_group("empty") == 0
 
 
+def test_a_deployed_version_is_not_deleted(registry, tiny_model):
+    """Serving records which endpoint serves which version through the registry (in its own
+    transaction); the registry then refuses to delete it, naming the endpoint, without reading
+    serving's tables, and the database's ON DELETE RESTRICT refuses it too."""
+    import sqlalchemy as sa
+
+    from rayline.registry.schema import model_packages
+
+    a = _register(registry, tiny_model)
+    b = _register(registry, tiny_model)
+    with registry.db.begin() as conn:
+        registry.record_deployment(conn, "prod", a)
+        registry.record_deployment(conn, "prod", b)  # an update moves the hold
+        registry.record_deployment(conn, "canary", b)
+    registry.delete_version("housing", a.version)
+    with pytest.raises(ConflictError, match=r"canary \(serves housing/2\), prod \(serves"):
+        registry.delete_version("housing", b.version)
+    with pytest.raises(ConflictError, match="still serve this model"):
+        registry.delete_group("housing", force=True)
+    with pytest.raises(sa.exc.IntegrityError), registry.db.begin() as conn:
+        conn.execute(model_packages.delete().where(model_packages.c.version == b.version))
+    with registry.db.begin() as conn:
+        registry.release_deployment(conn, "prod")
+        registry.release_deployment(conn, "canary")
+    registry.delete_version("housing", b.version)
+    assert registry.list_versions("housing") == []
+
+
+def test_registered_by_lists_an_executions_versions(registry, tiny_model):
+    _register(registry, tiny_model, execution_id="exec-1")
+    _register(registry, tiny_model, execution_id="exec-2")
+    _register(registry, tiny_model, execution_id="exec-1")
+    assert sorted(p.version for p in registry.registered_by("exec-1")) == [1, 3]
+    assert registry.registered_by("exec-3") == []
+
+
 def test_concurrent_registrations_get_distinct_versions(registry, tiny_model):
     registry.create_group("housing")
     versions, errors = [], []

@@ -131,7 +131,7 @@ def test_graph_edges_come_from_data_references(script):
     assert graph.upstream["Evaluate"] == {"Prep"}
     assert graph.upstream["Check"] == {"Evaluate"}
     assert graph.upstream["register"] == {"Check", "Prep"}
-    assert graph.owner == {"register": ("Check", True), "Fail": ("Check", False)}
+    assert graph.owner == {"register": ("Check", "if true"), "Fail": ("Check", "if false")}
     order = graph.topological_order()
     assert order.index("Ingest") < order.index("Prep") < order.index("Evaluate")
 

@@ -60,3 +60,17 @@ def test_model_step_arguments_round_trip():
         "Register", args, ParseContext({}, None), **common_from_request(request)
     )
     assert again == step
+
+
+def test_one_name_validator_for_groups_and_endpoints():
+    from rayline.registry.entities import check_name
+    from rayline.serving.entities import check_endpoint_name
+
+    assert check_name("housing_v2.1", what="model package group") == "housing_v2.1"
+    assert check_endpoint_name("housing-prod") == "housing-prod"
+    with pytest.raises(UserInputError, match=r"use 1-200 letters, digits, '-', '_' or '\.'"):
+        check_name("-housing", what="model package group")
+    with pytest.raises(UserInputError, match=r"use 1-63 letters, digits and '-'.*part of the URL"):
+        check_endpoint_name("housing_prod")
+    with pytest.raises(UserInputError, match="endpoint name"):
+        check_endpoint_name("x" * 64)

@@ -68,6 +68,20 @@ class Step:
     ``to_arguments`` / ``from_arguments``. Fields may hold expressions; referring to another
     step's output or property creates a DAG edge. The runner that executes a kind is registered
     beside it in ``rayline.step_kinds``.
+
+    The contract between a kind and the rest of rayline: graph, validation, scheduler and lineage
+    ask the step, never its kind.
+
+    - ``declared_outputs()`` / ``declared_property_files()``: what other steps may read from it;
+    - ``branches()``: the steps it controls, by branch label (a condition's if/else);
+    - ``validate()``: checks of its own fields, run before anything executes;
+    - ``resources()``: the Ray resources of its task;
+    - ``code_ref()`` / ``local_files()`` / ``code_snapshots()``: what its cache key and the
+      upserted definition depend on.
+
+    Its runner, ``run(step, ctx) -> StepResult``, reports the outcome: outputs, properties, the
+    branch taken (for a step with branches) or a failure message (the step failed the
+    execution on purpose, as ``FailStep`` does).
     """
 
     __resolvable__ = True
@@ -120,9 +134,25 @@ class Step:
     def declared_property_files(self) -> tuple[Any, ...]:
         return ()
 
+    def branches(self) -> dict[str, tuple[Step, ...]]:
+        """The steps this step controls, by branch label (empty: the step does not branch).
+
+        A step that branches names each branch with a human-readable label (a condition's are
+        ``"if true"`` and ``"if false"``); lineage shows the label as the relation from this step
+        to a branch step and the progress view prefixes branch steps with it. The steps of a
+        branch run only after this step and only when its runner's ``StepResult.branch`` names
+        that branch; the steps of every other branch are skipped.
+        """
+        return {}
+
     def branch_steps(self) -> tuple[Step, ...]:
-        """Steps this step controls (a condition's branches)."""
-        return ()
+        """Every step of every branch, in branch order (see ``branches``)."""
+        return tuple(s for steps in self.branches().values() for s in steps)
+
+    def validate(self) -> None:
+        """Kind-specific checks of the step's own fields, run by ``validate`` before anything
+        executes; raise ``PipelineDefinitionError`` naming the step and the fix. References to
+        other steps and parameters are checked by the pipeline, not here."""
 
     def code_ref(self) -> CodeRef | None:
         """The code the step runs, whose content is part of the cache key."""

@@ -5,15 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rayline.definition.conditions import Condition, condition_from_request
+from rayline.definition.conditions import Condition, condition_from_request, operands
+from rayline.definition.parameters import (
+    Parameter,
+    ParameterBoolean,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+)
 from rayline.definition.steps.base import ParseContext, Step, no_resolve
+from rayline.errors import PipelineDefinitionError
+
+#: Labels of a condition's branches (``Step.branches``), as lineage and the progress view show them.
+IF_TRUE = "if true"
+IF_FALSE = "if false"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConditionStep(Step):
     """Evaluate ``conditions`` (ANDed); run ``if_steps`` when all hold, else ``else_steps``.
 
-    Its property ``Outcome`` is the boolean result.
+    Its property ``Outcome`` is the boolean result; its runner takes branch ``IF_TRUE`` or
+    ``IF_FALSE`` (``branch_for``).
     """
 
     kind: ClassVar[str] = "Condition"
@@ -27,8 +40,26 @@ class ConditionStep(Step):
         for attr in ("conditions", "if_steps", "else_steps"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
 
-    def branch_steps(self) -> tuple[Step, ...]:
-        return (*self.if_steps, *self.else_steps)
+    def branches(self) -> dict[str, tuple[Step, ...]]:
+        """``if_steps`` under ``"if true"``, ``else_steps`` under ``"if false"``."""
+        return {IF_TRUE: self.if_steps, IF_FALSE: self.else_steps}
+
+    @staticmethod
+    def branch_for(outcome: bool) -> str:
+        """The label of the branch an outcome of the conditions selects."""
+        return IF_TRUE if outcome else IF_FALSE
+
+    def validate(self) -> None:
+        """Both sides of each comparison must have the same type where it is known before the
+        run (literals and parameters)."""
+        for cond, left, right in (o for c in self.conditions for o in operands(c)):
+            lt, rt = _static_type(left), _static_type(right)
+            if lt and rt and lt != rt:
+                raise PipelineDefinitionError(
+                    f"condition step {self.name!r}: {cond.type_name} compares a {lt} "
+                    f"({_describe(left)}) with a {rt} ({_describe(right)}); both sides must have "
+                    "the same type"
+                )
 
     def resources(self) -> dict[str, Any]:
         return {}
@@ -53,3 +84,17 @@ class ConditionStep(Step):
             else_steps=tuple(ctx.parse_step(s) for s in arguments.get("ElseSteps", [])),
             **common,
         )
+
+
+def _static_type(value: Any) -> str | None:
+    if isinstance(value, (ParameterBoolean, bool)):
+        return "boolean"
+    if isinstance(value, (ParameterInteger, ParameterFloat, int, float)):
+        return "number"
+    if isinstance(value, (ParameterString, str)):
+        return "string"
+    return None  # known only at run time
+
+
+def _describe(value: Any) -> str:
+    return f"parameter {value.name!r}" if isinstance(value, Parameter) else repr(value)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -26,21 +27,54 @@ from rayline.config import settings
 from rayline.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class OnlineRecords:
+    """A batch of records to write to an online store, column by column: each record's
+    identifier, event time (Unix seconds), expiry (Unix seconds or None) and JSON payload
+    (``None`` is a soft-delete tombstone)."""
+
+    record_ids: Sequence[str]
+    event_times: Sequence[float]
+    expires_at: Sequence[float | None]
+    payloads: Sequence[str | None]
+
+    @classmethod
+    def tombstone(cls, record_id: str, event_time: float) -> OnlineRecords:
+        """The soft delete of one record as of ``event_time``."""
+        return cls([record_id], [event_time], [None], [None])
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+    def chunks(self, size: int) -> Iterator[OnlineRecords]:
+        """The batch in consecutive parts of at most ``size`` records."""
+        for start in range(0, len(self), size):
+            end = start + size
+            yield OnlineRecords(
+                self.record_ids[start:end],
+                self.event_times[start:end],
+                self.expires_at[start:end],
+                self.payloads[start:end],
+            )
+
+    def rows(self) -> Iterator[tuple[str, float, float | None, str | None]]:
+        """``(record id, event time, expires at, payload)`` per record."""
+        return zip(self.record_ids, self.event_times, self.expires_at, self.payloads, strict=True)
+
+
+def is_live(payload: str | None, expires_at: float | str | None, now: float) -> bool:
+    """Whether a stored record is readable at ``now``: present, not soft-deleted, not expired."""
+    return payload is not None and (expires_at is None or float(expires_at) > now)
+
+
 class OnlineStore(Protocol):
     """The interface every online store backend implements."""
 
     uri: str
 
-    def put(
-        self,
-        group: str,
-        record_ids: Sequence[str],
-        event_times: Sequence[float],
-        expires_at: Sequence[float | None],
-        payloads: Sequence[str | None],
-    ) -> int:
-        """Write records where newer than the stored ones; returns how many were applied.
-        A ``None`` payload is a soft-delete tombstone."""
+    def put(self, group: str, records: OnlineRecords) -> int:
+        """Write the records that are newer than the stored ones (latest event time wins);
+        returns how many were applied."""
 
     def get(self, group: str, record_id: str) -> str | None:
         """The JSON payload of a live (present, not deleted, not expired) record, else None."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 from rayline.errors import BackendError
+from rayline.featurestore.online import OnlineRecords, is_live
 
 _PUT = """
 local applied = 0
@@ -74,23 +75,14 @@ class RedisOnlineStore:
     def _key(self, group: str, record_id: str) -> str:
         return f"{self.prefix}{group}:{record_id}"
 
-    def put(
-        self,
-        group: str,
-        record_ids: Sequence[str],
-        event_times: Sequence[float],
-        expires_at: Sequence[float | None],
-        payloads: Sequence[str | None],
-    ) -> int:
+    def put(self, group: str, records: OnlineRecords) -> int:
+        """Apply the records newer than the stored ones, atomically per batch (a Lua script)."""
         applied = 0
         prefix = f"{self.prefix}{group}:"
-        for start in range(0, len(record_ids), _BATCH):
-            end = min(len(record_ids), start + _BATCH)
-            keys = [prefix + r for r in record_ids[start:end]]
+        for part in records.chunks(_BATCH):
+            keys = [prefix + r for r in part.record_ids]
             args: list[str] = []
-            for t, x, p in zip(
-                event_times[start:end], expires_at[start:end], payloads[start:end], strict=True
-            ):
+            for _rid, t, x, p in part.rows():
                 args.append(repr(float(t)))
                 args.append("" if x is None else repr(float(x)))
                 args.append("\0" if p is None else p)
@@ -98,12 +90,12 @@ class RedisOnlineStore:
         return applied
 
     def get(self, group: str, record_id: str) -> str | None:
+        """The payload of a live record, else None."""
         payload, expires = self._client.hmget(self._key(group, record_id), "p", "x")
-        if payload is None or (expires is not None and float(expires) <= time.time()):
-            return None
-        return payload
+        return payload if is_live(payload, expires, time.time()) else None
 
     def batch_get(self, group: str, record_ids: Sequence[str]) -> dict[str, str]:
+        """Payloads of the live records among ``record_ids`` (one pipelined round trip)."""
         ids = list(dict.fromkeys(record_ids))
         if not ids:
             return {}
@@ -113,11 +105,12 @@ class RedisOnlineStore:
         now = time.time()
         out = {}
         for rid, (payload, expires) in zip(ids, pipe.execute(), strict=True):
-            if payload is not None and (expires is None or float(expires) > now):
+            if is_live(payload, expires, now):
                 out[rid] = payload
         return out
 
     def hard_delete(self, group: str, record_id: str, event_time: float) -> bool | None:
+        """Remove a record older than ``event_time`` (see ``OnlineStore.hard_delete``)."""
         result = int(
             self._hard_delete(keys=[self._key(group, record_id)], args=[repr(float(event_time))])
         )
@@ -127,6 +120,7 @@ class RedisOnlineStore:
         return self._client.scan_iter(match=f"{_glob_escape(self.prefix + group)}:*", count=1000)
 
     def count(self, group: str) -> int:
+        """Live records of a group (scans the group's keys)."""
         keys = list(self._keys(group))
         if not keys:
             return 0
@@ -134,9 +128,10 @@ class RedisOnlineStore:
         for k in keys:
             pipe.hmget(k, "p", "x")
         now = time.time()
-        return sum(1 for p, x in pipe.execute() if p is not None and (x is None or float(x) > now))
+        return sum(1 for p, x in pipe.execute() if is_live(p, x, now))
 
     def drop_group(self, group: str) -> None:
+        """Remove every record of a group."""
         batch = []
         for key in self._keys(group):
             batch.append(key)
@@ -147,6 +142,7 @@ class RedisOnlineStore:
             self._client.unlink(*batch)
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._client.close()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from rayline.errors import BackendError, ConfigError
+from rayline.featurestore.online import OnlineRecords, is_live
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS online_records (
@@ -83,41 +84,24 @@ class SQLiteOnlineStore:
             conn = self._local.conn
         return conn
 
-    def put(
-        self,
-        group: str,
-        record_ids: Sequence[str],
-        event_times: Sequence[float],
-        expires_at: Sequence[float | None],
-        payloads: Sequence[str | None],
-    ) -> int:
+    def put(self, group: str, records: OnlineRecords) -> int:
+        """Upsert the records newer than the stored ones, in one transaction per chunk."""
         applied = 0
-        n = len(record_ids)
-        for start in range(0, n, _CHUNK):
-            end = min(n, start + _CHUNK)
-            rows = zip(
-                _repeat(group, end - start),
-                record_ids[start:end],
-                event_times[start:end],
-                expires_at[start:end],
-                payloads[start:end],
-                strict=True,
-            )
+        for part in records.chunks(_CHUNK):
+            rows = ((group, *row) for row in part.rows())
             with self._conn() as conn:
-                cur = conn.executemany(_UPSERT, rows)
-                applied += cur.rowcount
+                applied += conn.executemany(_UPSERT, rows).rowcount
         return applied
 
     def get(self, group: str, record_id: str) -> str | None:
+        """The payload of a live record, else None."""
         row = self._read_conn().execute(_GET, (group, record_id)).fetchone()
-        if row is None:
+        if row is None or not is_live(*row, time.time()):
             return None
-        payload, expires = row
-        if expires is not None and expires <= time.time():
-            return None
-        return payload
+        return row[0]
 
     def batch_get(self, group: str, record_ids: Sequence[str]) -> dict[str, str]:
+        """Payloads of the live records among ``record_ids``."""
         if not record_ids:
             return {}
         now = time.time()
@@ -131,11 +115,12 @@ class SQLiteOnlineStore:
                 f" AND record_id IN ({','.join('?' * len(part))})"
             )
             for rid, payload, expires in conn.execute(sql, (group, *part)):
-                if payload is not None and (expires is None or expires > now):
+                if is_live(payload, expires, now):
                     out[rid] = payload
         return out
 
     def hard_delete(self, group: str, record_id: str, event_time: float) -> bool | None:
+        """Remove a record older than ``event_time`` (see ``OnlineStore.hard_delete``)."""
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT event_time FROM online_records WHERE feature_group = ? AND record_id = ?",
@@ -152,6 +137,7 @@ class SQLiteOnlineStore:
             return True
 
     def count(self, group: str) -> int:
+        """Live records of a group."""
         (n,) = (
             self._read_conn()
             .execute(
@@ -164,10 +150,12 @@ class SQLiteOnlineStore:
         return int(n)
 
     def drop_group(self, group: str) -> None:
+        """Remove every record of a group."""
         with self._conn() as conn:
             conn.execute("DELETE FROM online_records WHERE feature_group = ?", (group,))
 
     def close(self) -> None:
+        """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -190,9 +178,3 @@ class _Txn:
         else:
             self.conn.execute("ROLLBACK")
         return False
-
-
-def _repeat(value, n):
-    from itertools import repeat
-
-    return repeat(value, n)

@@ -1,0 +1,42 @@
+"""Event listeners: code outside the engine that reacts to an execution's recorded events.
+
+The engine never imports the domains above it (tracking, and later the server and webhooks).
+Instead, each listener subscribes here to the event kinds it cares about (``EventKind``), named
+as a ``module:attribute`` string (as in ``rayline.step_kinds``) and imported only when such an
+event is recorded. The scheduler hands every event it records to ``notify`` once the event's
+transaction has committed; a listener is called as ``listener(event, repository)`` with the
+``EventRecord`` and the engine's ``PipelineRepository`` (to read the execution). Listeners run
+in the driver, between scheduling steps, so they should be quick.
+
+A listener that raises never changes the execution's outcome: the failure is recorded as a
+``ListenerFailed`` event naming the listener.
+
+Adding a listener is one line in ``LISTENERS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rayline.engine.records import EventKind, EventRecord
+from rayline.step_kinds import load
+
+LISTENERS: dict[EventKind, tuple[str, ...]] = {
+    # Close the execution's MLflow run (opened by its first ML step, if any).
+    EventKind.EXECUTION_ENDED: ("rayline.tracking.listener:close_execution_run",),
+}
+
+
+def notify(event: EventRecord, repository: Any) -> None:
+    """Call every listener subscribed to ``event.kind``; record a ``ListenerFailed`` event for
+    each that raises."""
+    for target in LISTENERS.get(event.kind, ()):
+        try:
+            load(target)(event, repository)
+        except Exception as exc:  # a listener must never change the execution's outcome
+            repository.add_event(
+                event.execution_id,
+                EventKind.LISTENER_FAILED,
+                step_name=event.step_name,
+                detail=f"{target}: {type(exc).__name__}: {exc}",
+            )
