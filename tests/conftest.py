@@ -25,6 +25,37 @@ def rayline_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def local_s3():
+    """One local S3-compatible server (moto's, over HTTP on loopback) for the test session."""
+    from rayline.store.local_s3 import start_local_s3
+
+    server = start_local_s3()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(local_s3, monkeypatch):
+    """A fresh bucket on the local S3 server, with the AWS variables pointing at it; returns
+    ``s3://BUCKET``."""
+    for key, value in local_s3.environment().items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    bucket = f"rayline-test-{uuid.uuid4().hex[:12]}"
+    local_s3.create_bucket(bucket)
+    return f"s3://{bucket}"
+
+
+@pytest.fixture
+def s3_artifacts(rayline_home, s3_bucket, monkeypatch):
+    """A RAYLINE_HOME whose artifact store is ``s3://BUCKET/artifacts`` on the local server."""
+    uri = f"{s3_bucket}/artifacts"
+    monkeypatch.setenv("RAYLINE_ARTIFACT_URI", uri)
+    return uri
+
+
+@pytest.fixture(scope="session")
 def ray_session():
     """One real local Ray for the whole test session."""
     import ray

@@ -19,6 +19,12 @@
 - ``RAYLINE_SERVE_FAST``: ``0`` turns off Serve's fast path (default on).
 - ``RAYLINE_EXECUTION_ID`` / ``RAYLINE_STEP_NAME`` / ``RAYLINE_WORK_DIR``: the pipeline step this
   process runs in; the engine sets them for a step's code (unset outside a pipeline).
+- S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
+  ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
+  ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) for an S3-compatible server, ``AWS_PROFILE``;
+  and ``RAYLINE_S3_ADDRESSING_STYLE``, ``path`` or ``virtual`` (default: ``path`` when an endpoint
+  URL is set, as MinIO and most S3-compatible servers need, else ``virtual``).
+  ``rayline.store.s3`` hands them explicitly to every library that talks to S3.
 
 No variable is cached, so a changed environment (a test's ``monkeypatch.setenv``) is seen at once; a
 value that does not parse raises ``ConfigError`` naming the variable. Ray's own variables
@@ -63,6 +69,41 @@ class Settings:
     execution_id: str | None
     step_name: str | None
     work_dir: Path | None
+    s3: S3Settings
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The S3 connection settings (the standard AWS variables); unset fields mean the AWS
+    default (the credential chain, the region of the profile, AWS's own endpoint)."""
+
+    access_key_id: str | None
+    secret_access_key: str | None
+    session_token: str | None
+    region: str | None
+    endpoint_url: str | None
+    profile: str | None
+    path_style: bool
+
+
+def _s3_settings() -> S3Settings:
+    env = os.environ
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+    style = (env.get("RAYLINE_S3_ADDRESSING_STYLE") or ("path" if endpoint else "virtual")).lower()
+    if style not in ("path", "virtual"):
+        raise ConfigError(
+            f"RAYLINE_S3_ADDRESSING_STYLE={style!r}: use 'path' (MinIO and most S3-compatible "
+            "servers) or 'virtual' (AWS S3)"
+        )
+    return S3Settings(
+        access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        endpoint_url=endpoint,
+        profile=env.get("AWS_PROFILE") or None,
+        path_style=style == "path",
+    )
 
 
 def settings() -> Settings:
@@ -90,6 +131,7 @@ def settings() -> Settings:
         execution_id=env.get("RAYLINE_EXECUTION_ID"),
         step_name=env.get("RAYLINE_STEP_NAME"),
         work_dir=Path(work_dir) if work_dir else None,
+        s3=_s3_settings(),
     )
 
 

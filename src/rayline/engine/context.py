@@ -32,7 +32,7 @@ LIVE_LOG = "step.log"
 
 def step_work_dir(store: Any, execution_id: str, step_name: str) -> Path:
     """Where a step run keeps its outputs (``output/<name>``), code and live log."""
-    return store.path(store.uri_for("executions", execution_id, step_name))
+    return store.local_path(store.uri_for("executions", execution_id, step_name))
 
 
 @dataclass(frozen=True)
