@@ -43,6 +43,7 @@ bench: install
 	$(PY) benchmarks/feature_store.py
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/serving.py
+	$(PY) benchmarks/storage.py
 
 clean:
 	rm -rf .rayline .pytest_cache .ruff_cache

@@ -152,10 +152,12 @@ def main() -> int:
             ],
         )
     )
-    evaluation_dir = Path(
-        execution.step("EvaluateModel").outputs["evaluation"].removeprefix("file://")
-    )
-    metrics = json.loads((evaluation_dir / "evaluation.json").read_text())["regression_metrics"]
+    # Read through the artifact store: the output may be a local directory or an s3:// prefix.
+    from rayline.store.artifacts import open_artifact_store
+
+    evaluation_uri = execution.step("EvaluateModel").outputs["evaluation"]
+    report = open_artifact_store().get_bytes(f"{evaluation_uri.rstrip('/')}/evaluation.json")
+    metrics = json.loads(report)["regression_metrics"]
     out.print(
         table(
             "Evaluation of the best model on the test split",

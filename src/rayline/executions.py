@@ -69,11 +69,18 @@ class Execution:
         run = self.step(step_name)
         if run.logs is not None or run.status.finished:
             return run.logs or ""
-        from rayline.engine.context import LIVE_LOG, step_work_dir
+        from rayline.engine.context import LIVE_LOG, attempt_parts
+        from rayline.errors import NotFoundError
         from rayline.store.artifacts import open_artifact_store
 
-        live = step_work_dir(open_artifact_store(), self.id, step_name) / LIVE_LOG
-        return live.read_text(errors="replace") if live.is_file() else ""
+        # The running attempt's live log, read through the store (the node that runs the step
+        # copies it there as it grows; on file:// it is written in place).
+        store = open_artifact_store()
+        live = store.uri_for(*attempt_parts(self.id, step_name, max(run.attempts, 1)), LIVE_LOG)
+        try:
+            return store.get_bytes(live).decode(errors="replace")
+        except NotFoundError:
+            return ""
 
     def result(self, step_name: str) -> Any:
         """What a function step returned (``@step``), or a step's properties otherwise."""
@@ -180,3 +187,20 @@ def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> lis
     from rayline.engine.repository import open_repository
 
     return open_repository().list_executions(pipeline_name, limit=limit)
+
+
+def collect_orphaned_artifacts(*, older_than_s: float | None = None, dry_run: bool = False) -> Any:
+    """Delete what step attempts wrote to the artifact store but never committed (failed,
+    stopped or killed attempts, deleted executions), never what a running execution or a
+    committed step run may still read; returns a ``rayline.engine.garbage.Collection``.
+    ``older_than_s`` keeps prefixes modified more recently; ``dry_run`` deletes nothing."""
+    from rayline.engine.garbage import collect_orphans
+    from rayline.engine.repository import open_repository
+    from rayline.store.artifacts import open_artifact_store
+
+    return collect_orphans(
+        store=open_artifact_store(),
+        repository=open_repository(),
+        older_than_s=older_than_s,
+        dry_run=dry_run,
+    )

@@ -39,8 +39,7 @@ class Pipeline(PipelineDefinition):
                 if suffix == ".pkl":
                     # Pickles of one function can differ between pickling runs; the runner
                     # loads the one named by the hash in the definition.
-                    if not store.exists(store.uri_for("code", f"{ref.sha256}.pkl")):
-                        store.put_bytes(content, "code", f"{ref.sha256}.pkl")
+                    store.put_once(content, "code", f"{ref.sha256}.pkl")
                     continue
                 digest, _ = store.put_content(content, kind="code", suffix=suffix)
                 if digest != ref.sha256:

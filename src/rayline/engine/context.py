@@ -11,18 +11,19 @@ from typing import Any
 from rayline.config import settings
 from rayline.definition.expressions import Resolver
 
-#: A property value that is not JSON is pickled into the work dir and stored as {PICKLED: uri}.
+#: A property value that is not JSON is pickled into the store and kept as {PICKLED: uri}.
 PICKLED = "__pickle__"
 
 
-def load_stored(value: Any) -> Any:
-    """A property value as the step returned it (unpickling what was stored by reference)."""
+def load_stored(value: Any, store: Any = None) -> Any:
+    """A property value as the step returned it (unpickling what was stored by reference,
+    read through the artifact store: ``store``, else the configured one)."""
     if isinstance(value, dict) and set(value) == {PICKLED}:
         import cloudpickle
 
-        from rayline.store.artifacts import to_path
+        from rayline.store.artifacts import open_artifact_store
 
-        return cloudpickle.loads(to_path(value[PICKLED]).read_bytes())
+        return cloudpickle.loads((store or open_artifact_store()).get_bytes(value[PICKLED]))
     return value
 
 
@@ -30,9 +31,27 @@ def load_stored(value: Any) -> Any:
 LIVE_LOG = "step.log"
 
 
-def step_work_dir(store: Any, execution_id: str, step_name: str) -> Path:
-    """Where a step run keeps its outputs (``output/<name>``), code and live log."""
-    return store.local_path(store.uri_for("executions", execution_id, step_name))
+def attempt_parts(execution_id: str, step_name: str, attempt: int) -> tuple[str, ...]:
+    """The store prefix (parts under the root) of one attempt of a step: everything the attempt
+    writes lies under it, so an attempt never committed leaves only objects ``gc`` collects."""
+    return ("executions", execution_id, step_name, f"attempt-{attempt}")
+
+
+def output_uri(store: Any, execution_id: str, step_name: str, attempt: int, name: str) -> str:
+    """Where an attempt's declared output ``name`` is uploaded (visible once committed)."""
+    return store.uri_for(*attempt_parts(execution_id, step_name, attempt), "output", name)
+
+
+def local_work_dir(store: Any, execution_id: str, step_name: str, attempt: int) -> Path:
+    """The directory on this node where an attempt runs: inside the store for ``file://`` (its
+    outputs are then already in place), else a scratch directory on the node's own disk."""
+    parts = attempt_parts(execution_id, step_name, attempt)
+    local = store.local_path(store.uri_for(*parts))
+    if local is not None:
+        return local
+    import tempfile
+
+    return Path(tempfile.gettempdir(), "rayline-steps", *parts)
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,24 @@ class StepContext:
     parameters: dict[str, Any]
     mlflow_run_id: str | None = None
     resolver: Resolver | None = field(default=None, compare=False)
+    #: Where each declared output is uploaded once the runner returns (``ctx.outputs`` are the
+    #: local directories the runner writes; the Ray task uploads them from there).
+    output_uris: dict[str, str] = field(default_factory=dict)
+    #: The S3 settings of the driver (``S3Connection.environment()``), applied for the step:
+    #: a Ray worker started before they were set would otherwise miss them.
+    storage_env: dict[str, str] = field(default_factory=dict)
+    #: An earlier driver already ran this attempt (a resumed execution): whatever it left under
+    #: the attempt's prefix is removed before the step runs again.
+    clear_attempt: bool = False
+
+    def materialize(self, source: str, *, name: str) -> Path:
+        """A local path holding the input ``source`` (a local path, a URI in the artifact store
+        or any ``s3://`` URI): downloaded into this node's work dir when it is not local."""
+        from rayline.engine.staging import materialize_input
+        from rayline.store.artifacts import open_artifact_store
+
+        store = open_artifact_store(self.artifact_uri)
+        return materialize_input(source, self.work_dir / "input" / name, store=store)
 
     def env(self) -> dict[str, str]:
         """Settings for code running in the step, so it uses the driver's stores."""
@@ -71,6 +108,7 @@ class StepContext:
             "RAYLINE_PIPELINE_NAME": self.pipeline_name,
             "RAYLINE_STEP_NAME": self.step_name,
             "RAYLINE_WORK_DIR": str(self.work_dir),
+            **self.storage_env,
         }
 
 

@@ -95,7 +95,8 @@ class ExecutionRecord:
 class StepRunRecord:
     """The run of one step in one execution: status, attempts, times, failure (reason and the
     user's traceback), logs, output URIs, properties, cache key (and the execution whose run it
-    reused), the branch it took (a step with branches) and its MLflow run."""
+    reused), the branch it took (a step with branches), its MLflow run and the manifests of
+    its committed outputs."""
 
     execution_id: str
     pipeline_name: str
@@ -114,6 +115,9 @@ class StepRunRecord:
     cached_from: str | None = None
     mlflow_run_id: str | None = None
     branch: str | None = None
+    #: output name -> the committed manifest (``Manifest.to_dict()``: URI, tree hash, files),
+    #: recorded with the Succeeded status; cache keys use its hash.
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def elapsed_s(self) -> float | None:

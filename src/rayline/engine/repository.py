@@ -377,6 +377,34 @@ class PipelineRepository:
             ).all()
         return [_event(r) for r in rows]
 
+    # -- what the artifact store's garbage collector keeps -----------------------------------
+
+    def committed_artifacts(self) -> list[StepRunRecord]:
+        """Every Succeeded step run (its attempt's prefix, outputs, manifests and properties):
+        what a later step or a cache hit may still read."""
+        c = step_runs.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    c.execution_id,
+                    c.pipeline_name,
+                    c.step_name,
+                    c.step_type,
+                    c.status,
+                    c.attempts,
+                    c.outputs,
+                    c.manifests,
+                    c.properties,
+                ).where(c.status == StepStatus.SUCCEEDED.value)
+            ).all()
+        return [_step_run(r) for r in rows]
+
+    def execution_statuses(self) -> dict[str, ExecutionStatus]:
+        """Every execution's id and status."""
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(executions.c.id, executions.c.status)).all()
+        return {r.id: ExecutionStatus(r.status) for r in rows}
+
     # -- read-only queries for lineage ------------------------------------------------------
 
     def execution_ids_starting_with(self, prefix: str, *, limit: int = 2) -> list[str]:
@@ -449,4 +477,5 @@ def _step_run(row: Any) -> StepRunRecord:
         status=StepStatus(row.status),
         outputs=row.outputs or {},
         properties=row.properties or {},
+        manifests=row.manifests or {},
     )

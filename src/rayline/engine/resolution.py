@@ -13,8 +13,8 @@ from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.steps.base import Step
 from rayline.engine.context import load_stored
 from rayline.engine.records import StepRunRecord
-from rayline.errors import PipelineDefinitionError
-from rayline.store.artifacts import ArtifactStore, content_hash, to_path
+from rayline.errors import NotFoundError, PipelineDefinitionError
+from rayline.store.artifacts import ArtifactStore, content_hash, is_local, to_path
 
 
 @dataclass
@@ -53,7 +53,7 @@ class ExecutionResolver:
         props = self._run(step).properties
         head = path.split(".", 1)[0].split("[", 1)[0]
         if head in props:
-            props = {**props, head: load_stored(props[head])}
+            props = {**props, head: load_stored(props[head], self.store)}
         return get_json_path(props, path, where=f"the properties of step {step!r}")
 
     def property_file(self, step: str, property_file: str) -> Any:
@@ -62,26 +62,52 @@ class ExecutionResolver:
             for pf in self.pipeline.step(step).declared_property_files()
             if pf.name == property_file
         )
-        path = to_path(self.step_output(step, decl.output_name)) / decl.path
+        # Read the committed output through the store: it may be on no disk of this machine.
+        uri = self.step_output(step, decl.output_name).rstrip("/") + "/" + decl.path.lstrip("/")
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
+            data = _read(self.store, uri)
+        except NotFoundError:
             raise PipelineDefinitionError(
                 f"property file {property_file!r} of step {step!r} was not written: "
-                f"{decl.path!r} is missing from its output {decl.output_name!r} ({path})"
+                f"{decl.path!r} is missing from its output {decl.output_name!r} ({uri})"
             ) from None
-        except json.JSONDecodeError as exc:
+        try:
+            return json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise PipelineDefinitionError(
-                f"property file {property_file!r} of step {step!r} ({path}) is not JSON: {exc}"
+                f"property file {property_file!r} of step {step!r} ({uri}) is not JSON: {exc}"
             ) from None
 
 
 class CacheKeyResolver(ExecutionResolver):
     """Like ``ExecutionResolver``, but an upstream output stands for its content hash, so a
-    re-run upstream step that wrote the same bytes does not invalidate its consumers."""
+    re-run upstream step that wrote the same bytes does not invalidate its consumers.
+
+    The hash is the one recorded when the upstream step committed (its output's manifest),
+    never a second download or hashing of the stored bytes.
+    """
 
     def step_output(self, step: str, output: str) -> Any:
-        return "sha256:" + content_hash(to_path(super().step_output(step, output)))
+        return "sha256:" + committed_hash(self._run(step), output, self.store)
+
+
+def committed_hash(run: StepRunRecord, output: str, store: ArtifactStore) -> str:
+    """The content hash of a committed output: from its recorded manifest (a run committed
+    before manifests were recorded is hashed where it is stored, once)."""
+    manifest = run.manifests.get(output)
+    if manifest is not None:
+        return manifest["sha256"]
+    uri = run.outputs[output]
+    return content_hash(to_path(uri)) if is_local(uri) else store.content_hash(uri)
+
+
+def _read(store: ArtifactStore, uri: str) -> bytes:
+    if is_local(uri):
+        path = to_path(uri)
+        if not path.is_file():
+            raise NotFoundError(f"artifact {uri} does not exist")
+        return path.read_bytes()
+    return store.get_bytes(uri)
 
 
 def cache_key(step: Step, resolver: CacheKeyResolver) -> str:

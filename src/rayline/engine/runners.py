@@ -16,16 +16,21 @@ from rayline.definition.expressions import resolve
 from rayline.definition.steps import ConditionStep, FailStep, FunctionStep, ProcessingStep
 from rayline.engine.context import ProcessingContext, StepContext, StepResult
 from rayline.engine.environment import process_state
-from rayline.errors import StepFailedError
-from rayline.store.artifacts import open_artifact_store, to_path
+from rayline.errors import NotFoundError, StepFailedError
+from rayline.store.artifacts import open_artifact_store
 
 
 def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
     """Run the step's script (as ``__main__``) or function with its inputs and outputs."""
-    inputs = {i.destination: to_path(str(i.source)) for i in step.inputs}
-    for dest, path in inputs.items():
-        if not path.exists():
-            raise StepFailedError(f"input {dest!r} of step {step.name!r} does not exist: {path}")
+    # Inputs in an object store are downloaded to this node: the script sees local paths.
+    inputs: dict[str, Path] = {}
+    for i in step.inputs:
+        try:
+            inputs[i.destination] = ctx.materialize(str(i.source), name=i.destination)
+        except NotFoundError:
+            raise StepFailedError(
+                f"input {i.destination!r} of step {step.name!r} does not exist: {i.source}"
+            ) from None
     args = [_arg_text(a) for a in step.arguments]
     env = {
         **ctx.env(),
@@ -95,10 +100,19 @@ def run_fail(step: FailStep, ctx: StepContext) -> StepResult:
     )
 
 
+# Code snapshots are named by their content hash, so their bytes never change: a Ray worker
+# (reused across steps) fetches each one once, not once per step (a request each on S3).
+_code_bytes: dict[str, bytes] = {}
+
+
 def _load_function(store: Any, sha256: str) -> Any:
     import cloudpickle
 
-    return cloudpickle.loads(store.get_bytes(store.uri_for("code", f"{sha256}.pkl")))
+    uri = store.uri_for("code", f"{sha256}.pkl")
+    data = _code_bytes.get(uri)
+    if data is None:
+        data = _code_bytes[uri] = store.get_bytes(uri)
+    return cloudpickle.loads(data)
 
 
 def _arg_text(value: Any) -> str:

@@ -17,14 +17,13 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rayline.config import settings
 from rayline.definition.expressions import resolve
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.steps.base import Step
-from rayline.engine.context import StepContext, StepResult, step_work_dir
+from rayline.engine.context import StepContext, StepResult, local_work_dir, output_uri
 from rayline.engine.listeners import notify
 from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
 from rayline.engine.repository import PipelineRepository
@@ -99,6 +98,9 @@ class Scheduler:
         self.running: dict[Any, _Running] = {}
         self.delayed: list[tuple[float, str, int, float, str | None]] = []
         self.existing: set[str] = set()
+        # Attempts an earlier driver already started, per unfinished step: a resumed step runs
+        # its attempts again under the same prefixes, which are cleared first.
+        self.started_before: dict[str, int] = {}
         self.resolver = ExecutionResolver(
             self.pipeline,
             self.execution.id,
@@ -115,6 +117,7 @@ class Scheduler:
             home=str(s.home),
             mlflow_tracking_uri=s.mlflow_tracking_uri,
             online_store_uri=s.online_store_uri,
+            storage_env=_storage_env(),
         )
 
     # --- main loop --------------------------------------------------------------------------
@@ -124,6 +127,8 @@ class Scheduler:
             self.existing.add(run.step_name)
             if run.status == StepStatus.SUCCEEDED:
                 self.done[run.step_name] = run
+            else:
+                self.started_before[run.step_name] = run.attempts
         try:
             from rayline.ray_connection import ensure_ray
 
@@ -266,6 +271,7 @@ class Scheduler:
                 "ended_at": None,
                 "cached_from": None,
                 "branch": None,
+                "manifests": None,
                 "started_at": time.time(),
                 **values,
             }
@@ -285,6 +291,7 @@ class Scheduler:
             outputs=hit.outputs,
             properties=hit.properties,
             branch=hit.branch,
+            manifests=hit.manifests,
             cache_key=key,
             cached_from=source,
             attempts=0,
@@ -299,6 +306,7 @@ class Scheduler:
             branch=hit.branch,
             key=key,
             cached_from=source,
+            manifests=hit.manifests,
         )
         return True
 
@@ -311,6 +319,7 @@ class Scheduler:
         branch: str | None,
         key: str | None,
         cached_from: str | None = None,
+        manifests: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         # What later steps resolve against; the same values were just written to the DB.
         self.done[step.name] = StepRunRecord(
@@ -324,6 +333,7 @@ class Scheduler:
             branch=branch,
             cache_key=key,
             cached_from=cached_from,
+            manifests=manifests or {},
         )
 
     def _run_inline(self, step: Step, runner: str, key: str | None) -> None:
@@ -346,8 +356,13 @@ class Scheduler:
         key: str | None,
         logs: str | None,
         attempts: int = 1,
+        manifests: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Record what a runner returned, the same way for every kind."""
+        """Record what a runner returned, the same way for every kind.
+
+        Commit, then publish: the outputs' manifests are recorded in the same transaction as
+        the Succeeded status, and only then do later steps and cache hits see the outputs.
+        """
         labels = tuple(step.branches())
         if result.branch not in labels and (labels or result.branch is not None):
             choices = ", ".join(repr(b) for b in labels) or "none: the step has no branches"
@@ -371,9 +386,11 @@ class Scheduler:
             )
             self.fail_message = result.failure
             return
-        work_dir = step_work_dir(self.store, self.execution.id, step.name)
         outputs = {
-            **{n: (work_dir / "output" / n).as_uri() for n in step.declared_outputs()},
+            **{
+                n: output_uri(self.store, self.execution.id, step.name, attempts, n)
+                for n in step.declared_outputs()
+            },
             **result.outputs,
         }
         self._record_step(
@@ -382,27 +399,37 @@ class Scheduler:
             outputs=outputs,
             properties=result.properties,
             branch=result.branch,
+            manifests=manifests or None,
             logs=logs,
             detail=result.summary,
         )
         self._done(
-            step, outputs=outputs, properties=result.properties, branch=result.branch, key=key
+            step,
+            outputs=outputs,
+            properties=result.properties,
+            branch=result.branch,
+            key=key,
+            manifests=manifests,
         )
 
     def _context(self, step: Step, *, attempt: int, resolver: Any = None) -> StepContext:
-        work_dir = step_work_dir(self.store, self.execution.id, step.name)
-        outputs = {n: work_dir / "output" / n for n in step.declared_outputs()}
-        for path in outputs.values():
-            _empty_dir(path)
+        # Nothing is created here: the Ray task makes the work dir on the node that runs the
+        # step (on file:// that is inside the store) and uploads the outputs from there.
+        work_dir = local_work_dir(self.store, self.execution.id, step.name, attempt)
+        names = step.declared_outputs()
         return StepContext(
             execution_id=self.execution.id,
             pipeline_name=self.pipeline.name,
             step_name=step.name,
             attempt=attempt,
             work_dir=work_dir,
-            outputs=outputs,
+            outputs={n: work_dir / "output" / n for n in names},
+            output_uris={
+                n: output_uri(self.store, self.execution.id, step.name, attempt, n) for n in names
+            },
             parameters=self.execution.parameters,
             resolver=resolver,
+            clear_attempt=attempt <= self.started_before.get(step.name, 0),
             **self._ctx_common,
         )
 
@@ -449,7 +476,12 @@ class Scheduler:
             return
         if outcome.ok:
             self._complete(
-                step, outcome.result, key=run.key, logs=outcome.logs, attempts=run.attempt
+                step,
+                outcome.result,
+                key=run.key,
+                logs=outcome.logs,
+                attempts=run.attempt,
+                manifests=outcome.manifests,
             )
         else:
             self._after_failure(
@@ -524,9 +556,10 @@ class Scheduler:
             del self.running[ref]
 
 
-def _empty_dir(path: Path) -> None:
-    import shutil
+def _storage_env() -> dict[str, str]:
+    """The driver's S3 settings for the steps (when any are set): a Ray worker started before
+    they were set would not see them in its own environment."""
+    from rayline.store.s3 import S3Connection
 
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    env = S3Connection.from_environment().environment()
+    return env if any(k.startswith("AWS_") for k in env) else {}

@@ -89,6 +89,9 @@ step_runs = sa.Table(
     sa.Column("cached_from", sa.String(64)),
     sa.Column("mlflow_run_id", sa.String(64)),
     sa.Column("branch", sa.String(256)),  # the branch a step with branches took
+    # The committed outputs' manifests (name -> URI, tree hash, files), written in the same
+    # transaction as the Succeeded status: only what is recorded here is ever resolved.
+    sa.Column("manifests", sa.JSON),
     sa.UniqueConstraint("execution_id", "step_name", name="uq_step_runs_execution_step"),
     sa.Index("ix_step_runs_cache", "pipeline_name", "step_name", "cache_key"),
 )

@@ -14,6 +14,7 @@ from rayline.featurestore.description import FeatureGroupDescription
 from rayline.featurestore.online import OnlineRecords, open_online_store
 from rayline.featurestore.report import RejectedRow
 from rayline.featurestore.validation import validate
+from rayline.store.s3 import S3Connection
 
 ONLINE = "OnlineStore"
 OFFLINE = "OfflineStore"
@@ -28,6 +29,9 @@ class BatchOptions:
     api_invocation_time: float
     target_stores: tuple[str, ...]
     ttl_seconds: float | None
+    #: How to reach an ``s3://`` offline store, handed to Ray workers explicitly (a worker
+    #: started earlier never sees a later change of the driver's environment).
+    s3: S3Connection | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ def ingest_batch(
             checked.event_seconds,
             ingest_id=options.ingest_id,
             api_invocation_time=options.api_invocation_time,
+            connection=options.s3,
         )
     online_written = 0
     if ONLINE in options.target_stores and n_valid:

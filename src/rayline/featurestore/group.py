@@ -144,7 +144,7 @@ class FeatureGroup:
         repo.insert(db, desc)
         try:
             if offline_uri:
-                offline.data_dir(desc).mkdir(parents=True, exist_ok=True)
+                offline.prepare(desc)
             if enable_online_store:
                 open_online_store(desc.online_store_uri)
         except Exception:

@@ -37,6 +37,8 @@ from rayline.featurestore.definitions import FeatureType
 from rayline.featurestore.description import CREATED, FeatureGroupDescription
 from rayline.featurestore.report import IngestionReport, RejectedRow
 from rayline.featurestore.validation import check_columns
+from rayline.store.artifacts import is_local
+from rayline.store.s3 import S3Connection
 
 #: With ``max_workers=None``, inputs this large go to Ray when connected to a multi-node cluster.
 AUTO_RAY_MIN_ROWS = 1_000_000
@@ -64,6 +66,7 @@ def ingest(
         api_invocation_time=time.time(),
         target_stores=targets,
         ttl_seconds=ttl_seconds,
+        s3=_s3_connection(desc),
     )
     if _is_ray_dataset(data):
         check_columns(list(data.schema().names), desc)
@@ -113,6 +116,15 @@ def _targets(desc: FeatureGroupDescription, requested) -> tuple[str, ...]:
     return requested
 
 
+def _s3_connection(desc: FeatureGroupDescription) -> S3Connection | None:
+    """The S3 connection of an ``s3://`` offline store, read once here and handed to every
+    batch (None for a local one)."""
+    uri = desc.offline_store_uri
+    if not desc.offline_store_enabled or uri is None or is_local(uri):
+        return None
+    return S3Connection.from_environment()
+
+
 def _slices(table: pa.Table, workers: int) -> list[pa.Table]:
     n = table.num_rows
     if n == 0:
@@ -145,9 +157,12 @@ def _is_ray_dataset(data) -> bool:
 
 
 def read_input(data, desc: FeatureGroupDescription) -> pa.Table:
-    """An Arrow table from a DataFrame, Arrow table, or CSV / Parquet path."""
+    """An Arrow table from a DataFrame, Arrow table, or CSV / Parquet path (local or
+    ``s3://``)."""
     if isinstance(data, pa.Table):
         return data
+    if isinstance(data, str) and not is_local(data):
+        return _read_uri(data, desc)
     if isinstance(data, str | os.PathLike):
         return _read_path(Path(os.fspath(data)).expanduser(), desc)
     try:
@@ -176,26 +191,63 @@ def _read_path(path: Path, desc: FeatureGroupDescription) -> pa.Table:
         import pyarrow.parquet as pq
 
         return pq.read_table(path)
-    if suffix in (".csv", ".txt") or path.name.endswith(".csv.gz"):
-        import pyarrow.csv as pcsv
-
-        # String features keep their text ("007" stays "007"); numbers are inferred and checked.
-        types = {
-            f.feature_name: pa.string()
-            for f in desc.feature_definitions
-            if f.feature_type is FeatureType.STRING
-        }
-        try:
-            table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
-            # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
-            stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
-            if stamps:
-                types.update(dict.fromkeys(stamps, pa.string()))
-                table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
-            return table
-        except pa.ArrowInvalid as exc:
-            raise SchemaError(f"cannot read CSV {path}: {exc}") from exc
+    if _is_csv(path.name):
+        return _read_csv(lambda: path, desc, where=str(path))
     raise UserInputError(f"input {path}: use a .csv or .parquet file, or a Parquet directory")
+
+
+def _read_uri(uri: str, desc: FeatureGroupDescription) -> pa.Table:
+    """A CSV or Parquet file, or a Parquet directory, at an ``s3://`` URI."""
+    import pyarrow.fs as pafs
+
+    from rayline.store.artifacts import filesystem_for
+
+    fs, path = filesystem_for(uri)
+    try:
+        kind = fs.get_file_info(path).type
+    except OSError as exc:
+        raise UserInputError(f"cannot read input {uri}: {exc}") from exc
+    if kind == pafs.FileType.NotFound:
+        raise UserInputError(f"input {uri} does not exist")
+    name = path.rsplit("/", 1)[-1]
+    if kind == pafs.FileType.Directory or name.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path, filesystem=fs)
+    if _is_csv(name):
+        return _read_csv(lambda: fs.open_input_stream(path, compression="detect"), desc, where=uri)
+    raise UserInputError(f"input {uri}: use a .csv or .parquet file, or a Parquet directory")
+
+
+def _is_csv(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith((".csv", ".txt", ".csv.gz"))
+
+
+def _read_csv(open_source, desc: FeatureGroupDescription, *, where: str) -> pa.Table:
+    """Read a CSV (``open_source()`` gives a path or a fresh stream for each read)."""
+    import pyarrow.csv as pcsv
+
+    # String features keep their text ("007" stays "007"); numbers are inferred and checked.
+    types = {
+        f.feature_name: pa.string()
+        for f in desc.feature_definitions
+        if f.feature_type is FeatureType.STRING
+    }
+    try:
+        table = pcsv.read_csv(
+            open_source(), convert_options=pcsv.ConvertOptions(column_types=types)
+        )
+        # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
+        stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+        if stamps:
+            types.update(dict.fromkeys(stamps, pa.string()))
+            table = pcsv.read_csv(
+                open_source(), convert_options=pcsv.ConvertOptions(column_types=types)
+            )
+        return table
+    except pa.ArrowInvalid as exc:
+        raise SchemaError(f"cannot read CSV {where}: {exc}") from exc
 
 
 def _report(

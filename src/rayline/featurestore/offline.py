@@ -4,8 +4,9 @@ Layout (SageMaker's): ``<artifact root>/offline-store/<group>-<created epoch>/da
 year=YYYY/month=MM/day=DD/hour=HH/<latest event time>_<ingest id>_<random>.parquet``.
 Each file holds the features plus ``write_time``, ``api_invocation_time`` and ``is_deleted``;
 the partition columns come from the directory names (hive style), so
-``ray.data.read_parquet(location)`` returns them too. Files are written beside the data
-directory and renamed into place, so no reader ever sees a half-written file.
+``ray.data.read_parquet(location)`` returns them too. The root is the artifact store's, a
+local directory or an ``s3://`` prefix (``_offline_files``); either way a file is written once,
+whole, under a unique name, so no reader ever sees a half-written file.
 
 Re-ingesting rows that are already stored is skipped (same identifier, event time and values),
 which makes ingestion idempotent; a changed value with the same event time is appended as a new
@@ -14,21 +15,22 @@ version, as SageMaker does.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rayline.featurestore._offline_files import OfflineFiles
 from rayline.featurestore._sql import DUCK_TYPES, fetch_arrow, quote
 from rayline.featurestore.description import FeatureGroupDescription
-from rayline.store.artifacts import to_path
+from rayline.store.s3 import S3Connection
 
 EXTRA_SCHEMA = pa.schema(
     [
@@ -37,7 +39,9 @@ EXTRA_SCHEMA = pa.schema(
         ("is_deleted", pa.bool_()),
     ]
 )
+#: Partitions written at once: a local disk is busy with a few; S3 writes wait on round trips.
 _WRITE_THREADS = 4
+_S3_WRITE_THREADS = 8
 
 
 def location_parts(name: str, created_at: float) -> tuple[str, ...]:
@@ -45,51 +49,58 @@ def location_parts(name: str, created_at: float) -> tuple[str, ...]:
     return ("offline-store", f"{name}-{int(created_at)}", "data")
 
 
-def data_dir(desc: FeatureGroupDescription) -> Path:
-    """The local directory of a group's offline data (``.../<group>-<epoch>/data``)."""
-    return to_path(desc.offline_store_uri)
-
-
-def parquet_glob(desc: FeatureGroupDescription) -> str:
-    """A glob of every data file (for DuckDB)."""
-    return str(data_dir(desc) / "**" / "*.parquet")
-
-
-def files(desc: FeatureGroupDescription) -> list[Path]:
-    """Every data file of a group, sorted (none when nothing is written yet)."""
-    root = data_dir(desc)
-    if not root.is_dir():
-        return []
-    return sorted(root.rglob("*.parquet"))
+def prepare(desc: FeatureGroupDescription) -> None:
+    """Make the group's offline store ready for data (the data directory, on a local disk)."""
+    OfflineFiles.of(desc).prepare()
 
 
 def create_view(con, desc: FeatureGroupDescription, view: str) -> None:
     """Make ``view`` on DuckDB connection ``con`` select every offline row of a group: its
     features, the extra columns and the partition columns (empty but typed when nothing is
-    written yet)."""
-    if files(desc):
-        rel = con.read_parquet(parquet_glob(desc), hive_partitioning=True, union_by_name=True)
-    else:
-        cols = [
-            f"NULL::{DUCK_TYPES[f.feature_type.value]} AS {quote(f.feature_name)}"
-            for f in desc.feature_definitions
-        ]
-        cols += [
-            "NULL::TIMESTAMPTZ AS write_time",
-            "NULL::TIMESTAMPTZ AS api_invocation_time",
-            "NULL::BOOLEAN AS is_deleted",
-            "NULL::BIGINT AS year",
-            "NULL::BIGINT AS month",
-            "NULL::BIGINT AS day",
-            "NULL::BIGINT AS hour",
-        ]
-        rel = con.sql(f"SELECT {', '.join(cols)} WHERE false")
-    rel.create_view(view, replace=True)
+    written yet).
+
+    On a local disk DuckDB reads the files itself (as fast as a pyarrow dataset, measured, and
+    unchanged). On S3 a lazy ``pyarrow.dataset`` over the store's filesystem is registered
+    (DuckDB's httpfs extension is version-locked to DuckDB releases the project does not use):
+    DuckDB pushes projections and filters into it and streams it, so a query reads only the
+    groups and columns it uses, and a join larger than memory can still spill.
+    """
+    loc = OfflineFiles.of(desc)
+    if loc.local is None:
+        with contextlib.suppress(FileNotFoundError):  # no data directory: nothing written yet
+            con.register(view, loc.dataset(None, arrow_schema(desc), partitioned=True))
+            return
+    elif loc.parquet_files():
+        glob = str(loc.local / "**" / "*.parquet")
+        con.read_parquet(glob, hive_partitioning=True, union_by_name=True).create_view(
+            view, replace=True
+        )
+        return
+    cols = [
+        f"NULL::{DUCK_TYPES[f.feature_type.value]} AS {quote(f.feature_name)}"
+        for f in desc.feature_definitions
+    ]
+    cols += [
+        "NULL::TIMESTAMPTZ AS write_time",
+        "NULL::TIMESTAMPTZ AS api_invocation_time",
+        "NULL::BOOLEAN AS is_deleted",
+        "NULL::BIGINT AS year",
+        "NULL::BIGINT AS month",
+        "NULL::BIGINT AS day",
+        "NULL::BIGINT AS hour",
+    ]
+    con.sql(f"SELECT {', '.join(cols)} WHERE false").create_view(view, replace=True)
 
 
 def count_rows(desc: FeatureGroupDescription) -> int:
     """Rows in the offline store (from the Parquet footers; reads no data)."""
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files(desc))
+    loc = OfflineFiles.of(desc)
+    if loc.local is not None:
+        return sum(pq.ParquetFile(path).metadata.num_rows for path, _ in loc.parquet_files())
+    try:
+        return loc.dataset(None, arrow_schema(desc), partitioned=True).count_rows()
+    except FileNotFoundError:
+        return 0
 
 
 def arrow_schema(desc: FeatureGroupDescription) -> pa.Schema:
@@ -116,14 +127,14 @@ def append(
     api_invocation_time: float,
     is_deleted: bool = False,
     deduplicate: bool = True,
+    connection: S3Connection | None = None,
 ) -> OfflineWrite:
-    """Append validated rows, one file per hour partition touched."""
+    """Append validated rows, one file per hour partition touched (on S3 through
+    ``connection``, default: the environment's)."""
     n = table.num_rows
     if n == 0:
         return OfflineWrite(0, 0, 0)
-    root = data_dir(desc)
-    staging = root.parent / "staging"
-    staging.mkdir(parents=True, exist_ok=True)
+    loc = OfflineFiles.of(desc, connection=connection)
     now = _ts(time.time(), n)
     full = table.append_column(EXTRA_SCHEMA.field("write_time"), now)
     full = full.append_column(
@@ -142,18 +153,18 @@ def append(
     if len(starts) > 1:
         full = full.take(pa.array(order))
         seconds = seconds[order]
+    stored = _stored_files(loc, ingest_id) if deduplicate else None
+    options = parquet_options(desc, full.schema)
 
     def write_one(i: int) -> tuple[int, int]:
         s, e = int(starts[i]), int(ends[i])
         part = full.slice(s, e - s)
-        hour = int(sorted_hours[s])
-        target_dir = root / _partition(hour)
-        if deduplicate:
+        partition = _partition(int(sorted_hours[s]))
+        skipped = 0
+        if stored is not None:
             before = part.num_rows
-            part = _without_stored(part, desc, target_dir, ingest_id)
+            part = _without_stored(part, desc, loc, stored(partition))
             skipped = before - part.num_rows
-        else:
-            skipped = 0
         if part.num_rows == 0:
             return 0, skipped
         latest = float(np.max(seconds[s:e]))
@@ -161,20 +172,58 @@ def append(
             f"{datetime.fromtimestamp(latest, UTC):%Y%m%dT%H%M%SZ}_{ingest_id}_"
             f"{secrets.token_hex(8)}.parquet"
         )
-        tmp = staging / f"{name}.tmp"
-        pq.write_table(part, tmp)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target_dir / name)
+        loc.write(part, partition, name, options=options)
         return part.num_rows, skipped
 
     if len(starts) == 1:
         results = [write_one(0)]
     else:
-        with ThreadPoolExecutor(_WRITE_THREADS) as pool:
+        threads = _WRITE_THREADS if loc.local is not None else _S3_WRITE_THREADS
+        with ThreadPoolExecutor(threads) as pool:
             results = list(pool.map(write_one, range(len(starts))))
     written = sum(r[0] for r in results)
     skipped = sum(r[1] for r in results)
     return OfflineWrite(written, skipped, sum(1 for r in results if r[0]))
+
+
+def parquet_options(desc: FeatureGroupDescription, schema: pa.Schema) -> dict:
+    """``pq.write_table`` options for a group's files: floating-point columns byte-stream-split
+    (dictionaries of random doubles are abandoned half-built; split bytes compress), an integer
+    record identifier delta-encoded (near-sorted within an hour), the rest dictionary-encoded.
+    Measured on 1M rows x 10 features: 2.3x faster to write and 22% smaller than the defaults,
+    which on S3 is 22% fewer bytes to upload and to read back."""
+    encodings = {f.name: "BYTE_STREAM_SPLIT" for f in schema if pa.types.is_floating(f.type)}
+    rid = schema.field(desc.record_identifier_name)
+    if pa.types.is_integer(rid.type):
+        encodings[rid.name] = "DELTA_BINARY_PACKED"
+    return {
+        "column_encoding": encodings,
+        "use_dictionary": [name for name in schema.names if name not in encodings],
+    }
+
+
+def _stored_files(loc: OfflineFiles, ingest_id: str) -> Callable[[str], list[str]]:
+    """``partition -> paths`` of the files stored there by other ingestions (this one's workers
+    hold disjoint rows). A local directory is globbed per partition; S3 is listed once, since
+    every request is a round trip."""
+    mine = f"_{ingest_id}_"
+    if loc.local is not None:
+        root = loc.local
+
+        def local_files(partition: str) -> list[str]:
+            folder = root / partition
+            if not folder.is_dir():
+                return []
+            return [str(p) for p in folder.glob("*.parquet") if mine not in p.name]
+
+        return local_files
+    by_partition: dict[str, list[str]] = {}
+    prefix = len(loc.root) + 1
+    for path, _size in loc.parquet_files():
+        folder, _, name = path[prefix:].rpartition("/")
+        if mine not in name:
+            by_partition.setdefault(folder, []).append(path)
+    return lambda partition: by_partition.get(partition, [])
 
 
 def _ts(seconds: float, n: int) -> pa.Array:
@@ -189,48 +238,52 @@ def _partition(hour: int) -> str:
 
 
 def _without_stored(
-    part: pa.Table, desc: FeatureGroupDescription, target_dir: Path, ingest_id: str
+    part: pa.Table, desc: FeatureGroupDescription, loc: OfflineFiles, existing: list[str]
 ) -> pa.Table:
-    """Drop rows whose identifier, event time, values and deletion flag are stored already
-    (files of this same ingestion are left out: its workers hold disjoint rows)."""
-    if not target_dir.is_dir():
-        return part
-    existing = [str(p) for p in target_dir.glob("*.parquet") if f"_{ingest_id}_" not in p.name]
+    """Drop rows whose identifier, event time, values and deletion flag are stored already in
+    the files ``existing``."""
     if not existing:
         return part
     import duckdb
 
     cols = [*desc.feature_names, "is_deleted"]
     quoted = ", ".join(quote(c) for c in cols)
-    # Files written before features were added lack their columns: those values were NULL.
-    stored = set()
-    for path in existing:
-        stored.update(pq.read_schema(path).names)
-    old_cols = (
-        ", ".join(
-            quote(f.feature_name)
-            if f.feature_name in stored
-            else f"NULL::{DUCK_TYPES[f.feature_type.value]}"
-            for f in desc.feature_definitions
-        )
-        + ", is_deleted"
-    )
     rid, et = quote(desc.record_identifier_name), quote(desc.event_time_feature_name)
     con = duckdb.connect()
     try:
         con.register("new_rows", part)
+        params: dict | None = None
+        if loc.local is not None:
+            # Files written before features were added lack their columns: those values were
+            # NULL.
+            stored = set()
+            for path in existing:
+                stored.update(pq.read_schema(path).names)
+            old_cols = ", ".join(
+                quote(f.feature_name)
+                if f.feature_name in stored
+                else f"NULL::{DUCK_TYPES[f.feature_type.value]}"
+                for f in desc.feature_definitions
+            )
+            source = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
+            params = {"files": existing}
+        else:
+            # The dataset's schema is the group's: a column a file lacks reads as a typed NULL.
+            con.register("old_files", loc.dataset(existing, arrow_schema(desc), partitioned=False))
+            old_cols = ", ".join(quote(f.feature_name) for f in desc.feature_definitions)
+            source = "old_files"
         kept = fetch_arrow(
             con,
             f"""
             WITH new_rows_h AS (SELECT *, hash({quoted}) AS h__ FROM new_rows),
-                 old AS (SELECT DISTINCT {rid} AS rid, {et} AS et, hash({old_cols}) AS h__
-                         FROM read_parquet($files, union_by_name = true,
-                                           hive_partitioning = false))
+                 old AS (SELECT DISTINCT {rid} AS rid, {et} AS et,
+                                hash({old_cols}, is_deleted) AS h__
+                         FROM {source})
             SELECT * EXCLUDE (h__) FROM new_rows_h n
             WHERE NOT EXISTS (SELECT 1 FROM old o
                               WHERE o.rid = n.{rid} AND o.et = n.{et} AND o.h__ = n.h__)
             """,
-            {"files": existing},
+            params,
         )
     finally:
         con.close()
@@ -239,8 +292,4 @@ def _without_stored(
 
 def delete_data(desc: FeatureGroupDescription) -> None:
     """Remove a group's whole offline directory (``<group>-<epoch>/``)."""
-    import shutil
-
-    root = data_dir(desc).parent
-    if root.is_dir():
-        shutil.rmtree(root, ignore_errors=True)
+    OfflineFiles.of(desc).delete_group_data()

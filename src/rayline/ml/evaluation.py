@@ -18,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from rayline.errors import NotFoundError
+from rayline.ml.sources import local_copy
 from rayline.ml.tables import read_table, split_label
-from rayline.store.artifacts import to_path
+from rayline.store.locations import is_remote, join, write_bytes
 
 EVALUATION_FILE = "evaluation.json"
 _MODEL_NAMES = ("model.ubj", "model.json", "xgboost-model", "model.bst")
 
 
 def find_model_file(source: str | Path) -> Path:
-    """The XGBoost model file at ``source``: the file itself, or the one inside a directory."""
-    path = to_path(str(source))
+    """The XGBoost model file at ``source``: the file itself, or the one inside a directory
+    (a local path, ``file://`` or ``s3://`` URI; an ``s3://`` model is downloaded once)."""
+    path = local_copy(source, cached=True)
     if path.is_file():
         return path
     if path.is_dir():
@@ -102,7 +104,11 @@ def evaluate_model(
     predictions = booster.predict(xgb.DMatrix(features))
     report = {"regression_metrics": regression_metrics(y, predictions)}
     if output_dir is not None:
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2))
+        data = json.dumps(report, indent=2).encode()
+        if is_remote(output_dir):
+            write_bytes(join(str(output_dir), EVALUATION_FILE), data)
+        else:
+            out = Path(output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / EVALUATION_FILE).write_bytes(data)
     return report

@@ -10,13 +10,17 @@ steps stay cached.
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rayline.errors import SchemaError, UserInputError
 from rayline.ml.preprocessor import Preprocessor, fit_standard_scaler
-from rayline.store.artifacts import to_path
+from rayline.store.artifacts import filesystem_for
+from rayline.store.locations import is_remote, kind, upload
 
 #: Columns the feature store adds (its own bookkeeping, and the hive partition directories).
 STORE_COLUMNS = (
@@ -34,7 +38,7 @@ STORE_COLUMNS = (
 class PreprocessingResult:
     """Where the splits went and what was fitted."""
 
-    outputs: dict[str, Path]
+    outputs: dict[str, Path | str]  # a local path, or the s3:// URI an output went to
     rows: dict[str, int]
     preprocessor: Preprocessor
     columns: tuple[str, ...] = field(default=())
@@ -106,10 +110,13 @@ def _preprocess(
     import ray.data
     from ray.data.preprocessors import StandardScaler
 
-    path = to_path(str(source))
-    if not path.exists():
+    # The offline store may be local or in S3: Ray Data streams it through the pyarrow
+    # filesystem of the one S3 configuration (it travels to Ray's read tasks pickled).
+    filesystem, path = filesystem_for(source)
+    exists = kind(str(source)) != "missing" if is_remote(source) else Path(path).exists()
+    if not exists:
         raise UserInputError(f"preprocessing input {source} does not exist")
-    ds = ray.data.read_parquet(str(path))
+    ds = ray.data.read_parquet(path, filesystem=filesystem)
     schema_names = list(ds.schema().names)
     if label not in schema_names:
         raise SchemaError(
@@ -132,13 +139,39 @@ def _preprocess(
     preprocessor = fit_standard_scaler(scaler.stats_, features, label=label)
 
     rows = {}
-    outputs = {name: to_path(str(d)) for name, d in output_dirs.items()}
-    for name, split in (("train", train), ("validation", validation), ("test", test)):
-        rows[name] = _write_split(split, preprocessor, outputs[name])
-    preprocessor.save(outputs["preprocessor"])
+    with _local_outputs(output_dirs) as outputs:
+        for name, split in (("train", train), ("validation", validation), ("test", test)):
+            rows[name] = _write_split(split, preprocessor, outputs[name])
+        preprocessor.save(outputs["preprocessor"])
     return PreprocessingResult(
-        outputs=outputs, rows=rows, preprocessor=preprocessor, columns=tuple(columns)
+        outputs={n: _as_result(d) for n, d in output_dirs.items()},
+        rows=rows,
+        preprocessor=preprocessor,
+        columns=tuple(columns),
     )
+
+
+def _as_result(directory: str | Path) -> Any:
+    from rayline.store.artifacts import to_path
+
+    return str(directory) if is_remote(directory) else to_path(str(directory))
+
+
+@contextmanager
+def _local_outputs(output_dirs: dict[str, str | Path]) -> Iterator[dict[str, Path]]:
+    """Local directories to write each output into: the directory itself when it is local;
+    for an ``s3://`` output, a scratch directory uploaded when all writing succeeded."""
+    from rayline.store.artifacts import to_path
+
+    with tempfile.TemporaryDirectory(prefix="rayline-preprocess-") as scratch:
+        local = {
+            name: Path(scratch) / name if is_remote(d) else to_path(str(d))
+            for name, d in output_dirs.items()
+        }
+        yield local
+        for name, d in output_dirs.items():
+            if is_remote(d):
+                upload(local[name], str(d))
 
 
 def _write_split(split: Any, preprocessor: Preprocessor, directory: Path) -> int:

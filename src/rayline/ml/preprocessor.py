@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rayline.errors import SchemaError, UserInputError
+from rayline.errors import NotFoundError, SchemaError, UserInputError
 
 PREPROCESSOR_FILE = "preprocessor.json"
 _FORMAT = "rayline.standard_scaler/v1"
@@ -130,19 +130,33 @@ class Preprocessor:
 
     @classmethod
     def load(cls, path: str | Path) -> Preprocessor:
-        """Read a preprocessor from its JSON file or the directory holding it (path or
-        ``file://`` URI)."""
+        """Read a preprocessor from its JSON file or the directory holding it (a path, a
+        ``file://`` or an ``s3://`` URI)."""
         from rayline.store.artifacts import to_path
+        from rayline.store.locations import is_remote, join, kind, read_bytes
 
-        p = to_path(str(path))
-        if p.is_dir():
-            p = p / PREPROCESSOR_FILE
+        if is_remote(path):
+            uri = str(path)
+            if kind(uri) == "dir":
+                uri = join(uri, PREPROCESSOR_FILE)
+            where: str | Path = uri
+            try:
+                text = read_bytes(uri).decode()
+            except NotFoundError:
+                raise SchemaError(f"preprocessor file {uri} does not exist") from None
+        else:
+            p = to_path(str(path))
+            if p.is_dir():
+                p = p / PREPROCESSOR_FILE
+            where = p
+            try:
+                text = p.read_text()
+            except FileNotFoundError:
+                raise SchemaError(f"preprocessor file {p} does not exist") from None
         try:
-            data = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise SchemaError(f"preprocessor file {p} does not exist") from None
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SchemaError(f"preprocessor file {path} is not valid JSON: {exc}") from exc
+            raise SchemaError(f"preprocessor file {where} is not valid JSON: {exc}") from exc
         return cls.from_dict(data, source=str(path))
 
 

@@ -14,24 +14,53 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rayline.engine.context import StepContext, StepResult
 from rayline.ml.steps import TrainingStep, TuningStep
 from rayline.store.artifacts import to_path
+from rayline.store.locations import is_remote
 
 #: ``Trials`` property rows beyond this many are left to the ``results`` output.
 MAX_TRIALS_PROPERTY = 100
 
 
-def _data(step: Any) -> dict[str, Any]:
-    """What training and tuning read: the ``train`` / ``validation`` channels as local paths,
-    and the trainer."""
+def _data(step: Any, ctx: StepContext | None = None) -> dict[str, Any]:
+    """What training and tuning read, and the trainer: the ``train`` / ``validation`` channels
+    materialised on this node (``ctx`` given: a training step reads them here), else as they
+    are (local paths, or ``s3://`` URIs that each Tune trial reads on its own node)."""
     paths = {c: step.inputs.get(c) for c in ("train", "validation")}
-    return {
-        **{c: None if v is None else str(to_path(str(v))) for c, v in paths.items()},
-        "trainer": step.trainer,
-    }
+    out: dict[str, Any] = {"trainer": step.trainer}
+    for c, v in paths.items():
+        if v is None:
+            out[c] = None
+        elif ctx is not None:
+            out[c] = str(ctx.materialize(str(v), name=c))
+        else:
+            out[c] = str(v) if is_remote(str(v)) else str(to_path(str(v)))
+    return out
+
+
+def _in_object_store(ctx: StepContext) -> bool:
+    return is_remote(ctx.artifact_uri)
+
+
+def _ray_storage_uri(ctx: StepContext, what: str) -> str | None:
+    """Ray Train's / Tune's ``storage_path`` for this attempt: under the attempt's prefix in an
+    object store (every node reaches it), None on ``file://`` (the local work dir, as before)."""
+    if not _in_object_store(ctx):
+        return None
+    from rayline.engine.context import attempt_parts
+    from rayline.store.artifacts import open_artifact_store
+
+    store = open_artifact_store(ctx.artifact_uri)
+    return store.uri_for(*attempt_parts(ctx.execution_id, ctx.step_name, ctx.attempt), what)
+
+
+def _output_uri(ctx: StepContext, name: str) -> str:
+    """Where output ``name`` is published (the local directory's URI when none is known)."""
+    return ctx.output_uris.get(name) or ctx.outputs[name].resolve().as_uri()
 
 
 def _track(
@@ -72,7 +101,7 @@ def _tracked_work(step: Any, ctx: StepContext) -> Iterator[float]:
 def _record(
     step: Any, ctx: StepContext, *, started: float, ended: float, status: str, fill: Any
 ) -> str:
-    from rayline.tracking.runs import track_step
+    from rayline.tracking.runs import artifacts_root, track_step
 
     with track_step(
         pipeline_name=ctx.pipeline_name,
@@ -85,6 +114,7 @@ def _record(
         start_time=started,
         end_time=ended,
         status=status,
+        artifact_root=artifacts_root(artifact_uri=ctx.artifact_uri, home=ctx.home),
     ) as tracker:
         if fill is not None:
             fill(tracker)
@@ -107,9 +137,10 @@ def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
 
     with _tracked_work(step, ctx) as started:
         result = train_xgboost(
-            **_data(step),
+            **_data(step, ctx),
             output_dir=ctx.outputs["model"],
             work_dir=ctx.work_dir / "ray-train",
+            storage_uri=_ray_storage_uri(ctx, "ray-train"),
         )
     shutil.move(str(ctx.outputs["model"] / METRICS_FILE), ctx.outputs["metrics"] / METRICS_FILE)
     how = f"Ray Train, {result.num_workers} workers" if result.distributed else "one process"
@@ -120,7 +151,9 @@ def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
         tracker.log_params({**_trainer_params(step.trainer), "distributed": result.distributed})
         tracker.log_metrics({**result.metrics, "training_seconds": result.seconds})
         tracker.log_history(result.history)
-        tracker.set_tags({"rayline.model_uri": ctx.outputs["model"].resolve().as_uri()})
+        tracker.set_tags({"rayline.model_uri": _output_uri(ctx, "model")})
+        tracker.log_artifacts(ctx.outputs["model"], "model")
+        tracker.log_artifacts(ctx.outputs["metrics"], "metrics")
 
     run_id = _track(step, ctx, started=started, status="FINISHED", fill=fill)
     return StepResult(
@@ -142,6 +175,13 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
     """Tune, write ``models``, ``results`` and ``best_model``, and track every trial."""
     from rayline.ml.tuning import _plain, copy_model, tune_xgboost, write_results
 
+    # In an object store each trial uploads its model straight into the ``models`` output
+    # (trials may run on any node); on file:// they write into the local output directory.
+    models_dir: str | Path = (
+        ctx.output_uris["models"]
+        if _in_object_store(ctx) and "models" in ctx.output_uris
+        else ctx.outputs["models"]
+    )
     with _tracked_work(step, ctx) as started:
         result = tune_xgboost(
             **_data(step),
@@ -151,8 +191,9 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             strategy=step.strategy,
             max_jobs=int(step.max_jobs),
             max_parallel_jobs=int(step.max_parallel_jobs),
-            models_dir=ctx.outputs["models"],
+            models_dir=models_dir,
             work_dir=ctx.work_dir / "ray-tune",
+            storage_uri=_ray_storage_uri(ctx, "ray-tune"),
             seed=step.seed,
         )
     write_results(result, ctx.outputs["results"])
@@ -182,6 +223,8 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             {f"best.{result.objective_metric}": best["objective"], "tuning_seconds": result.seconds}
         )
         tracker.set_tags({"rayline.best_trial": best["trial"]})
+        tracker.log_artifacts(ctx.outputs["results"], "results")
+        tracker.log_artifacts(ctx.outputs["best_model"], "best_model")
         for row in trials:
             metrics = {k: v for k, v in row.items() if "-" in k}
             metrics["training_seconds"] = row.get("training_seconds")
@@ -215,7 +258,9 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             "NumTrials": len(trials),
             "TuningSeconds": round(result.seconds, 4),
             "MlflowRunId": run_id,
-        }
+        },
+        # Already in the store (uploaded by the trials): published as it is.
+        outputs={"models": str(models_dir)} if isinstance(models_dir, str) else {},
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from rayline.errors import NotFoundError, SchemaError
-from rayline.store.artifacts import to_path
+from rayline.ml.sources import local_copy
 
 _DATA_SUFFIXES = (".parquet", ".pq", ".csv")
 
@@ -21,8 +21,10 @@ def data_files(source: str | Path) -> list[Path]:
     """The data files behind ``source`` (a file, or a directory searched recursively), sorted.
 
     Hidden files and names starting with ``_`` (``_SUCCESS``, ``_schema.json``) are skipped.
+    An ``s3://`` source is copied to local scratch once per process (XGBoost reads whole files,
+    and a reused Tune actor reads the same splits trial after trial).
     """
-    path = to_path(str(source))
+    path = local_copy(source, cached=True)
     if path.is_file():
         return [path]
     if not path.is_dir():

@@ -26,8 +26,10 @@ from typing import Any
 from rayline.config import settings
 from rayline.engine.environment import process_state
 from rayline.errors import BackendError, UserInputError
+from rayline.ml.sources import ray_storage, s3_environment
 from rayline.ml.tables import data_files, read_shard, read_table, split_label
 from rayline.ml.trainers import DEFAULT_EVAL_METRICS, XGBoostTrainer
+from rayline.store.locations import is_remote
 
 #: Training data below this many cells (rows x features) trains in one process when
 #: ``distributed=None``. Measured on a 2-core node (benchmarks/training.py, as pipeline steps):
@@ -129,6 +131,7 @@ def train_xgboost(
     trainer: XGBoostTrainer,
     output_dir: str | Path,
     work_dir: str | Path | None = None,
+    storage_uri: str | None = None,
     callbacks: Sequence[Any] = (),
     nthread: int | None = None,
 ) -> TrainingResult:
@@ -138,6 +141,8 @@ def train_xgboost(
     ``output_dir``. ``metrics`` holds the last round's value of every eval metric, keyed
     ``validation-rmse``, ``train-mae``, ... ``callbacks`` are XGBoost training callbacks (the
     single-process path only; tuning uses them to report progress for early stopping).
+    ``train`` and ``validation`` may be local or ``s3://``; ``storage_uri`` (a directory or an
+    ``s3://`` prefix, default a folder under ``work_dir``) is Ray Train's ``storage_path``.
     """
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -147,7 +152,12 @@ def train_xgboost(
         if callbacks:
             raise UserInputError("training callbacks are only supported on the single-process path")
         metrics, history, rows = _train_distributed(
-            train, validation, trainer=trainer, output=output, work_dir=work_dir
+            train,
+            validation,
+            trainer=trainer,
+            output=output,
+            work_dir=work_dir,
+            storage_uri=storage_uri,
         )
     else:
         metrics, history, rows = _train_local(
@@ -223,6 +233,11 @@ def _last(flat: dict[str, list[float]]) -> dict[str, float]:
 
 def _distributed_loop(config: dict[str, Any]) -> None:
     """Ray Train worker: read this rank's row groups, train collectively, report once."""
+    with process_state(env=config.get("storage_env") or {}):
+        _distributed_work(config)
+
+
+def _distributed_work(config: dict[str, Any]) -> None:
     import tempfile
 
     import ray.train
@@ -231,10 +246,10 @@ def _distributed_loop(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     label = config["label"]
-    dtrain = load_dmatrix(read_shard([Path(p) for p in config["train"]], rank, world), label)
+    dtrain = load_dmatrix(read_shard(_worker_files(config["train"]), rank, world), label)
     evals = [(dtrain, "train")]
     if config["validation"]:
-        val = read_shard([Path(p) for p in config["validation"]], rank, world)
+        val = read_shard(_worker_files(config["validation"]), rank, world)
         evals.append((load_dmatrix(val, label, ref=dtrain), "validation"))
     history: dict[str, dict[str, list[float]]] = {}
     # Eval metrics are all-reduced across workers by XGBoost's collective, so every rank holds
@@ -271,7 +286,19 @@ _TRAIN_ENV = {
 }
 
 
-def _train_distributed(train, validation, *, trainer, output, work_dir):
+def _data_for_workers(source: str | Path) -> str | list[str]:
+    """What a Ray Train worker reads: an ``s3://`` URI as is (each worker fetches it on its own
+    node), a local input as its files' absolute paths."""
+    if is_remote(source):
+        return str(source)
+    return [str(p.resolve()) for p in data_files(source)]
+
+
+def _worker_files(data: str | list[str]) -> list[Path]:
+    return data_files(data) if isinstance(data, str) else [Path(p) for p in data]
+
+
+def _train_distributed(train, validation, *, trainer, output, work_dir, storage_uri=None):
     import ray.train
     from ray.train.xgboost import XGBoostTrainer as RayXGBoostTrainer
 
@@ -280,14 +307,17 @@ def _train_distributed(train, validation, *, trainer, output, work_dir):
     ensure_ray()
     cpus = float(trainer.cpus_per_worker)
     params = booster_params(trainer, nthread=max(1, round(cpus)))
-    storage = Path(work_dir or output.parent / f".ray-train-{uuid.uuid4().hex[:8]}")
-    storage.mkdir(parents=True, exist_ok=True)
+    storage = ray_storage(
+        storage_uri or work_dir or output.parent / f".ray-train-{uuid.uuid4().hex[:8]}"
+    )
     config = {
         "label": trainer.label,
         "params": params,
         "num_boost_round": int(trainer.num_boost_round),
-        "train": [str(p.resolve()) for p in data_files(train)],
-        "validation": [str(p.resolve()) for p in data_files(validation)] if validation else [],
+        "train": _data_for_workers(train),
+        "validation": _data_for_workers(validation) if validation else [],
+        # Workers start without the step's S3 settings: they are handed over explicitly.
+        "storage_env": s3_environment(train, validation),
     }
     ray_trainer = RayXGBoostTrainer(
         _distributed_loop,
@@ -298,7 +328,7 @@ def _train_distributed(train, validation, *, trainer, output, work_dir):
             resources_per_worker={"CPU": cpus, **({"GPU": 1} if trainer.use_gpu else {})},
         ),
         run_config=ray.train.RunConfig(
-            name=f"train-{uuid.uuid4().hex[:8]}", storage_path=str(storage.resolve())
+            name=f"train-{uuid.uuid4().hex[:8]}", **storage.run_config()
         ),
     )
     try:

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -33,9 +34,11 @@ from rayline.ml.hyperparameters import (
     normalize_objective_type,
     normalize_strategy,
 )
+from rayline.ml.sources import local_copy, ray_storage, s3_environment
 from rayline.ml.trainers import XGBoostTrainer
 from rayline.ml.training import MODEL_FILE, available_cpus, metric_key
 from rayline.store.artifacts import to_path
+from rayline.store.locations import is_remote, join, upload
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
@@ -150,6 +153,16 @@ class _ReportEvery:
 
 def _trial(config: dict[str, Any], *, setup: dict[str, Any]) -> None:
     """One Tune trial: train with this config's hyperparameters, save the model, report once."""
+    from rayline.engine.environment import process_state
+
+    # A trial actor is a Ray worker of its own: the S3 settings come with the setup.
+    with process_state(env=setup["storage_env"]):
+        _run_trial(config, setup)
+
+
+def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
+    import tempfile
+
     from ray import tune
 
     from rayline.ml.training import train_xgboost
@@ -158,25 +171,34 @@ def _trial(config: dict[str, Any], *, setup: dict[str, Any]) -> None:
     trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
     trainer = replace(trainer, distributed=False)
     trial_id = tune.get_context().get_trial_id()
-    out = Path(setup["models_dir"]) / trial_id
+    models = setup["models_dir"]
     total = int(trainer.num_boost_round)
     callbacks = []
     if setup["report_every"]:
         callbacks.append(_ReportEvery(setup["report_every"], total))
-    result = train_xgboost(
-        setup["train"],
-        setup["validation"],
-        trainer=trainer,
-        output_dir=out,
-        callbacks=callbacks,
-        nthread=setup["nthread"],
-    )
+    with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
+        # In an object store the model is written on the trial's node, then uploaded: the
+        # trial may run on any node of the cluster.
+        out = Path(scratch) / trial_id if is_remote(models) else Path(models) / trial_id
+        result = train_xgboost(
+            setup["train"],
+            setup["validation"],
+            trainer=trainer,
+            output_dir=out,
+            callbacks=callbacks,
+            nthread=setup["nthread"],
+        )
+        if is_remote(models):
+            model_uri = join(models, trial_id)
+            upload(out, model_uri)
+        else:
+            model_uri = out.resolve().as_uri()
     tune.report(
         {
             **result.metrics,
             "boost_round": total,
             "training_seconds": result.seconds,
-            "model_uri": out.resolve().as_uri(),
+            "model_uri": model_uri,
         }
     )
 
@@ -194,6 +216,7 @@ def tune_xgboost(
     max_parallel_jobs: int = 2,
     models_dir: str | Path,
     work_dir: str | Path | None = None,
+    storage_uri: str | None = None,
     seed: int | None = 0,
     cpus_per_trial: float | None = None,
 ) -> TuningResult:
@@ -201,6 +224,10 @@ def tune_xgboost(
 
     Returns every trial, the best one and the models' URIs ranked by ``objective_metric``
     (``validation:rmse`` and ``validation-rmse`` both work).
+
+    ``train``, ``validation`` and ``models_dir`` may be local or ``s3://`` (each trial then
+    uploads its model to ``models_dir/<trial id>``); ``storage_uri`` (a directory or an
+    ``s3://`` prefix; default ``work_dir``) is Ray Tune's ``storage_path``.
     """
     import pandas as pd
     from ray import tune
@@ -223,18 +250,23 @@ def tune_xgboost(
     started = time.perf_counter()
     mode = "min" if objective_type == "Minimize" else "max"
     parallel = min(int(max_parallel_jobs), int(max_jobs))
-    models = Path(models_dir).resolve()
-    models.mkdir(parents=True, exist_ok=True)
-    storage = Path(work_dir or models.parent / ".tune").resolve()
-    storage.mkdir(parents=True, exist_ok=True)
+    if is_remote(models_dir):
+        models = str(models_dir).rstrip("/")
+        default_storage: str | Path = f"{models}/.tune"
+    else:
+        local_models = Path(to_path(str(models_dir))).resolve()
+        local_models.mkdir(parents=True, exist_ok=True)
+        models, default_storage = str(local_models), local_models.parent / ".tune"
+    storage = ray_storage(storage_uri or work_dir or default_storage)
     num_rounds = int(trainer.num_boost_round)
     report_every = max(1, num_rounds // 10) if strategy == "Hyperband" else 0
     setup = {
         "trainer": trainer.to_dict(),
-        "models_dir": str(models),
+        "models_dir": models,
         # Absolute: Tune runs each trial in its own working directory.
-        "train": str(to_path(str(train)).resolve()),
-        "validation": str(to_path(str(validation)).resolve()),
+        "train": _trial_input(train),
+        "validation": _trial_input(validation),
+        "storage_env": s3_environment(train, validation, models_dir, storage_uri),
         "report_every": report_every,
         "nthread": max(1, available_cpus() // parallel),
     }
@@ -288,7 +320,7 @@ def tune_xgboost(
         ),
         run_config=tune.RunConfig(
             name=f"tune-{uuid.uuid4().hex[:8]}",
-            storage_path=str(storage),
+            **storage.run_config(),
             verbose=0,
             log_to_file=False,
         ),
@@ -367,16 +399,26 @@ def write_results(result: TuningResult, directory: str | Path) -> Path:
 
 
 def copy_model(model_uri: str, directory: str | Path) -> Path:
-    """Copy a trial's model directory (``model.ubj``, ``metrics.json``) into ``directory``."""
-    src = to_path(model_uri)
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copyfile(f, out / f.name)
+    """Copy a trial's model directory (``model.ubj``, ``metrics.json``; local or ``s3://``)
+    into the local ``directory``."""
+    with tempfile.TemporaryDirectory(prefix="rayline-model-") as scratch:
+        src = local_copy(model_uri, scratch=Path(scratch))
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in src.iterdir():
+            if f.is_file():
+                shutil.copyfile(f, out / f.name)
     if not (out / MODEL_FILE).is_file():
         raise BackendError(f"trial model at {model_uri} has no {MODEL_FILE}")
     return out
+
+
+def _trial_input(source: str | Path) -> str:
+    """A split as every trial reads it: an ``s3://`` URI as is, a local one as an absolute path
+    (Tune runs each trial in its own working directory)."""
+    if is_remote(source):
+        return str(source)
+    return str(to_path(str(source)).resolve())
 
 
 def _plain(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""A version's files: found inside step outputs, read, and copied into the artifact store.
+"""A version's files: found inside step outputs (local or ``s3://``), read, and copied into
+the artifact store.
 
 Registering copies them under ``registry/GROUP/VERSION/`` so a version stays servable after the
 pipeline run that produced it is cleaned up.
@@ -13,6 +14,7 @@ from typing import Any
 
 from rayline.errors import SchemaError, UserInputError
 from rayline.store.artifacts import ArtifactStore, to_path
+from rayline.store.locations import is_remote, join, kind, list_files, read_bytes
 
 # Names a training step may give its model file, most specific first.
 MODEL_NAMES = ("model.ubj", "model.json", "model.xgb", "model.bst", "xgboost-model")
@@ -20,65 +22,109 @@ PREPROCESSOR_NAMES = ("preprocessor.json", "scaler.json")
 METRICS_NAMES = ("evaluation.json", "metrics.json")
 
 
-def find_file(uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[str, ...]) -> Path:
-    """The file ``uri`` points at, or the one file inside the directory it points at."""
-    try:
-        path = to_path(uri)
-    except UserInputError:
-        raise
+@dataclass(frozen=True)
+class SourceFile:
+    """One file a version is registered from: where it is (a local path's ``file://`` URI or
+    an ``s3://`` URI, e.g. inside a step's output) and its bytes, read once."""
+
+    uri: str
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        """The file's name (its last path part)."""
+        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def find_file(
+    uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[str, ...]
+) -> SourceFile:
+    """The file ``uri`` points at, or the one file inside the directory it points at (local,
+    ``file://`` or ``s3://``)."""
+    if is_remote(uri):
+        found = _find_remote(uri, what=what, names=names, suffixes=suffixes)
+        return SourceFile(found, read_bytes(found))
+    path = _find_local(to_path(uri), uri, what=what, names=names, suffixes=suffixes)
+    return SourceFile(path.resolve().as_uri(), path.read_bytes())
+
+
+def _find_local(
+    path: Path, uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[str, ...]
+) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
         raise UserInputError(f"{what} {uri} does not exist")
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    return path / _choose(files, uri, what=what, names=names, suffixes=suffixes)
+
+
+def _find_remote(uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[str, ...]) -> str:
+    try:
+        found = kind(uri)
+    except OSError as exc:
+        raise UserInputError(f"cannot read {what} {uri}: {exc}") from exc
+    if found == "file":
+        return uri
+    if found == "missing":
+        raise UserInputError(f"{what} {uri} does not exist")
+    files = [e.path for e in list_files(uri)]
+    return join(uri, _choose(files, uri, what=what, names=names, suffixes=suffixes))
+
+
+def _choose(
+    files: list[str], uri: str, *, what: str, names: tuple[str, ...], suffixes: tuple[str, ...]
+) -> str:
+    """The one file (a relative path among ``files``) a directory's ``what`` is."""
     for name in names:
-        if (path / name).is_file():
-            return path / name
+        if name in files:
+            return name
     for name in names:  # one level down or deeper (a checkpoint directory), if unambiguous
-        nested = sorted(path.rglob(name))
+        nested = [f for f in files if f.rsplit("/", 1)[-1] == name]
         if len(nested) == 1:
             return nested[0]
-    candidates = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.suffix in suffixes and not p.name.startswith(".")
-    )
+    candidates = [
+        f
+        for f in files
+        if Path(f).suffix in suffixes and not any(p.startswith(".") for p in f.split("/"))
+    ]
     if len(candidates) == 1:
         return candidates[0]
-    listing = ", ".join(p.relative_to(path).as_posix() for p in candidates[:10]) or "nothing"
+    listing = ", ".join(candidates[:10]) or "nothing"
     raise UserInputError(
         f"{what} directory {uri} holds {listing}; expected one of {', '.join(names)}. "
         "Point at the file itself."
     )
 
 
-def find_model(uri: str) -> Path:
+def find_model(uri: str) -> SourceFile:
     return find_file(uri, what="model", names=MODEL_NAMES, suffixes=(".ubj", ".json", ".xgb"))
 
 
-def find_preprocessor(uri: str) -> Path:
+def find_preprocessor(uri: str) -> SourceFile:
     return find_file(uri, what="preprocessor", names=PREPROCESSOR_NAMES, suffixes=(".json",))
 
 
-def find_metrics(uri: str) -> Path:
+def find_metrics(uri: str) -> SourceFile:
     return find_file(uri, what="metrics report", names=METRICS_NAMES, suffixes=(".json",))
 
 
-def read_json(path: Path, *, what: str) -> Any:
+def read_json(source: SourceFile, *, what: str) -> Any:
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{what} {path} is not valid JSON: {exc}") from exc
+        return json.loads(source.data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{what} {source.uri} is not valid JSON: {exc}") from exc
 
 
 @dataclass(frozen=True)
 class VersionFiles:
     """The files one version copies into the artifact store (model, preprocessor, metrics)."""
 
-    model: Path
-    preprocessor: Path | None = None
-    metrics: Path | None = None
+    model: SourceFile
+    preprocessor: SourceFile | None = None
+    metrics: SourceFile | None = None
 
-    def _stored_names(self) -> dict[str, tuple[Path, str]]:
+    def _stored_names(self) -> dict[str, tuple[SourceFile, str]]:
         files = {"model": (self.model, self.model.name)}
         if self.preprocessor:
             files["preprocessor"] = (self.preprocessor, "preprocessor.json")
@@ -88,7 +134,7 @@ class VersionFiles:
 
     def sources(self) -> dict[str, str]:
         """Where each file was registered from (for lineage)."""
-        return {role: path.as_uri() for role, (path, _) in self._stored_names().items()}
+        return {role: source.uri for role, (source, _) in self._stored_names().items()}
 
     def uris(self, artifacts: ArtifactStore, group: str, version: int) -> dict[str, str | None]:
         """The ``model_uri``, ``preprocessor_uri`` and ``metrics_uri`` of the stored copies."""
@@ -99,9 +145,10 @@ class VersionFiles:
         return {f"{role}_uri": stored.get(role) for role in ("model", "preprocessor", "metrics")}
 
     def copy(self, artifacts: ArtifactStore, group: str, version: int) -> None:
-        """Copy the files to where :meth:`uris` says they are."""
+        """Copy the files to where :meth:`uris` says they are (bytes read once, at
+        registration: the store may be an object store, the sources too)."""
         for source, name in self._stored_names().values():
-            artifacts.put_bytes(source.read_bytes(), *version_location(group, version), name)
+            artifacts.put_bytes(source.data, *version_location(group, version), name)
 
 
 def version_location(group: str, version: int | None = None) -> tuple[str, ...]:

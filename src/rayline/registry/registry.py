@@ -15,7 +15,6 @@ status change (from, to, when, by whom, why).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -255,23 +254,25 @@ class ModelRegistry:
         self.repository.release_deployment(conn, endpoint)
 
 
-def _metrics(metrics: str | dict[str, Any] | None) -> tuple[Path | None, dict[str, Any] | None]:
+def _metrics(
+    metrics: str | dict[str, Any] | None,
+) -> tuple[_files.SourceFile | None, dict[str, Any] | None]:
     """The metrics report's file (None for a dict or nothing) and its parsed content."""
     if metrics is None or isinstance(metrics, dict):
         return None, metrics
-    path = _files.find_metrics(metrics)
-    data = _files.read_json(path, what="metrics report")
+    source = _files.find_metrics(metrics)
+    data = _files.read_json(source, what="metrics report")
     if not isinstance(data, dict):
-        raise SchemaError(f"metrics report {path} must hold a JSON object")
-    return path, data
+        raise SchemaError(f"metrics report {source.uri} must hold a JSON object")
+    return source, data
 
 
-def _booster_columns(path: Path) -> tuple[str, ...] | None:
+def _booster_columns(model: _files.SourceFile) -> tuple[str, ...] | None:
     import xgboost as xgb
 
     booster = xgb.Booster()
     try:
-        booster.load_model(str(path))
+        booster.load_model(bytearray(model.data))
     except xgb.core.XGBoostError as exc:
-        raise SchemaError(f"{path} is not an XGBoost model file: {exc}") from exc
+        raise SchemaError(f"{model.uri} is not an XGBoost model file: {exc}") from exc
     return tuple(booster.feature_names) if booster.feature_names else None

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from rayline.errors import SchemaError, UserInputError
+from rayline.errors import NotFoundError, SchemaError, UserInputError
 from rayline.ml.preprocessor import Preprocessor
 from rayline.store.artifacts import to_path
+from rayline.store.locations import is_remote, read_bytes
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -68,15 +69,23 @@ class Predictor:
         *,
         columns: Sequence[str] | None = None,
     ) -> Predictor:
-        """Load an XGBoost model file (UBJSON or JSON) and, optionally, its preprocessor."""
+        """Load an XGBoost model file (UBJSON or JSON) and, optionally, its preprocessor: local
+        paths, ``file://`` or ``s3://`` URIs (read once, into memory: a replica never touches
+        the store again while it serves)."""
         import xgboost as xgb
 
         preprocessor = Preprocessor.load(preprocessor_uri) if preprocessor_uri else None
-        path = Path(to_path(model_uri))
-        if not path.is_file():
-            raise SchemaError(f"model file {model_uri} does not exist")
         booster = xgb.Booster()
-        booster.load_model(str(path))
+        if is_remote(model_uri):
+            try:
+                booster.load_model(bytearray(read_bytes(model_uri)))
+            except NotFoundError:
+                raise SchemaError(f"model file {model_uri} does not exist") from None
+        else:
+            path = Path(to_path(model_uri))
+            if not path.is_file():
+                raise SchemaError(f"model file {model_uri} does not exist")
+            booster.load_model(str(path))
         # One thread per prediction: a request is one or a few rows, and a thread pool's wake-up
         # costs more than the trees.
         booster.set_param({"nthread": 1})

@@ -118,7 +118,9 @@ def app_config(name: str, config: dict[str, Any], user_config: dict[str, Any]) -
     """The Serve application of one endpoint."""
     from rayline.serving.app import DEPLOYMENT_NAME
 
-    env = serve_env()
+    # Replicas read the model from the artifact store: an s3:// store's settings go with them
+    # (a replica is a fresh Ray worker; it sees only what its runtime_env hands it).
+    env = {**serve_env(), **_storage_env()}
     actor_options: dict[str, Any] = {"num_cpus": float(config.get("num_cpus", 0.1))}
     if env:
         actor_options["runtime_env"] = {"env_vars": env}
@@ -140,6 +142,15 @@ def app_config(name: str, config: dict[str, Any], user_config: dict[str, Any]) -
             }
         ],
     }
+
+
+def _storage_env() -> dict[str, str]:
+    """The S3 settings replicas need when the artifact store is ``s3://`` (else none)."""
+    if not settings().artifact_uri.startswith("s3://"):
+        return {}
+    from rayline.store.s3 import S3Connection
+
+    return S3Connection.from_environment().environment()
 
 
 def apply(apps: list[dict[str, Any]]) -> None:

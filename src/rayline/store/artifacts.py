@@ -168,15 +168,30 @@ class ArtifactStore(ABC):
         Storing the same bytes twice writes once, so code snapshots cost nothing on re-upsert.
         """
         digest = hashlib.sha256(data).hexdigest()
-        uri = self.uri_for(kind, f"{digest}{suffix}")
+        return digest, self.put_once(data, kind, f"{digest}{suffix}")
+
+    def put_once(self, data: bytes, *parts: str) -> str:
+        """Store ``data`` at ``parts`` unless something is stored there already; returns its URI.
+
+        For names that identify their content (code snapshots): what is stored under such a name
+        never changes, so this process remembers the names it has seen stored and does not ask
+        the store again (one request less per step and upsert on an object store).
+        """
+        uri = self.uri_for(*parts)
+        if uri in _known_stored:
+            return uri
         if not self.exists(uri):
-            self.put_bytes(data, kind, f"{digest}{suffix}")
-        return digest, uri
+            self.put_bytes(data, *parts)
+        _known_stored.add(uri)
+        return uri
 
     def contains(self, uri: str) -> bool:
         """Whether ``uri`` lies under this store's root."""
         root = self.uri.rstrip("/") + "/"
         return uri == self.uri or uri.startswith(root)
+
+
+_known_stored: set[str] = set()
 
 
 def open_artifact_store(uri: str | None = None) -> ArtifactStore:
@@ -199,9 +214,10 @@ def open_artifact_store(uri: str | None = None) -> ArtifactStore:
     )
 
 
-def filesystem_for(uri: str) -> tuple[Any, str]:
+def filesystem_for(uri: str | os.PathLike[str]) -> tuple[Any, str]:
     """``(pyarrow.fs.FileSystem, path)`` for any file or s3 URI (or plain path), for readers of
     data that may live outside the artifact store (a user's ``s3://`` input, a local CSV)."""
+    uri = str(uri)
     scheme = urlparse(uri).scheme
     if scheme == "s3":
         from rayline.store.s3 import S3Connection, split_uri
@@ -210,7 +226,7 @@ def filesystem_for(uri: str) -> tuple[Any, str]:
         return S3Connection.from_environment().filesystem(), f"{bucket}/{key}".rstrip("/")
     import pyarrow.fs as pafs
 
-    return pafs.LocalFileSystem(), str(to_path(uri))
+    return pafs.LocalFileSystem(), str(to_path(str(uri)).resolve())  # pyarrow wants absolute
 
 
 def is_local(uri: str) -> bool:

@@ -129,6 +129,9 @@ def _filesystem(s: S3Settings) -> Any:
     kwargs: dict[str, Any] = {
         "region": s.region or "us-east-1",
         "force_virtual_addressing": not s.path_style,
+        # Without it every object, however small, is a three-request multipart upload; with it
+        # one smaller than a part is a single PutObject (3-4x faster for many small files).
+        "allow_delayed_open": True,
     }
     if s.access_key_id and s.secret_access_key:
         kwargs.update(

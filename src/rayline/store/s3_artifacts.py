@@ -62,13 +62,11 @@ class S3ArtifactStore(ArtifactStore):
         return uri
 
     def get_bytes(self, uri: str) -> bytes:
-        import pyarrow.fs as pafs
-
-        with _errors(uri, "read"):
-            if self.fs.get_file_info(self._key(uri)).type != pafs.FileType.File:
-                raise NotFoundError(f"artifact {uri} does not exist")
-            with self.fs.open_input_stream(self._key(uri)) as f:
-                return f.read()
+        # A random-access file knows its size (one HEAD) and reads it in one ranged GET; a
+        # stream's unsized read() is about 10x slower for a 10 MB object. A missing object (or
+        # a prefix) raises FileNotFoundError, which _errors turns into NotFoundError.
+        with _errors(uri, "read"), self.fs.open_input_file(self._key(uri)) as f:
+            return f.read()
 
     def exists(self, uri: str) -> bool:
         import pyarrow.fs as pafs

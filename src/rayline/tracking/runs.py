@@ -71,13 +71,14 @@ def prewarm(uri: str | None = None) -> threading.Thread:
     return thread
 
 
-def experiment_id(name: str, *, uri: str | None = None) -> str:
-    """The id of experiment ``name``, created when missing (artifacts beside the store)."""
+def experiment_id(name: str, *, uri: str | None = None, artifact_root: str | None = None) -> str:
+    """The id of experiment ``name``, created when missing (its artifacts under
+    ``artifact_root``, default :func:`artifact_location`'s)."""
     c = client(uri)
     exp = c.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    location = (settings().home / "mlflow-artifacts" / name).as_uri()
+    location = artifact_location(name, root=artifact_root)
     try:
         return c.create_experiment(name, artifact_location=location)
     except Exception:
@@ -86,6 +87,51 @@ def experiment_id(name: str, *, uri: str | None = None) -> str:
         if exp is None:
             raise
         return exp.experiment_id
+
+
+def artifacts_root(*, artifact_uri: str | None = None, home: str | Path | None = None) -> str:
+    """Where MLflow artifacts go: ``<artifact root>/mlflow-artifacts`` when the artifact store
+    is ``s3://`` (MLflow's own S3 repository writes them), else ``$RAYLINE_HOME/mlflow-artifacts``
+    as before. A step passes its driver's ``artifact_uri`` and ``home``: a Ray worker's own
+    environment may predate them."""
+    s = settings()
+    artifact_uri = artifact_uri or s.artifact_uri
+    if artifact_uri.startswith("s3://"):
+        return f"{artifact_uri.rstrip('/')}/mlflow-artifacts"
+    return (Path(home or s.home) / "mlflow-artifacts").as_uri()
+
+
+def artifact_location(experiment: str, *, root: str | None = None) -> str:
+    """The artifact location of experiment ``experiment`` under ``root`` (default:
+    :func:`artifacts_root`)."""
+    return f"{(root or artifacts_root()).rstrip('/')}/{experiment}"
+
+
+def mlflow_s3_environment() -> dict[str, str]:
+    """The environment MLflow's S3 artifact repository (boto3) reads, from rayline's one S3
+    configuration: endpoint (``MLFLOW_S3_ENDPOINT_URL``), credentials, region and addressing
+    style. Set around each artifact call, so it holds in Ray workers too."""
+    from rayline.store.s3 import S3Connection
+
+    connection = S3Connection.from_environment()
+    env = connection.environment()
+    env["MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"] = (
+        "path" if connection.settings.path_style else "virtual"
+    )
+    return env
+
+
+@contextmanager
+def _artifact_access(uri: str) -> Iterator[None]:
+    """MLflow's S3 settings for the duration of an artifact call on ``uri`` (nothing for
+    local artifact locations)."""
+    if not uri.startswith("s3://"):
+        yield
+        return
+    from rayline.engine.environment import process_state
+
+    with process_state(env=mlflow_s3_environment()):
+        yield
 
 
 def _params(values: Mapping[str, Any]) -> list[Any]:
@@ -113,6 +159,7 @@ def ensure_execution_run(
     parameters: Mapping[str, Any] | None = None,
     db_url: str | None = None,
     uri: str | None = None,
+    artifact_root: str | None = None,
 ) -> str:
     """The MLflow run of execution ``execution_id``: the one on its record, or a new one.
 
@@ -125,7 +172,7 @@ def ensure_execution_run(
         return row.mlflow_run_id
     c = client(uri)
     run = c.create_run(
-        experiment_id(pipeline_name, uri=uri),
+        experiment_id(pipeline_name, uri=uri, artifact_root=artifact_root),
         run_name=execution_id,
         tags={"rayline.execution_id": execution_id, "rayline.definition": pipeline_name},
         # The run starts when the execution did, not when its first ML step needed it.
@@ -211,6 +258,17 @@ class StepTracker:
         for k, v in tags.items():
             c.set_tag(self.run_id, k, str(v))
 
+    def log_artifacts(self, local: Path, artifact_path: str | None = None) -> None:
+        """Copy the local file or directory ``local`` into the run's artifacts (under
+        ``artifact_path``), through MLflow's artifact repository for the run's location."""
+        c = client(self.uri)
+        location = c.get_run(self.run_id).info.artifact_uri
+        with _artifact_access(location):
+            if Path(local).is_dir():
+                c.log_artifacts(self.run_id, str(local), artifact_path)
+            else:
+                c.log_artifact(self.run_id, str(local), artifact_path)
+
     def log_trial(
         self,
         name: str,
@@ -258,6 +316,7 @@ def track_step(
     start_time: float | None = None,
     end_time: float | None = None,
     status: str = "FINISHED",
+    artifact_root: str | None = None,
 ) -> Iterator[StepTracker]:
     """An MLflow run for one step, nested under its execution's run when there is one.
 
@@ -276,8 +335,9 @@ def track_step(
             parameters=execution_parameters,
             db_url=db_url,
             uri=uri,
+            artifact_root=artifact_root,
         )
-    exp = experiment_id(exp_name, uri=uri)
+    exp = experiment_id(exp_name, uri=uri, artifact_root=artifact_root)
     tags = {"rayline.step": step_name, "rayline.step_type": step_type}
     if execution_id:
         tags["rayline.execution_id"] = execution_id

@@ -193,3 +193,34 @@ def test_added_features_and_reingest_over_older_files(group):
     rows = query('SELECT record_id, colour FROM "prices" ORDER BY record_id')
     assert rows["record_id"].tolist() == ["r0", "r1", "r2"]
     assert rows["colour"].tolist()[2] == "red"
+
+
+def test_offline_files_are_encoded_for_their_types(group):
+    """Doubles byte-stream-split, an integer identifier delta-encoded, the rest dictionaries:
+    smaller and faster to write than the defaults, and DuckDB reads them back."""
+    from rayline.featurestore import query
+    from rayline.featurestore.offline import parquet_options
+
+    group.ingest(_frame())
+    root = to_path(group.describe().offline_store_uri)
+    meta = pq.ParquetFile(sorted(root.rglob("*.parquet"))[0]).metadata.row_group(0)
+    encodings = {
+        meta.column(i).path_in_schema: set(meta.column(i).encodings)
+        for i in range(meta.num_columns)
+    }
+    assert (
+        "BYTE_STREAM_SPLIT" in encodings["price"] and "BYTE_STREAM_SPLIT" in encodings["event_time"]
+    )
+    assert "RLE_DICTIONARY" in encodings["record_id"]  # a String identifier: a dictionary
+    assert query('SELECT sum(price) AS s FROM "prices"')["s"][0] == _frame()["price"].sum()
+
+    from dataclasses import replace
+
+    import pyarrow as pa
+
+    schema = pa.schema([("id", pa.int64()), ("t", pa.float64()), ("s", pa.string())])
+    desc = replace(group.description, record_identifier_name="id")
+    assert parquet_options(desc, schema) == {
+        "column_encoding": {"t": "BYTE_STREAM_SPLIT", "id": "DELTA_BINARY_PACKED"},
+        "use_dictionary": ["s"],
+    }
