@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import socket
 import sys
 from pathlib import Path
 
@@ -18,24 +16,6 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 HOUSING = Path(__file__).resolve().parents[2] / "examples" / "housing"
 ENDPOINT = "housing-s3"
-
-
-def _free_port_block() -> int:
-    """A port P with P, P+404 and P+1101 free (Serve's frontend, HAProxy stats and metrics)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port > 60000:
-            continue
-        try:
-            for p in (port, port + 404, port + 1101):
-                with socket.socket() as s:
-                    s.bind(("0.0.0.0", p))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port block")
 
 
 def _objects(bucket_uri: str, prefix: str) -> list[str]:
@@ -59,8 +39,7 @@ def _sample_rows(n: int) -> tuple[list[str], list[float]]:
     return features, [float(r[price]) for r in body]
 
 
-def test_housing_workflow_with_s3_artifacts(ray_session, s3_bucket, s3_artifacts, rayline_home):
-    os.environ.setdefault("RAYLINE_SERVE_PORT", str(_free_port_block()))
+def test_housing_workflow_with_s3_artifacts(serve_port, s3_bucket, s3_artifacts, rayline_home):
     sys.path.insert(0, str(HOUSING))
     try:
         from pipeline import MODEL_PACKAGE_GROUP, get_pipeline
