@@ -135,13 +135,8 @@ class S3ArtifactStore(ArtifactStore):
         local = Path(local)
         key = self._key(uri)
         with _errors(uri, "download"):
-            kind = self.fs.get_file_info(key).type
-            if kind == pafs.FileType.NotFound:
-                raise NotFoundError(f"artifact {uri} does not exist")
-            if kind == pafs.FileType.File:
-                local.parent.mkdir(parents=True, exist_ok=True)
-            else:
-                local.mkdir(parents=True, exist_ok=True)
+            is_file = self._stored_type(uri, key) == pafs.FileType.File
+            (local.parent if is_file else local).mkdir(parents=True, exist_ok=True)
             pafs.copy_files(
                 key,
                 str(local.resolve()),
@@ -156,15 +151,22 @@ class S3ArtifactStore(ArtifactStore):
 
         key = self._key(uri)
         with _errors(uri, "hash"):
-            kind = self.fs.get_file_info(key).type
-            if kind == pafs.FileType.NotFound:
-                raise NotFoundError(f"cannot hash {uri}: it does not exist")
-            if kind == pafs.FileType.File:
+            if self._stored_type(uri, key) == pafs.FileType.File:
                 return self._object_hash(key)
             return tree_hash(
                 ManifestEntry(rel, size, self._object_hash(f"{key}/{rel}"))
                 for rel, size in self._files(uri)
             )
+
+    def _stored_type(self, uri: str, key: str) -> Any:
+        """Whether ``uri`` is a file or a tree (a ``pyarrow.fs.FileType``); ``NotFoundError``
+        when nothing is stored there."""
+        import pyarrow.fs as pafs
+
+        kind = self.fs.get_file_info(key).type
+        if kind == pafs.FileType.NotFound:
+            raise NotFoundError(f"artifact {uri} does not exist")
+        return kind
 
     def _object_hash(self, key: str) -> str:
         h = hashlib.sha256()
