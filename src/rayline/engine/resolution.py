@@ -14,6 +14,7 @@ from rayline.definition.steps.base import Step
 from rayline.engine.context import load_stored
 from rayline.engine.records import StepRunRecord
 from rayline.errors import NotFoundError, PipelineDefinitionError
+from rayline.store import locations
 from rayline.store.artifacts import ArtifactStore, content_hash, is_local, to_path
 
 
@@ -65,7 +66,7 @@ class ExecutionResolver:
         # Read the committed output through the store: it may be on no disk of this machine.
         uri = self.step_output(step, decl.output_name).rstrip("/") + "/" + decl.path.lstrip("/")
         try:
-            data = _read(self.store, uri)
+            data = locations.read_bytes(uri)
         except NotFoundError:
             raise PipelineDefinitionError(
                 f"property file {property_file!r} of step {step!r} was not written: "
@@ -99,15 +100,6 @@ def committed_hash(run: StepRunRecord, output: str, store: ArtifactStore) -> str
         return manifest["sha256"]
     uri = run.outputs[output]
     return content_hash(to_path(uri)) if is_local(uri) else store.content_hash(uri)
-
-
-def _read(store: ArtifactStore, uri: str) -> bytes:
-    if is_local(uri):
-        path = to_path(uri)
-        if not path.is_file():
-            raise NotFoundError(f"artifact {uri} does not exist")
-        return path.read_bytes()
-    return store.get_bytes(uri)
 
 
 def cache_key(step: Step, resolver: CacheKeyResolver) -> str:

@@ -47,7 +47,7 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
             # Run the snapshot under the script's own file name so tracebacks read naturally.
             script = ctx.work_dir / "code" / Path(ref.path).name
             script.parent.mkdir(parents=True, exist_ok=True)
-            script.write_bytes(store.get_bytes(store.uri_for("code", f"{ref.sha256}.py")))
+            script.write_bytes(_code(store, f"{ref.sha256}.py"))
             sys.argv = [str(script), *args]
             try:
                 runpy.run_path(str(script), run_name="__main__")
@@ -105,14 +105,18 @@ def run_fail(step: FailStep, ctx: StepContext) -> StepResult:
 _code_bytes: dict[str, bytes] = {}
 
 
-def _load_function(store: Any, sha256: str) -> Any:
-    import cloudpickle
-
-    uri = store.uri_for("code", f"{sha256}.pkl")
+def _code(store: Any, name: str) -> bytes:
+    uri = store.uri_for("code", name)
     data = _code_bytes.get(uri)
     if data is None:
         data = _code_bytes[uri] = store.get_bytes(uri)
-    return cloudpickle.loads(data)
+    return data
+
+
+def _load_function(store: Any, sha256: str) -> Any:
+    import cloudpickle
+
+    return cloudpickle.loads(_code(store, f"{sha256}.pkl"))
 
 
 def _arg_text(value: Any) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rayline.errors import NotFoundError
 from rayline.store import locations
-from rayline.store.artifacts import ArtifactStore, Manifest, is_local, manifest_of, to_path
+from rayline.store.artifacts import ArtifactStore, is_local, to_path
 
 
 def materialize_input(source: str, scratch: Path, *, store: ArtifactStore) -> Path:
@@ -28,13 +28,3 @@ def materialize_input(source: str, scratch: Path, *, store: ArtifactStore) -> Pa
     if store.contains(source):
         return store.materialize(source, scratch)
     return locations.download(source, scratch)
-
-
-def stored_manifest(uri: str, *, store: ArtifactStore) -> Manifest:
-    """The manifest of a file or tree already stored at ``uri`` (an output a runner wrote
-    somewhere other than its output directory): hashed once, where it is, when the step
-    commits, so nothing downstream ever hashes it again."""
-    local = store.local_path(uri) if store.contains(uri) else None
-    if local is not None:
-        return manifest_of(local, uri)
-    return locations.manifest(uri)

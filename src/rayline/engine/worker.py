@@ -33,8 +33,8 @@ from rayline.engine.context import (
     local_work_dir,
 )
 from rayline.engine.environment import process_state
-from rayline.engine.staging import stored_manifest
 from rayline.step_kinds import load
+from rayline.store import locations
 from rayline.store.artifacts import ArtifactStore, open_artifact_store
 
 #: How often a running step's live log is copied to an object store (seconds).
@@ -93,6 +93,8 @@ def run_step(runner_target: str, step: Any, ctx: StepContext) -> StepOutcome:
         finally:
             if store.local_path(store.uri) is None:  # node scratch: everything is uploaded
                 shutil.rmtree(work_dir, ignore_errors=True)
+            else:  # inputs downloaded from an object store into the attempt's folder
+                shutil.rmtree(work_dir / "input", ignore_errors=True)
 
 
 def _failed(exc: BaseException, logs: str) -> StepOutcome:
@@ -155,7 +157,8 @@ def _upload_outputs(
         if name not in result.outputs
     }
     for name, uri in result.outputs.items():
-        manifests[name] = stored_manifest(uri, store=store).to_dict()
+        # An output the runner stored elsewhere is hashed once, where it is, at commit.
+        manifests[name] = locations.manifest(uri).to_dict()
     return manifests
 
 

@@ -103,14 +103,12 @@ class S3ArtifactStore(ArtifactStore):
         ]
 
     def upload(self, local: Path, uri: str) -> Manifest:
-        import pyarrow.fs as pafs
 
         local = Path(local)
         manifest = manifest_of(local, uri)  # hashed from the local bytes: no second download
         key = self._key(uri)
         with _errors(uri, "upload to"):
-            if self.fs.get_file_info(key).type != pafs.FileType.NotFound:
-                self.delete(uri)  # the stored tree is exactly the manifest's files
+            self.delete(uri)  # the stored tree is exactly the manifest's files
             if local.is_file():
                 self._put_file(local, key)
             else:

@@ -174,7 +174,7 @@ def ensure_execution_run(
     run = c.create_run(
         experiment_id(pipeline_name, uri=uri, artifact_root=artifact_root),
         run_name=execution_id,
-        tags={"rayline.execution_id": execution_id, "rayline.definition": pipeline_name},
+        tags={"rayline.execution_id": execution_id, "rayline.pipeline": pipeline_name},
         # The run starts when the execution did, not when its first ML step needed it.
         start_time=int(row.created_at * 1000) if row is not None else None,
     )

@@ -52,6 +52,8 @@ def test_execution_and_step_runs_are_linked(backend, rayline_home, request):
     assert len(ids) == 1
     (parent,) = ids
     assert client().get_run(parent).info.start_time < time.time() * 1000 - 4000
+    tags = client().get_run(parent).data.tags
+    assert tags["rayline.pipeline"] == "tracked" and tags["rayline.execution_id"] == "exec-1"
 
     for name in ("A", "B"):
         with track_step(pipeline_name="tracked", step_name=name, step_type="Training",
