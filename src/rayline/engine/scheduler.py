@@ -561,5 +561,4 @@ def _storage_env() -> dict[str, str]:
     they were set would not see them in its own environment."""
     from rayline.store.s3 import S3Connection
 
-    env = S3Connection.from_environment().environment()
-    return env if any(k.startswith("AWS_") for k in env) else {}
+    return S3Connection.from_environment().environment()

@@ -2,8 +2,9 @@
 
 Locations (a local path, ``file://`` or ``s3://``) are read and written with
 ``rayline.store.locations``; this module adds what ML needs on top: a per-process cache of
-downloaded trees for libraries that want local paths (XGBoost, Ray Train workers), the storage
-settings of a Ray Train/Tune run, and the S3 settings those runs' workers must be handed.
+downloaded trees for libraries that want local paths (XGBoost, Ray Train workers) and the
+storage settings of a Ray Train/Tune run (their workers get the S3 settings from
+``rayline.store.s3.environment_for``).
 """
 
 from __future__ import annotations
@@ -84,14 +85,3 @@ def ray_storage(uri: str | Path) -> RayStorage:
         return RayStorage(str(path))
     fs, path = filesystem_for(str(uri))
     return RayStorage(path, fs)
-
-
-def s3_environment(*uris: str | Path | None) -> dict[str, str]:
-    """The S3 settings (``S3Connection.environment()``) when any of ``uris`` is in an object
-    store, else nothing: for Ray workers (Tune trials, Train workers) that read or write them,
-    which never see the driver's later environment changes."""
-    if not any(u is not None and is_remote(u) for u in uris):
-        return {}
-    from rayline.store.s3 import S3Connection
-
-    return S3Connection.from_environment().environment()

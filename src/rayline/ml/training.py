@@ -26,10 +26,11 @@ from typing import Any
 from rayline.config import settings
 from rayline.engine.environment import process_state
 from rayline.errors import BackendError, UserInputError
-from rayline.ml.sources import ray_storage, s3_environment
+from rayline.ml.sources import ray_storage
 from rayline.ml.tables import data_files, read_shard, read_table, split_label
 from rayline.ml.trainers import DEFAULT_EVAL_METRICS, XGBoostTrainer
 from rayline.store.locations import is_remote
+from rayline.store.s3 import environment_for
 
 #: Training data below this many cells (rows x features) trains in one process when
 #: ``distributed=None``. Measured on a 2-core node (benchmarks/training.py, as pipeline steps):
@@ -317,7 +318,7 @@ def _train_distributed(train, validation, *, trainer, output, work_dir, storage_
         "train": _data_for_workers(train),
         "validation": _data_for_workers(validation) if validation else [],
         # Workers start without the step's S3 settings: they are handed over explicitly.
-        "storage_env": s3_environment(train, validation),
+        "storage_env": environment_for(train, validation),
     }
     ray_trainer = RayXGBoostTrainer(
         _distributed_loop,

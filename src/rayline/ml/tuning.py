@@ -34,11 +34,12 @@ from rayline.ml.hyperparameters import (
     normalize_objective_type,
     normalize_strategy,
 )
-from rayline.ml.sources import local_copy, ray_storage, s3_environment
+from rayline.ml.sources import local_copy, ray_storage
 from rayline.ml.trainers import XGBoostTrainer
 from rayline.ml.training import MODEL_FILE, available_cpus, metric_key
 from rayline.store.artifacts import to_path
 from rayline.store.locations import is_remote, join, upload
+from rayline.store.s3 import environment_for
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
@@ -266,7 +267,7 @@ def tune_xgboost(
         # Absolute: Tune runs each trial in its own working directory.
         "train": _trial_input(train),
         "validation": _trial_input(validation),
-        "storage_env": s3_environment(train, validation, models_dir, storage_uri),
+        "storage_env": environment_for(train, validation, models_dir, storage_uri),
         "report_every": report_every,
         "nthread": max(1, available_cpus() // parallel),
     }

@@ -146,11 +146,9 @@ def app_config(name: str, config: dict[str, Any], user_config: dict[str, Any]) -
 
 def _storage_env() -> dict[str, str]:
     """The S3 settings replicas need when the artifact store is ``s3://`` (else none)."""
-    if not settings().artifact_uri.startswith("s3://"):
-        return {}
-    from rayline.store.s3 import S3Connection
+    from rayline.store.s3 import environment_for
 
-    return S3Connection.from_environment().environment()
+    return environment_for(settings().artifact_uri)
 
 
 def apply(apps: list[dict[str, Any]]) -> None:

@@ -61,8 +61,8 @@ class S3Connection:
         )
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that give a child process (or MLflow, or boto3) the same
-        connection; only what is set."""
+        """Environment variables that give a child process (a Ray worker, a Serve replica,
+        MLflow's boto3) the same connection: only what is set, nothing when no AWS setting is."""
         s = self.settings
         env = {
             "AWS_ACCESS_KEY_ID": s.access_key_id,
@@ -73,9 +73,21 @@ class S3Connection:
             "AWS_ENDPOINT_URL_S3": s.endpoint_url,
             "MLFLOW_S3_ENDPOINT_URL": s.endpoint_url,
             "AWS_PROFILE": s.profile,
-            "RAYLINE_S3_ADDRESSING_STYLE": "path" if s.path_style else "virtual",
         }
-        return {k: v for k, v in env.items() if v}
+        env = {k: v for k, v in env.items() if v}
+        if env:
+            style = "path" if s.path_style else "virtual"
+            env["RAYLINE_S3_ADDRESSING_STYLE"] = style
+            env["MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"] = style
+        return env
+
+
+def environment_for(*locations: object) -> dict[str, str]:
+    """The S3 environment (``S3Connection.environment()``) for a process that will read or write
+    ``locations``: empty unless one of them is ``s3://``."""
+    if not any(str(loc).startswith("s3://") for loc in locations if loc is not None):
+        return {}
+    return S3Connection.from_environment().environment()
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -107,20 +107,6 @@ def artifact_location(experiment: str, *, root: str | None = None) -> str:
     return f"{(root or artifacts_root()).rstrip('/')}/{experiment}"
 
 
-def mlflow_s3_environment() -> dict[str, str]:
-    """The environment MLflow's S3 artifact repository (boto3) reads, from rayline's one S3
-    configuration: endpoint (``MLFLOW_S3_ENDPOINT_URL``), credentials, region and addressing
-    style. Set around each artifact call, so it holds in Ray workers too."""
-    from rayline.store.s3 import S3Connection
-
-    connection = S3Connection.from_environment()
-    env = connection.environment()
-    env["MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE"] = (
-        "path" if connection.settings.path_style else "virtual"
-    )
-    return env
-
-
 @contextmanager
 def _artifact_access(uri: str) -> Iterator[None]:
     """MLflow's S3 settings for the duration of an artifact call on ``uri`` (nothing for
@@ -129,8 +115,11 @@ def _artifact_access(uri: str) -> Iterator[None]:
         yield
         return
     from rayline.engine.environment import process_state
+    from rayline.store.s3 import S3Connection
 
-    with process_state(env=mlflow_s3_environment()):
+    # MLflow's S3 repository (boto3) reads its endpoint, credentials and addressing style from
+    # the environment, which in a Ray worker may predate rayline's settings.
+    with process_state(env=S3Connection.from_environment().environment()):
         yield
 
 

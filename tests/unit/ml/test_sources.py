@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from rayline.errors import NotFoundError
-from rayline.ml.sources import local_copy, ray_storage, s3_environment
+from rayline.ml.sources import local_copy, ray_storage
 from rayline.store.locations import is_remote, join, read_bytes, write_bytes
+from rayline.store.s3 import environment_for
 
 
 def test_local_paths_are_used_in_place(tmp_path):
@@ -38,7 +39,7 @@ def test_s3_settings_travel_only_for_s3_locations(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
-    assert s3_environment(tmp_path, None) == {}
-    env = s3_environment(tmp_path, "s3://bucket/x")
+    assert environment_for(tmp_path, None) == {}
+    env = environment_for(tmp_path, "s3://bucket/x")
     assert env["AWS_ACCESS_KEY_ID"] == "key"
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:9"
