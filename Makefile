@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint format bench clean
+.PHONY: install demo demo-cluster test test-unit lint format bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rayline needs Python 3.11 or newer")'
@@ -19,6 +19,12 @@ install: $(STAMP)
 
 demo: install
 	$(PY) examples/housing/demo.py $(DEMO_ARGS)
+
+# The same workflow on a local two-node Ray cluster whose nodes share no disk, with a local S3
+# server and the machine's PostgreSQL and Redis (needs root: the worker node gets its own mount
+# namespace). Everything it starts is stopped and removed at the end.
+demo-cluster: install
+	$(PY) examples/housing/demo_cluster.py $(DEMO_ARGS)
 
 # `make test` lints first (ruff and the import-linter contracts), so CI enforces the layers.
 # pytest exits 5 when it collects no tests; make treats that as a failure, as it should.
@@ -44,6 +50,7 @@ bench: install
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/storage.py
+	$(PY) benchmarks/cluster.py
 
 clean:
 	rm -rf .rayline .pytest_cache .ruff_cache

@@ -76,6 +76,13 @@ def free_port_block() -> int:
 
 
 @pytest.fixture(scope="session")
+def port_blocks():
+    """``port_blocks()`` finds a free port block, for a Serve of its own (on a cluster a test
+    starts)."""
+    return free_port_block
+
+
+@pytest.fixture(scope="session")
 def serve_port(ray_session):
     """Serve's port for this test session (Serve is started once, by the first endpoint)."""
     port = int(os.environ.setdefault("RAYLINE_SERVE_PORT", str(free_port_block())))

@@ -79,6 +79,17 @@ def main() -> int:
     )
     parser.add_argument("--max-jobs", type=int, default=16, help="tuning trials")
     parser.add_argument(
+        "--data",
+        default=str(DATA),
+        help="the raw CSV: a local path or an s3:// URI (default: the bundled dataset)",
+    )
+    parser.add_argument(
+        "--place-on",
+        metavar="RESOURCE",
+        help="run preprocessing, tuning, evaluation and the endpoint's replica on the nodes "
+        "that offer this custom Ray resource (e.g. worker)",
+    )
+    parser.add_argument(
         "--fail-threshold",
         type=float,
         default=1000.0,
@@ -96,7 +107,8 @@ def main() -> int:
         out.print(f"long-lived local Ray at {ray_info.address} (stop it with `rayline down`)")
     ensure_ray()
 
-    pipeline = get_pipeline(max_jobs=args.max_jobs)
+    placement = {args.place_on: 0.1} if args.place_on else None
+    pipeline = get_pipeline(max_jobs=args.max_jobs, data=args.data, placement=placement)
     section("1. The pipeline")
     out.print(dag_tree(pipeline))
     out.print(f"stored as version {pipeline.upsert()} of {pipeline.name}")
@@ -111,7 +123,7 @@ def main() -> int:
     out.print(
         table(
             "Steps",
-            ["step", "type", "status", "elapsed", "cache"],
+            ["step", "type", "status", "elapsed", "cache", "node"],
             [
                 (
                     s.step_name,
@@ -119,6 +131,7 @@ def main() -> int:
                     s.status.value,
                     duration(s.elapsed_s),
                     f"reused from {s.cached_from}" if s.cached_from else "ran",
+                    (getattr(s, "node", None) or "")[:12],
                 )
                 for s in steps
             ],
@@ -298,6 +311,7 @@ def main() -> int:
                 "demo_s": round(total_s, 2),
                 "test_rmse": round(metrics["rmse"]["value"], 1),
                 "model_version": f"{group}/{version}",
+                "step_nodes": {s.step_name: getattr(s, "node", None) for s in steps},
             }
         )
     )

@@ -36,8 +36,21 @@ PIPELINE_NAME = "synthetic-housing-training-ray"
 MODEL_PACKAGE_GROUP = "synthetic-housing-models"
 
 
-def get_pipeline(*, data: Path = DATA, max_jobs: int = 16, max_parallel_jobs: int = 2) -> Pipeline:
-    """The reference pipeline, with the reference parameter names and defaults."""
+def get_pipeline(
+    *,
+    data: Path | str = DATA,
+    max_jobs: int = 16,
+    max_parallel_jobs: int = 2,
+    placement: dict[str, float] | None = None,
+) -> Pipeline:
+    """The reference pipeline, with the reference parameter names and defaults.
+
+    ``data``: the raw CSV, a local path or an ``s3://`` URI (on a cluster whose nodes share no
+    disk, a location every node reaches). ``placement``: Ray resources for preprocessing,
+    tuning (each trial too) and evaluation, e.g. ``{"worker": 0.1}`` for the nodes that offer a
+    ``worker`` resource, the way SageMaker steps name an instance type.
+    """
+    placed = {"resources": dict(placement)} if placement else {}
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
     feature_group = ParameterString(
         "FeatureGroupName", default_value="fs-ray-synthetic-housing-data"
@@ -73,6 +86,7 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 16, max_parallel_jobs: in
         # The ingestion report is an input so that new ingested data invalidates this cache.
         inputs=[ProcessingInput(source=ingest.outputs["ingestion"], destination="ingestion")],
         outputs=[ProcessingOutput(n) for n in ("train", "validation", "test", "preprocessor")],
+        **placed,
         cache_config=cache,
     )
     tune = TuningStep(
@@ -97,6 +111,7 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 16, max_parallel_jobs: in
             "train": preprocess.outputs["train"],
             "validation": preprocess.outputs["validation"],
         },
+        **placed,
         cache_config=cache,
     )
     report = PropertyFile("EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -109,6 +124,7 @@ def get_pipeline(*, data: Path = DATA, max_jobs: int = 16, max_parallel_jobs: in
         ],
         outputs=[ProcessingOutput("evaluation")],
         property_files=[report],
+        **placed,
         cache_config=cache,
     )
     register = ModelStep(

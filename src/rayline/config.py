@@ -6,7 +6,8 @@
 - ``RAYLINE_ONLINE_STORE_URI``: the feature store's online store, ``sqlite:///...`` or
   ``redis://...`` (default SQLite in ``RAYLINE_HOME``).
 - ``RAY_ADDRESS``: an existing Ray cluster (default: ``rayline up``'s, else a local Ray).
-- ``MLFLOW_TRACKING_URI``: the MLflow tracking store (default SQLite in ``RAYLINE_HOME``).
+- ``MLFLOW_TRACKING_URI``: the MLflow tracking store (default SQLite in ``RAYLINE_HOME``); on a
+  cluster, PostgreSQL in a database of its own (``postgresql://`` uses psycopg 3).
 - ``RAYLINE_USER``: who is acting, recorded on registry and endpoint changes (default: the OS
   user, ``unknown`` when there is none).
 - ``RAYLINE_RAY_NUM_CPUS``: logical CPUs of a local Ray (default twice the cores, at least 4).
@@ -17,6 +18,9 @@
 - ``RAYLINE_SERVE_HOST`` / ``RAYLINE_SERVE_PORT``: where Ray Serve's HTTP proxy listens (default
   ``127.0.0.1:8000``).
 - ``RAYLINE_SERVE_FAST``: ``0`` turns off Serve's fast path (default on).
+- ``RAYLINE_SERVE_PROXY_LOCATION``: where Serve runs its HTTP proxy, ``HeadOnly`` (default: one
+  address for the cluster, and nodes that share a machine's ports do not collide),
+  ``EveryNode`` or ``Disabled``.
 - ``RAYLINE_EXECUTION_ID`` / ``RAYLINE_STEP_NAME`` / ``RAYLINE_WORK_DIR``: the pipeline step this
   process runs in; the engine sets them for a step's code (unset outside a pipeline).
 - S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
@@ -66,6 +70,7 @@ class Settings:
     serve_host: str
     serve_port: int
     serve_fast: bool
+    serve_proxy_location: str
     execution_id: str | None
     step_name: str | None
     work_dir: Path | None
@@ -117,7 +122,7 @@ def settings() -> Settings:
         db_url=env.get("RAYLINE_DB_URL") or f"sqlite:///{home / 'rayline.db'}",
         artifact_uri=env.get("RAYLINE_ARTIFACT_URI") or (home / "artifacts").as_uri(),
         ray_address=env.get("RAY_ADDRESS") or None,
-        mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+        mlflow_tracking_uri=_mlflow_uri(env.get("MLFLOW_TRACKING_URI"), home),
         online_store_uri=env.get("RAYLINE_ONLINE_STORE_URI")
         or f"sqlite:///{home / 'online-store.db'}",
         user=env.get("RAYLINE_USER") or _os_user(),
@@ -128,11 +133,22 @@ def settings() -> Settings:
         serve_host=env.get("RAYLINE_SERVE_HOST") or "127.0.0.1",
         serve_port=_serve_port(),
         serve_fast=env.get("RAYLINE_SERVE_FAST", "1") != "0",
+        serve_proxy_location=_serve_proxy_location(env.get("RAYLINE_SERVE_PROXY_LOCATION")),
         execution_id=env.get("RAYLINE_EXECUTION_ID"),
         step_name=env.get("RAYLINE_STEP_NAME"),
         work_dir=Path(work_dir) if work_dir else None,
         s3=_s3_settings(),
     )
+
+
+def _mlflow_uri(raw: str | None, home: Path) -> str:
+    """MLflow's tracking URI; ``postgresql://`` means the psycopg 3 driver rayline installs
+    (SQLAlchemy's default for that scheme, psycopg2, is not a rayline dependency)."""
+    if not raw:
+        return f"sqlite:///{home / 'mlflow.db'}"
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    return raw
 
 
 def _int(name: str, default: _D, *, what: str = "a whole number") -> int | _D:
@@ -150,6 +166,23 @@ def _serve_port() -> int:
     if not 0 < port <= _SERVE_PORT_MAX:
         raise ConfigError(f"RAYLINE_SERVE_PORT={port} is out of range (1-{_SERVE_PORT_MAX})")
     return port
+
+
+#: Ray Serve's ``ProxyLocation`` values, by their lower-case spelling.
+_PROXY_LOCATIONS = {v.lower(): v for v in ("HeadOnly", "EveryNode", "Disabled")}
+
+
+def _serve_proxy_location(raw: str | None) -> str:
+    if not raw:
+        return "HeadOnly"
+    try:
+        return _PROXY_LOCATIONS[raw.strip().lower()]
+    except KeyError:
+        raise ConfigError(
+            f"RAYLINE_SERVE_PROXY_LOCATION={raw!r} is not a Serve proxy location: use HeadOnly "
+            "(one proxy, on the head), EveryNode (a proxy on each node with a replica) or "
+            "Disabled (no HTTP proxy)"
+        ) from None
 
 
 # The process's OS user and core count do not change while it runs: looked up once (the

@@ -50,7 +50,8 @@ class Execution:
         return self._repo.get_execution(self.id)
 
     def list_steps(self) -> list[StepRunRecord]:
-        """The steps that have started, in start order, with status, times, outputs, cache use."""
+        """The steps that have started, in start order, with status, times, outputs, cache use
+        and the Ray node each ran on (``node``)."""
         return self._repo.list_step_runs(self.id)
 
     def step(self, name: str) -> StepRunRecord:

@@ -27,6 +27,7 @@ VARIABLES = (
     "RAYLINE_SERVE_HOST",
     "RAYLINE_SERVE_PORT",
     "RAYLINE_SERVE_FAST",
+    "RAYLINE_SERVE_PROXY_LOCATION",
     "RAYLINE_EXECUTION_ID",
     "RAYLINE_STEP_NAME",
     "RAYLINE_WORK_DIR",
@@ -114,3 +115,22 @@ def test_only_config_reads_rayline_variables():
         if read.search(line)
     ]
     assert readers == []
+
+
+def test_mlflow_on_postgresql_uses_psycopg3(clean_env, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://u@db:5432/mlflow")
+    assert settings().mlflow_tracking_uri == "postgresql+psycopg://u@db:5432/mlflow"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    assert settings().mlflow_tracking_uri == "http://mlflow.internal:5000"
+
+
+def test_serve_proxy_location_defaults_to_the_head_only(clean_env, monkeypatch):
+    # Nodes that share a machine's ports (or a cluster behind one address) need one proxy.
+    assert settings().serve_proxy_location == "HeadOnly"
+    monkeypatch.setenv("RAYLINE_SERVE_PROXY_LOCATION", "everynode")
+    assert settings().serve_proxy_location == "EveryNode"
+    monkeypatch.setenv("RAYLINE_SERVE_PROXY_LOCATION", "Disabled")
+    assert settings().serve_proxy_location == "Disabled"
+    monkeypatch.setenv("RAYLINE_SERVE_PROXY_LOCATION", "head")
+    with pytest.raises(ConfigError, match=r"RAYLINE_SERVE_PROXY_LOCATION='head'.*HeadOnly"):
+        settings()

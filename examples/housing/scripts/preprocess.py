@@ -12,8 +12,9 @@ Standalone::
 
     python preprocess.py --input path/to/parquet_dir --output_dir out/
 
-It reads the feature group's offline store (or ``--input``, or the step's input ``raw``) with Ray
-Data, drops the store's own columns, shuffles with ``--seed``, splits, fits a standard scaler on
+It reads the feature group's latest non-deleted record per identifier (every stored version with
+``--include_history``), or ``--input``, or the step's input ``raw``, with Ray Data, drops the
+store's own columns, shuffles with ``--seed``, splits, fits a standard scaler on
 the training split only (not on ``--label``), scales all three splits, and writes them as Parquet
 (the features in a fixed order, then the label) plus ``preprocessor.json``.
 """
@@ -38,18 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test_size", type=float, default=0.2)
     parser.add_argument("--feature_group_name", help="read this feature group's offline store")
     parser.add_argument("--input", help="a Parquet file or directory (instead of a feature group)")
+    parser.add_argument(
+        "--include_history",
+        action="store_true",
+        help="read every stored version of a feature group's records, not only the latest",
+    )
     parser.add_argument("--label", default="PRICE")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output_dir", help="standalone: write the four outputs under here")
     args = parser.parse_args(argv)
 
     drop: tuple[str, ...] = ("record_id", "event_time")
+    source: object
     if args.input:
         source = args.input
     elif os.environ.get("RAYLINE_INPUT_RAW"):
         source = os.environ["RAYLINE_INPUT_RAW"]
     elif args.feature_group_name:
-        source, drop = feature_group_source(args.feature_group_name)
+        source, drop = feature_group_source(args.feature_group_name, history=args.include_history)
     else:
         parser.error("give --feature_group_name, --input, or a step input named 'raw'")
 

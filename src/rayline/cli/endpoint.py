@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command
-from rayline.cli.render import console, print_json, table, when
+from rayline.cli.render import console, placement, print_json, table, when
 from rayline.errors import UserInputError
 
 
@@ -25,6 +27,7 @@ def register(sub: Any) -> None:
         arg("model", help="GROUP/VERSION (must be Approved)"),
         arg("--replicas", type=int, default=1),
         arg("--num-cpus", type=float, default=0.1, help="CPUs reserved per replica"),
+        arg("--resources", type=_resources, help=RESOURCES_HELP),
         arg("--no-wait", action="store_true", help="return before it is InService"),
         json=True,
     )
@@ -36,6 +39,7 @@ def register(sub: Any) -> None:
         name,
         arg("model", help="GROUP/VERSION"),
         arg("--replicas", type=int),
+        arg("--resources", type=_resources, help=RESOURCES_HELP + "; '{}': anywhere"),
         arg("--no-wait", action="store_true"),
         json=True,
     )
@@ -62,6 +66,25 @@ def register(sub: Any) -> None:
     command(cmds, "delete", cmd_delete, "Stop serving and delete an endpoint.", name)
 
 
+RESOURCES_HELP = (
+    "custom Ray resources each replica takes, as JSON: '{\"worker\": 0.1}' places replicas "
+    "on nodes that offer `worker`"
+)
+
+
+def _resources(raw: str) -> dict[str, float]:
+    """``--resources`` JSON (checked by the API: positive amounts, no CPU/GPU keys)."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not JSON ({exc.msg}); give an object like '{{\"worker\": 0.1}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("give a JSON object like '{\"worker\": 0.1}'")
+    return value
+
+
 def _endpoints():
     from rayline.serving import Endpoints
 
@@ -77,6 +100,7 @@ def _show(ep, as_json: bool) -> None:
     rows = [
         ("URL", ep.invocation_url),
         ("Replicas", ep.config.get("replicas")),
+        ("Placement", placement(ep.resources)),
         ("Live", "" if ep.live is None else ("yes" if ep.live else "no")),
         ("Failure", ep.failure_reason),
         ("Created", when(ep.created_at)),
@@ -98,14 +122,25 @@ def _show(ep, as_json: bool) -> None:
 
 def cmd_create(args: Any) -> int:
     ep = _endpoints().create(
-        args.name, args.model, replicas=args.replicas, num_cpus=args.num_cpus, wait=not args.no_wait
+        args.name,
+        args.model,
+        replicas=args.replicas,
+        num_cpus=args.num_cpus,
+        resources=args.resources,
+        wait=not args.no_wait,
     )
     _show(ep, args.json)
     return 0
 
 
 def cmd_update(args: Any) -> int:
-    ep = _endpoints().update(args.name, args.model, replicas=args.replicas, wait=not args.no_wait)
+    ep = _endpoints().update(
+        args.name,
+        args.model,
+        replicas=args.replicas,
+        resources=args.resources,
+        wait=not args.no_wait,
+    )
     _show(ep, args.json)
     return 0
 

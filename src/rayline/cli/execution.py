@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command
-from rayline.cli.render import console, duration, print_json, table, when
+from rayline.cli.render import console, duration, print_json, short_node, table, when
 
 
 def register(sub: Any) -> None:
@@ -117,7 +117,7 @@ def cmd_steps(args: Any) -> int:
     console().print(
         table(
             "Steps",
-            ["step", "type", "status", "attempts", "started", "elapsed", "cache", "reason"],
+            ["step", "type", "status", "attempts", "started", "elapsed", "cache", "node", "reason"],
             [
                 (
                     r.step_name,
@@ -127,6 +127,7 @@ def cmd_steps(args: Any) -> int:
                     when(r.started_at),
                     duration(r.elapsed_s),
                     f"hit ({r.cached_from})" if r.cached_from else "",
+                    short_node(r.node),
                     (r.failure_reason or "")[:100],
                 )
                 for r in runs

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command, parse_pairs
-from rayline.cli.render import console, print_json, table, when
+from rayline.cli.render import console, placement, print_json, table, when
 from rayline.errors import ParameterError, PipelineDefinitionError, UserInputError
 
 
@@ -133,7 +133,10 @@ def cmd_describe(args: Any) -> int:
             {
                 **vars(record),
                 "parameters": [p.definition() for p in pipeline.parameters],
-                "steps": [{"name": s.name, "type": s.kind} for s in pipeline.graph.steps.values()],
+                "steps": [
+                    {"name": s.name, "type": s.kind, "resources": s.resources}
+                    for s in pipeline.graph.steps.values()
+                ],
                 "recent_executions": [{"id": e.id, "status": e.status.value} for e in execs],
             }
         )
@@ -161,7 +164,7 @@ def cmd_describe(args: Any) -> int:
     out.print(
         table(
             "Steps",
-            ["step", "type", "after", "cache"],
+            ["step", "type", "after", "cache", "placement"],
             [
                 (
                     s.name,
@@ -170,6 +173,7 @@ def cmd_describe(args: Any) -> int:
                     s.cache_config.expire_after
                     if s.cache_config and s.cache_config.enable_caching
                     else "",
+                    placement(s.resources),
                 )
                 for s in pipeline.graph.steps.values()
             ],

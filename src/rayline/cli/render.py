@@ -52,3 +52,14 @@ def duration(seconds: float | None) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def placement(resources: dict[str, float]) -> str:
+    """A step's custom Ray resources, ``worker=0.1``; empty when Ray may place it anywhere."""
+    return ", ".join(f"{name}={amount:g}" for name, amount in sorted(resources.items()))
+
+
+def short_node(node: str | None) -> str:
+    """Where a step ran: its Ray node's id, cut to 12 characters (enough to tell nodes apart;
+    ``--json`` has the whole id)."""
+    return (node or "")[:12]

@@ -95,8 +95,8 @@ class ExecutionRecord:
 class StepRunRecord:
     """The run of one step in one execution: status, attempts, times, failure (reason and the
     user's traceback), logs, output URIs, properties, cache key (and the execution whose run it
-    reused), the branch it took (a step with branches), its MLflow run and the manifests of
-    its committed outputs."""
+    reused), the branch it took (a step with branches), its MLflow run, the manifests of
+    its committed outputs and the Ray node it ran on."""
 
     execution_id: str
     pipeline_name: str
@@ -118,6 +118,10 @@ class StepRunRecord:
     #: output name -> the committed manifest (``Manifest.to_dict()``: URI, tree hash, files),
     #: recorded with the Succeeded status; cache keys use its hash.
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the Ray node that ran the step (its id, as ``ray.nodes()`` names it): its task's node, or
+    #: the driver's for a step the scheduler runs itself (a condition); None for a cache hit
+    #: or a run not yet started.
+    node: str | None = None
 
     @property
     def elapsed_s(self) -> float | None:

@@ -272,6 +272,7 @@ class Scheduler:
                 "cached_from": None,
                 "branch": None,
                 "manifests": None,
+                "node": None,
                 "started_at": time.time(),
                 **values,
             }
@@ -341,12 +342,14 @@ class Scheduler:
         self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
         self._record_step(step.name, StepStatus.EXECUTING)
         ctx = self._context(step, attempt=1, resolver=self.resolver)
+        node = _driver_node()
         try:
             result = load(runner)(step, ctx)
         except RaylineError as exc:
-            self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
+            error = f"{type(exc).__name__}: {exc}"
+            self._record_failure(step, error, None, attempts=1, node=node)
             return
-        self._complete(step, result, key=key, logs=None)
+        self._complete(step, result, key=key, logs=None, node=node)
 
     def _complete(
         self,
@@ -357,6 +360,7 @@ class Scheduler:
         logs: str | None,
         attempts: int = 1,
         manifests: dict[str, dict[str, Any]] | None = None,
+        node: str | None = None,
     ) -> None:
         """Record what a runner returned, the same way for every kind.
 
@@ -373,6 +377,7 @@ class Scheduler:
                 None,
                 attempts=attempts,
                 logs=logs,
+                node=node,
             )
             return
         if result.failure is not None:
@@ -382,6 +387,7 @@ class Scheduler:
                 failure_reason=result.failure,
                 properties=result.properties,
                 logs=logs,
+                node=node,
                 detail=result.failure,
             )
             self.fail_message = result.failure
@@ -401,6 +407,7 @@ class Scheduler:
             branch=result.branch,
             manifests=manifests or None,
             logs=logs,
+            node=node,
             detail=result.summary,
         )
         self._done(
@@ -447,8 +454,10 @@ class Scheduler:
                 attempts=attempt,
                 detail=f"attempt {attempt}",
             )
-        options = {k: v for k, v in step.resources().items() if v}
+        options = {k: v for k, v in step.ray_options().items() if v}
         options.setdefault("num_cpus", 0)
+        if step.resources:  # placement: the custom Ray resources the step asks for
+            options["resources"] = {**options.get("resources", {}), **step.resources}
         ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
             STEP_KINDS[step.kind].runner, resolved, ctx
         )
@@ -482,6 +491,7 @@ class Scheduler:
                 logs=outcome.logs,
                 attempts=run.attempt,
                 manifests=outcome.manifests,
+                node=outcome.node,
             )
         else:
             self._after_failure(
@@ -491,6 +501,7 @@ class Scheduler:
                 outcome.exception_chain,
                 outcome.user_traceback,
                 outcome.logs,
+                node=outcome.node,
             )
 
     def _after_failure(
@@ -501,6 +512,8 @@ class Scheduler:
         chain: tuple[str, ...],
         tb: str | None,
         logs: str,
+        *,
+        node: str | None = None,
     ) -> None:
         elapsed = time.time() - run.first_started
         for policy in step.retry_policies:
@@ -516,10 +529,17 @@ class Scheduler:
                 )
                 self.delayed.sort()
                 return
-        self._record_failure(step, error, tb, attempts=run.attempt, logs=logs)
+        self._record_failure(step, error, tb, attempts=run.attempt, logs=logs, node=node)
 
     def _record_failure(
-        self, step: Step, error: str, tb: str | None, *, attempts: int, logs: str | None = None
+        self,
+        step: Step,
+        error: str,
+        tb: str | None,
+        *,
+        attempts: int,
+        logs: str | None = None,
+        node: str | None = None,
     ) -> None:
         if step.name not in self.existing:
             self._create_or_update(step, StepStatus.STARTING, attempts=attempts)
@@ -530,6 +550,7 @@ class Scheduler:
             user_traceback=tb,
             logs=logs,
             attempts=attempts,
+            node=node,
             detail=error,
         )
         self.failed.append(f"step {step.name!r} failed: {error}")
@@ -554,6 +575,13 @@ class Scheduler:
                 ray.get(ref, timeout=30)
             self._record_step(run.name, StepStatus.STOPPED)
             del self.running[ref]
+
+
+def _driver_node() -> str | None:
+    """The Ray node this driver is attached to: where a step the scheduler runs itself ran."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 def _storage_env() -> dict[str, str]:

@@ -92,6 +92,9 @@ step_runs = sa.Table(
     # The committed outputs' manifests (name -> URI, tree hash, files), written in the same
     # transaction as the Succeeded status: only what is recorded here is ever resolved.
     sa.Column("manifests", sa.JSON),
+    # The Ray node (its id) that ran the step: its task's, or the driver's for a step the
+    # scheduler runs itself; null for cache hits.
+    sa.Column("node", sa.String(256)),
     sa.UniqueConstraint("execution_id", "step_name", name="uq_step_runs_execution_step"),
     sa.Index("ix_step_runs_cache", "pipeline_name", "step_name", "cache_key"),
 )

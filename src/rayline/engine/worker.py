@@ -56,6 +56,8 @@ class StepOutcome:
     error: str | None = None
     exception_chain: tuple[str, ...] = ()
     user_traceback: str | None = None
+    #: the id of the Ray node that ran the task (where each step ran).
+    node: str | None = None
 
 
 class _Tee(io.TextIOBase):
@@ -82,14 +84,15 @@ class _Tee(io.TextIOBase):
 def run_step(runner_target: str, step: Any, ctx: StepContext) -> StepOutcome:
     """Run ``step`` inside this Ray worker with its kind's runner (``module:attribute``, as the
     driver's ``rayline.step_kinds`` names it)."""
+    node = ray.get_runtime_context().get_node_id()
     with process_state(env=ctx.storage_env):
         try:
             store = open_artifact_store(ctx.artifact_uri)
         except BaseException as exc:  # an unreachable bucket fails the step, with its reason
-            return _failed(exc, "")
+            return dataclasses.replace(_failed(exc, ""), node=node)
         work_dir = local_work_dir(store, ctx.execution_id, ctx.step_name, ctx.attempt)
         try:
-            return _run(runner_target, step, ctx, store, work_dir)
+            return dataclasses.replace(_run(runner_target, step, ctx, store, work_dir), node=node)
         finally:
             if store.local_path(store.uri) is None:  # node scratch: everything is uploaded
                 shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,9 +1,11 @@
-"""One batch of ingestion: validate, append offline, upsert online. The same code runs
-in-process and inside Ray actors; it needs only the group's description (picklable)."""
+"""One batch of ingestion: validate and append offline, then (once the ingestion's offline files
+are committed) upsert online. The same code runs in-process and inside Ray actors; it needs only
+the group's description (picklable)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +34,9 @@ class BatchOptions:
     #: How to reach an ``s3://`` offline store, handed to Ray workers explicitly (a worker
     #: started earlier never sees a later change of the driver's environment).
     s3: S3Connection | None = None
+    #: ``partition -> paths`` of the offline files committed before this ingestion started
+    #: (rows stored there are skipped); None writes every row.
+    existing: Mapping[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,27 @@ class BatchResult:
     offline_skipped: int
     rejected: tuple[RejectedRow, ...]
 
+    def with_online(self, written: int) -> BatchResult:
+        """This result once its valid rows went online (``written`` of them were newer)."""
+        return replace(self, online_written=written, online_superseded=self.rows_valid - written)
+
+
+@dataclass(frozen=True)
+class ValidRows:
+    """A batch's validated rows, held until they go online."""
+
+    table: pa.Table
+    event_seconds: pa.Array
+    record_ids: pa.Array
+
 
 def ingest_batch(
     desc: FeatureGroupDescription, table: pa.Table, options: BatchOptions
-) -> BatchResult:
-    """Validate ``table`` and write its valid rows to the target stores."""
+) -> tuple[BatchResult, ValidRows | None]:
+    """Validate ``table`` and append its valid rows offline (if targeted). Returns the counts
+    and the rows for ``write_online`` (None when the online store is not targeted or no row is
+    valid), which the caller runs after committing the offline files: a killed ingestion
+    leaves nothing visible online either."""
     checked = validate(table, desc)
     valid = checked.table
     n_valid = valid.num_rows
@@ -62,21 +83,28 @@ def ingest_batch(
             checked.event_seconds,
             ingest_id=options.ingest_id,
             api_invocation_time=options.api_invocation_time,
+            existing=options.existing,
             connection=options.s3,
         )
-    online_written = 0
-    if ONLINE in options.target_stores and n_valid:
-        online_written = put_online(
-            desc, valid, checked.event_seconds, checked.record_ids, ttl_seconds=options.ttl_seconds
-        )
-    return BatchResult(
+    result = BatchResult(
         rows=table.num_rows,
         rows_valid=n_valid,
-        online_written=online_written,
-        online_superseded=(n_valid - online_written) if ONLINE in options.target_stores else 0,
+        online_written=0,
+        online_superseded=0,
         offline_written=off.written,
         offline_skipped=off.duplicates_skipped,
         rejected=checked.rejected,
+    )
+    held = None
+    if ONLINE in options.target_stores and n_valid:
+        held = ValidRows(valid, checked.event_seconds, checked.record_ids)
+    return result, held
+
+
+def write_online(desc: FeatureGroupDescription, rows: ValidRows, options: BatchOptions) -> int:
+    """Upsert a batch's validated rows online; returns how many were newer than the stored."""
+    return put_online(
+        desc, rows.table, rows.event_seconds, rows.record_ids, ttl_seconds=options.ttl_seconds
     )
 
 

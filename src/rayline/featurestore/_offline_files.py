@@ -128,6 +128,18 @@ class OfflineFiles:
             partition_base_dir=self.root if paths is not None else None,
         )
 
+    def delete_files(self, paths: list[str]) -> None:
+        """Remove data files (those already gone are fine)."""
+        for path in paths:
+            try:
+                self.fs.delete_file(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise BackendError(
+                    f"cannot delete offline file {path}: {_first_line(exc)}"
+                ) from exc
+
     def delete_group_data(self) -> None:
         """Remove the group's whole offline directory (``<group>-<epoch>/``)."""
         if self.local is not None:

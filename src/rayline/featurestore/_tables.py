@@ -1,4 +1,5 @@
-"""The feature store's metadata table (SQLAlchemy Core, created by migration 0002)."""
+"""The feature store's metadata tables (SQLAlchemy Core): the groups (migration 0002) and their
+offline ingestions (migration 0008)."""
 
 from __future__ import annotations
 
@@ -25,4 +26,19 @@ feature_groups = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("last_update_status", sa.String(16)),
+)
+
+# One row per ingestion (or delete marker) into a group's offline store, inserted before its
+# first file is written. Its files are visible to readers only once ``status`` is Committed: a
+# killed or failed ingestion leaves files nobody reads. Files whose ingestion has no row predate
+# this table and stay visible.
+feature_group_ingestions = sa.Table(
+    "feature_group_ingestions",
+    metadata,
+    sa.Column("ingest_id", sa.String(32), primary_key=True),
+    sa.Column("feature_group", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("rows_written", sa.BigInteger),
 )

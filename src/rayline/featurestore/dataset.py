@@ -38,6 +38,7 @@ class _Join:
     key: str
     features: tuple[str, ...]
     prefix: str
+    db_url: str | None = None  # the metadata DB recording the group's ingestions
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class DatasetBuilder:
                 raise SchemaError(f"features {unknown} are not in feature group {desc.name!r}")
             features = tuple(included_feature_names)
         key = target_feature_name_in_base or self.record_identifier_feature_name
-        return replace(self, joins=(*self.joins, _Join(desc, key, features, prefix)))
+        join = _Join(desc, key, features, prefix, _db_url_of(group, self.db_url))
+        return replace(self, joins=(*self.joins, join))
 
     def point_in_time_accurate_join(self) -> DatasetBuilder:
         """Give each base row the values as of its event time (needs a base event time)."""
@@ -144,6 +146,12 @@ class DatasetBuilder:
 
     def _prepare(self) -> tuple[object, str, dict[str, float]]:
         """A DuckDB connection holding the inputs, the query, and its parameters."""
+        from rayline.store.db import open_database
+
+        db = open_database(self.db_url)
+        # Rows are kept once per (identifier, event time) below; only when every version is
+        # asked for must copies stored by concurrent ingestions be dropped in the view.
+        distinct = self.include_duplicated
         con = connect_utc()
         params: dict[str, float] = {}
         # Order comes from an explicit ORDER BY; without this setting DuckDB keeps every
@@ -152,7 +160,7 @@ class DatasetBuilder:
         ctes = []
         if isinstance(self.base, FeatureGroupDescription):
             desc = self.base
-            offline.create_view(con, desc, "base_offline")
+            offline.create_view(con, desc, "base_offline", db=db, distinct=distinct)
             records = self._records_sql(desc, "base_offline", params, for_base=True)
             ctes.append(f"base_src AS ({records})")
             base_cols = list(desc.feature_names)
@@ -186,7 +194,8 @@ class DatasetBuilder:
                     f"the base has no column {join.key!r} to join feature group "
                     f"{join.desc.name!r} on; pass target_feature_name_in_base="
                 )
-            offline.create_view(con, join.desc, f"{alias}_offline")
+            join_db = db if join.db_url == self.db_url else open_database(join.db_url)
+            offline.create_view(con, join.desc, f"{alias}_offline", db=join_db, distinct=distinct)
             records = self._records_sql(join.desc, f"{alias}_offline", params, for_base=False)
             ctes.append(f"{alias}_src AS ({records})")
             rid = quote(join.desc.record_identifier_name)
@@ -311,7 +320,7 @@ def create_dataset(
             base=desc,
             record_identifier_feature_name=desc.record_identifier_name,
             event_time_identifier_feature_name=desc.event_time_feature_name,
-            db_url=db_url,
+            db_url=_db_url_of(base, db_url),
         )
     if record_identifier_feature_name is None:
         raise UserInputError(
@@ -333,6 +342,12 @@ def _describe(group, db_url) -> FeatureGroupDescription:
     if isinstance(group, str):
         group = FeatureGroup(group, db_url=db_url)
     return group.description
+
+
+def _db_url_of(group, default: str | None) -> str | None:
+    """The metadata DB of a ``FeatureGroup`` handle opened on its own ``db_url``, else
+    ``default``."""
+    return default if default is not None else getattr(group, "_db_url", None)
 
 
 def _as_arrow(data) -> pa.Table:

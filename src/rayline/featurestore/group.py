@@ -168,12 +168,13 @@ class FeatureGroup:
         """Status, schema, store locations and record counts (read fresh)."""
         from dataclasses import replace
 
-        desc = self._desc = repo.get(self._db(), self.name)
+        db = self._db()
+        desc = self._desc = repo.get(db, self.name)
         online_n = offline_n = None
         if desc.online_store_enabled:
             online_n = open_online_store(desc.online_store_uri).count(desc.name)
         if desc.offline_store_enabled:
-            offline_n = offline.count_rows(desc)
+            offline_n = offline.count_rows(desc, db)
         return replace(desc, online_record_count=online_n, offline_record_count=offline_n)
 
     def update(
@@ -237,10 +238,12 @@ class FeatureGroup:
         """
         from rayline.featurestore.ingestion import ingest
 
-        desc = self._desc = repo.get(self._db(), self.name)
+        db = self._db()
+        desc = self._desc = repo.get(db, self.name)
         return ingest(
             desc,
             data,
+            db=db,
             max_workers=max_workers,
             target_stores=target_stores,
             ttl_seconds=ttl_seconds,
@@ -338,19 +341,25 @@ class FeatureGroup:
                 store.put(self.name, OnlineRecords.tombstone(rid, seconds))
         if OFFLINE in targets:
             marker = _marker_row(desc, record_identifier, event_time, seconds)
+            # One file, committed like an ingestion (its writer may be killed too).
+            db, ingest_id = self._db(), uuid.uuid4().hex[:12]
+            repo.begin_ingestion(db, self.name, ingest_id)
             offline.append(
                 desc,
                 marker,
                 pa.array([seconds], pa.float64()),
-                ingest_id=uuid.uuid4().hex[:12],
+                ingest_id=ingest_id,
                 api_invocation_time=time.time(),
                 is_deleted=True,
-                deduplicate=False,
             )
+            repo.commit_ingestion(db, ingest_id, rows=1)
 
     @property
     def offline_store_uri(self) -> str:
-        """The offline data directory (``ray.data.read_parquet`` reads it)."""
+        """The offline data directory. Reading its files directly (``ray.data.read_parquet``)
+        also reads those of ingestions that have not committed (or never will) and rows two
+        concurrent ingestions both stored; ``query``, ``create_dataset`` and preprocessing's
+        ``feature_group_source`` read only what is committed, each row once."""
         uri = self.description.offline_store_uri
         if uri is None:
             raise NotFoundError(f"feature group {self.name!r} has no offline store")

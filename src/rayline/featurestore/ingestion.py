@@ -14,6 +14,13 @@ Where the work runs (``max_workers``):
   already uses every core, SQLite takes one writer at a time, and every slice is copied into
   the object store. Measured here (2 cores, 1M rows x 10 features): offline 1.05M rows/s
   in-process vs 0.51-0.54M rows/s on 2-4 actors; online (SQLite) 228k vs 115-134k rows/s.
+
+Commit, then publish: the ingestion is recorded in the metadata DB before its first offline file
+is written and committed after its last; only then are the rows written online. Killed before
+the commit, it leaves nothing visible (its files are skipped by every reader); run again, it
+writes everything anew and converges to the state of one clean run. Killed after it, the
+offline rows are all visible and the online store holds some of the rows; a rerun skips the
+offline rows and completes the online ones.
 """
 
 from __future__ import annotations
@@ -26,18 +33,22 @@ from pathlib import Path
 import pyarrow as pa
 
 from rayline.errors import ConflictError, SchemaError, UserInputError
+from rayline.featurestore import _repository as repo
+from rayline.featurestore import offline
 from rayline.featurestore._batch import (
     OFFLINE,
     ONLINE,
     BatchOptions,
     BatchResult,
     ingest_batch,
+    write_online,
 )
 from rayline.featurestore.definitions import FeatureType
 from rayline.featurestore.description import CREATED, FeatureGroupDescription
 from rayline.featurestore.report import IngestionReport, RejectedRow
 from rayline.featurestore.validation import check_columns
 from rayline.store.artifacts import is_local
+from rayline.store.db import Database
 from rayline.store.s3 import S3Connection
 
 #: With ``max_workers=None``, inputs this large go to Ray when connected to a multi-node cluster.
@@ -50,51 +61,101 @@ def ingest(
     desc: FeatureGroupDescription,
     data,
     *,
+    db: Database,
     max_workers: int | None = None,
     target_stores: tuple[str, ...] | list[str] | None = None,
     ttl_seconds: float | None = None,
 ) -> IngestionReport:
-    """Ingest ``data`` (DataFrame, Arrow table, CSV/Parquet path, or Ray Dataset) into a group."""
+    """Ingest ``data`` (DataFrame, Arrow table, CSV/Parquet path, or Ray Dataset) into a group
+    whose ingestions are recorded in ``db``."""
     started = time.perf_counter()
     if desc.status != CREATED:
         raise ConflictError(f"feature group {desc.name!r} is {desc.status}; it takes no data")
     targets = _targets(desc, target_stores)
     if max_workers is not None and max_workers < 1:
         raise UserInputError(f"max_workers must be >= 1 (got {max_workers})")
-    options = BatchOptions(
-        ingest_id=uuid.uuid4().hex[:12],
-        api_invocation_time=time.time(),
-        target_stores=targets,
-        ttl_seconds=ttl_seconds,
-        s3=_s3_connection(desc),
-    )
+    table = None
     if _is_ray_dataset(data):
         check_columns(list(data.schema().names), desc)
-        from rayline.featurestore._ray_ingest import ingest_dataset
-
-        workers = max_workers or _default_workers()
-        results = ingest_dataset(desc, data, options, workers=workers)
-        mode = "ray"
     else:
         table = read_input(data, desc)
         check_columns(table.column_names, desc)
-        if max_workers is None:
-            use_ray = table.num_rows >= AUTO_RAY_MIN_ROWS and _multi_node_ray()
-            workers = _default_workers() if use_ray else 1
-        else:
-            use_ray = max_workers > 1
-            workers = max_workers
-        if use_ray:
-            from rayline.featurestore._ray_ingest import ingest_tables
+    ingest_id = uuid.uuid4().hex[:12]
+    s3 = _s3_connection(desc)
+    existing = None
+    if OFFLINE in targets:
+        # Recorded before the listing, so a reader listing our files finds us in progress.
+        repo.begin_ingestion(db, desc.name, ingest_id)
+        try:
+            existing = offline.committed_files(desc, db, connection=s3)
+        except BaseException:
+            repo.fail_ingestion(db, ingest_id)
+            raise
+    options = BatchOptions(
+        ingest_id=ingest_id,
+        api_invocation_time=time.time(),
+        target_stores=targets,
+        ttl_seconds=ttl_seconds,
+        s3=s3,
+        existing=existing,
+    )
 
-            results = ingest_tables(desc, _slices(table, workers), options, workers=workers)
+    def commit(results: list[BatchResult]) -> None:
+        if OFFLINE in targets:
+            rows = sum(r.offline_written for r in results)
+            repo.commit_ingestion(db, ingest_id, rows=rows)
+
+    try:
+        if table is None:
+            from rayline.featurestore._ray_ingest import ingest_dataset
+
+            workers = max_workers or _default_workers()
+            results = ingest_dataset(desc, data, options, workers=workers, commit=commit)
             mode = "ray"
         else:
-            results = [ingest_batch(desc, part, options) for part in _slices(table, 1)]
-            mode = "local"
+            if max_workers is None:
+                use_ray = table.num_rows >= AUTO_RAY_MIN_ROWS and _multi_node_ray()
+                workers = _default_workers() if use_ray else 1
+            else:
+                use_ray = max_workers > 1
+                workers = max_workers
+            if use_ray:
+                from rayline.featurestore._ray_ingest import ingest_tables
+
+                results = ingest_tables(
+                    desc, _slices(table, workers), options, workers=workers, commit=commit
+                )
+                mode = "ray"
+            else:
+                results = _ingest_here(desc, table, options, commit)
+                mode = "local"
+    except BaseException:
+        if OFFLINE in targets:
+            _mark_failed(desc, db, options)
+        raise
     return _report(
         desc, results, mode=mode, workers=workers, duration=time.perf_counter() - started
     )
+
+
+def _ingest_here(desc, table: pa.Table, options: BatchOptions, commit) -> list[BatchResult]:
+    done = [ingest_batch(desc, part, options) for part in _slices(table, 1)]
+    results = [result for result, _rows in done]
+    commit(results)
+    return [
+        result if rows is None else result.with_online(write_online(desc, rows, options))
+        for result, rows in done
+    ]
+
+
+def _mark_failed(desc: FeatureGroupDescription, db: Database, options: BatchOptions) -> None:
+    """Mark a failed ingestion and remove the files it wrote (nobody reads them). After the
+    commit (the online writes failed) it keeps its offline rows."""
+    import contextlib
+
+    with contextlib.suppress(Exception):  # the original error matters more than this one
+        if repo.fail_ingestion(db, options.ingest_id):
+            offline.remove_ingestion(desc, options.ingest_id, connection=options.s3)
 
 
 def _targets(desc: FeatureGroupDescription, requested) -> tuple[str, ...]:

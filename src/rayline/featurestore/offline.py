@@ -6,19 +6,26 @@ Each file holds the features plus ``write_time``, ``api_invocation_time`` and ``
 the partition columns come from the directory names (hive style), so
 ``ray.data.read_parquet(location)`` returns them too. The root is the artifact store's, a
 local directory or an ``s3://`` prefix (``_offline_files``); either way a file is written once,
-whole, under a unique name, so no reader ever sees a half-written file.
+whole, under a unique name, so no reader ever sees a half-written file (though a raw read of
+the directory also sees uncommitted ingestions: see below).
 
 Re-ingesting rows that are already stored is skipped (same identifier, event time and values),
 which makes ingestion idempotent; a changed value with the same event time is appended as a new
 version, as SageMaker does.
+
+Commit, then publish: an ingestion is recorded (``feature_group_ingestions``) before it writes its
+first file and committed after its last, and readers read only the files of committed ingestions
+(``visible_files``), so a killed ingestion leaves nothing visible and a rerun converges.
+Concurrent ingestions take no lock: each skips only the rows committed before it started, so two
+of them may both store a row; readers drop such copies (``create_view``), keeping the first
+written, so every (identifier, event time, values) is seen once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +34,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rayline.featurestore import _repository as repo
 from rayline.featurestore._offline_files import OfflineFiles
 from rayline.featurestore._sql import DUCK_TYPES, fetch_arrow, quote
 from rayline.featurestore.description import FeatureGroupDescription
+from rayline.store.db import Database
 from rayline.store.s3 import S3Connection
 
 EXTRA_SCHEMA = pa.schema(
@@ -54,28 +63,91 @@ def prepare(desc: FeatureGroupDescription) -> None:
     OfflineFiles.of(desc).prepare()
 
 
-def create_view(con, desc: FeatureGroupDescription, view: str) -> None:
-    """Make ``view`` on DuckDB connection ``con`` select every offline row of a group: its
-    features, the extra columns and the partition columns (empty but typed when nothing is
-    written yet).
+def ingest_id_of(path: str) -> str:
+    """The ingestion that wrote a data file (``<latest event time>_<ingest id>_<random>``)."""
+    parts = path.rsplit("/", 1)[-1].split("_")
+    return parts[1] if len(parts) >= 3 else ""
 
-    On a local disk DuckDB reads the files itself (as fast as a pyarrow dataset, measured, and
-    unchanged). On S3 a lazy ``pyarrow.dataset`` over the store's filesystem is registered
-    (DuckDB's httpfs extension is version-locked to DuckDB releases the project does not use):
-    DuckDB pushes projections and filters into it and streams it, so a query reads only the
-    groups and columns it uses, and a join larger than memory can still spill.
+
+def visible_files(
+    desc: FeatureGroupDescription, db: Database, *, connection: S3Connection | None = None
+) -> list[tuple[str, int]]:
+    """``(path, size)`` of the data files readers see: those of ingestions committed before the
+    listing began, all of whose files are therefore listed (a commit during the listing shows
+    none of its files, never some), and those older than the ingestions table (no row)."""
+    committed, recorded = repo.committed_ingestions(db, desc.name)
+    files = OfflineFiles.of(desc, connection=connection).parquet_files()
+    ids = {path: ingest_id_of(path) for path, _size in files}
+    # An id unknown before the listing is either untracked (old) or started since: ask again.
+    unknown = {i for i in ids.values() if i not in recorded}
+    started_since = repo.recorded_ingestions(db, desc.name, unknown) if unknown else frozenset()
+    return [
+        (path, size)
+        for path, size in files
+        if ids[path] in committed or (ids[path] not in recorded and ids[path] not in started_since)
+    ]
+
+
+def committed_files(
+    desc: FeatureGroupDescription, db: Database, *, connection: S3Connection | None = None
+) -> dict[str, tuple[str, ...]]:
+    """``partition -> paths`` of the visible files, for an ingestion to skip rows already
+    committed (one listing, on the driver; its workers are handed the result)."""
+    loc = OfflineFiles.of(desc, connection=connection)
+    prefix = len(loc.root.rstrip("/")) + 1
+    by_partition: dict[str, list[str]] = {}
+    for path, _size in visible_files(desc, db, connection=connection):
+        folder = path[prefix:].rpartition("/")[0]
+        by_partition.setdefault(folder, []).append(path)
+    return {k: tuple(v) for k, v in by_partition.items()}
+
+
+def create_view(
+    con, desc: FeatureGroupDescription, view: str, *, db: Database, distinct: bool = True
+) -> None:
+    """Make ``view`` on DuckDB connection ``con`` select the offline rows of a group that readers
+    see: its features, the extra columns and the partition columns (empty but typed when
+    nothing is visible yet).
+
+    Only committed files are read (``visible_files``). With ``distinct`` a row stored twice
+    (same identifier, event time, values and deletion flag: two concurrent ingestions of the
+    same data) is read once, the first written; a dataset, which keeps one row per (identifier,
+    event time) itself, passes ``distinct=False`` and saves that work.
+
+    On a local disk DuckDB reads the files itself (as fast as a pyarrow dataset, measured). On
+    S3 a lazy ``pyarrow.dataset`` over the store's filesystem is registered (DuckDB's httpfs
+    extension is version-locked to DuckDB releases the project does not use): DuckDB pushes
+    projections and filters into it and streams it, so a query reads only the groups and
+    columns it uses, and a join larger than memory can still spill.
     """
-    loc = OfflineFiles.of(desc)
-    if loc.local is None:
-        with contextlib.suppress(FileNotFoundError):  # no data directory: nothing written yet
-            con.register(view, loc.dataset(None, arrow_schema(desc), partitioned=True))
-            return
-    elif loc.parquet_files():
-        glob = str(loc.local / "**" / "*.parquet")
-        con.read_parquet(glob, hive_partitioning=True, union_by_name=True).create_view(
-            view, replace=True
-        )
+    files = [path for path, _size in visible_files(desc, db)]
+    if not files:
+        _empty_view(con, desc, view)
         return
+    loc = OfflineFiles.of(desc)
+    raw = f"{view}__files" if distinct else view
+    if loc.local is None:
+        con.register(raw, loc.dataset(files, arrow_schema(desc), partitioned=True))
+    else:
+        rel = con.read_parquet(files, hive_partitioning=True, union_by_name=True)
+        # A feature added after every file was written is in none of them: it reads as NULL.
+        missing = [
+            f"NULL::{DUCK_TYPES[f.feature_type.value]} AS {quote(f.feature_name)}"
+            for f in desc.feature_definitions
+            if f.feature_name not in rel.columns
+        ]
+        if missing:
+            rel = rel.select(", ".join(["*", *missing]))
+        rel.create_view(raw, replace=True)
+    if distinct:
+        key = ", ".join(quote(c) for c in [*desc.feature_names, "is_deleted"])
+        con.sql(
+            f"SELECT * FROM {quote(raw)} QUALIFY row_number() OVER (PARTITION BY {key} "
+            "ORDER BY api_invocation_time, write_time) = 1"
+        ).create_view(view, replace=True)
+
+
+def _empty_view(con, desc: FeatureGroupDescription, view: str) -> None:
     cols = [
         f"NULL::{DUCK_TYPES[f.feature_type.value]} AS {quote(f.feature_name)}"
         for f in desc.feature_definitions
@@ -92,15 +164,19 @@ def create_view(con, desc: FeatureGroupDescription, view: str) -> None:
     con.sql(f"SELECT {', '.join(cols)} WHERE false").create_view(view, replace=True)
 
 
-def count_rows(desc: FeatureGroupDescription) -> int:
-    """Rows in the offline store (from the Parquet footers; reads no data)."""
-    loc = OfflineFiles.of(desc)
-    if loc.local is not None:
-        return sum(pq.ParquetFile(path).metadata.num_rows for path, _ in loc.parquet_files())
+def count_rows(desc: FeatureGroupDescription, db: Database) -> int:
+    """Rows readers see in the offline store (a row stored twice by concurrent ingestions counts
+    once)."""
+    from rayline.featurestore._sql import connect_utc
+
+    con = connect_utc()
     try:
-        return loc.dataset(None, arrow_schema(desc), partitioned=True).count_rows()
-    except FileNotFoundError:
-        return 0
+        create_view(con, desc, "rows_", db=db, distinct=False)
+        key = ", ".join(quote(c) for c in [*desc.feature_names, "is_deleted"])
+        (n,) = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM rows_)").fetchone()
+    finally:
+        con.close()
+    return int(n)
 
 
 def arrow_schema(desc: FeatureGroupDescription) -> pa.Schema:
@@ -126,11 +202,15 @@ def append(
     ingest_id: str,
     api_invocation_time: float,
     is_deleted: bool = False,
-    deduplicate: bool = True,
+    existing: Mapping[str, Sequence[str]] | None = None,
     connection: S3Connection | None = None,
 ) -> OfflineWrite:
     """Append validated rows, one file per hour partition touched (on S3 through
-    ``connection``, default: the environment's)."""
+    ``connection``, default: the environment's). Rows stored already in the ``existing`` files
+    (``partition -> paths``, from ``committed_files``) are skipped; None writes every row.
+
+    The files stay invisible until ingestion ``ingest_id`` is committed
+    (``_repository.commit_ingestion``)."""
     n = table.num_rows
     if n == 0:
         return OfflineWrite(0, 0, 0)
@@ -153,7 +233,6 @@ def append(
     if len(starts) > 1:
         full = full.take(pa.array(order))
         seconds = seconds[order]
-    stored = _stored_files(loc, ingest_id) if deduplicate else None
     options = parquet_options(desc, full.schema)
 
     def write_one(i: int) -> tuple[int, int]:
@@ -161,9 +240,9 @@ def append(
         part = full.slice(s, e - s)
         partition = _partition(int(sorted_hours[s]))
         skipped = 0
-        if stored is not None:
+        if existing is not None:
             before = part.num_rows
-            part = _without_stored(part, desc, loc, stored(partition))
+            part = _without_stored(part, desc, loc, list(existing.get(partition, ())))
             skipped = before - part.num_rows
         if part.num_rows == 0:
             return 0, skipped
@@ -200,30 +279,6 @@ def parquet_options(desc: FeatureGroupDescription, schema: pa.Schema) -> dict:
         "column_encoding": encodings,
         "use_dictionary": [name for name in schema.names if name not in encodings],
     }
-
-
-def _stored_files(loc: OfflineFiles, ingest_id: str) -> Callable[[str], list[str]]:
-    """``partition -> paths`` of the files stored there by other ingestions (this one's workers
-    hold disjoint rows). A local directory is globbed per partition; S3 is listed once, since
-    every request is a round trip."""
-    mine = f"_{ingest_id}_"
-    if loc.local is not None:
-        root = loc.local
-
-        def local_files(partition: str) -> list[str]:
-            folder = root / partition
-            if not folder.is_dir():
-                return []
-            return [str(p) for p in folder.glob("*.parquet") if mine not in p.name]
-
-        return local_files
-    by_partition: dict[str, list[str]] = {}
-    prefix = len(loc.root) + 1
-    for path, _size in loc.parquet_files():
-        folder, _, name = path[prefix:].rpartition("/")
-        if mine not in name:
-            by_partition.setdefault(folder, []).append(path)
-    return lambda partition: by_partition.get(partition, [])
 
 
 def _ts(seconds: float, n: int) -> pa.Array:
@@ -288,6 +343,14 @@ def _without_stored(
     finally:
         con.close()
     return kept.cast(part.schema) if kept.num_rows else part.slice(0, 0)
+
+
+def remove_ingestion(
+    desc: FeatureGroupDescription, ingest_id: str, *, connection: S3Connection | None = None
+) -> None:
+    """Remove the files of an ingestion that will never commit (readers skip them anyway)."""
+    loc = OfflineFiles.of(desc, connection=connection)
+    loc.delete_files([p for p, _size in loc.parquet_files() if ingest_id_of(p) == ingest_id])
 
 
 def delete_data(desc: FeatureGroupDescription) -> None:

@@ -3,6 +3,7 @@
 Every feature group with an offline store is a view named after the group (quote names with
 hyphens: ``SELECT * FROM "housing-features"``); its columns are the features, ``write_time``,
 ``api_invocation_time``, ``is_deleted`` and the partition columns ``year, month, day, hour``.
+A view reads only committed ingestions, and a row two concurrent ingestions both stored once.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ if TYPE_CHECKING:
 def connect(groups: Iterable[FeatureGroupDescription] | None = None, *, db_url: str | None = None):
     """A DuckDB connection (UTC session time zone) with one view per feature group (every group
     with an offline store in the metadata DB at ``db_url`` unless ``groups`` are given)."""
+    db = open_database(db_url)
     if groups is None:
-        groups = repo.list_all(open_database(db_url))
+        groups = repo.list_all(db)
     con = connect_utc()
     for desc in groups:
         if desc.offline_store_enabled:
-            offline.create_view(con, desc, desc.name)
+            offline.create_view(con, desc, desc.name, db=db)
     return con
 
 

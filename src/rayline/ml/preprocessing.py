@@ -44,18 +44,34 @@ class PreprocessingResult:
     columns: tuple[str, ...] = field(default=())
 
 
-def feature_group_source(name: str) -> tuple[str, tuple[str, ...]]:
-    """The offline-store URI of feature group ``name`` and the columns to drop (its record id
-    and event time features)."""
+@dataclass(frozen=True)
+class FeatureGroupSource:
+    """A feature group to preprocess: by default its latest non-deleted record per identifier
+    (a re-ingested record lands in one split only); ``history=True`` keeps every stored
+    version. Either way only committed ingestions are read, each row once."""
+
+    name: str
+    history: bool = False
+    db_url: str | None = None
+
+    def __str__(self) -> str:
+        return f"feature group {self.name!r}"
+
+
+def feature_group_source(
+    name: str, *, history: bool = False, db_url: str | None = None
+) -> tuple[FeatureGroupSource, tuple[str, ...]]:
+    """What ``preprocess`` reads for feature group ``name`` and the columns to drop (its record
+    id and event time features)."""
     from rayline.featurestore import FeatureGroup
 
-    fg = FeatureGroup(name)
-    desc = fg.description
-    return fg.offline_store_uri, (desc.record_identifier_name, desc.event_time_feature_name)
+    desc = FeatureGroup(name, db_url=db_url).description
+    source = FeatureGroupSource(name, history=history, db_url=db_url)
+    return source, (desc.record_identifier_name, desc.event_time_feature_name)
 
 
 def preprocess(
-    source: str | Path,
+    source: str | Path | FeatureGroupSource,
     *,
     label: str,
     output_dirs: dict[str, str | Path],
@@ -65,8 +81,9 @@ def preprocess(
     seed: int = 42,
     drop_columns: tuple[str, ...] = ("record_id", "event_time"),
 ) -> PreprocessingResult:
-    """Read Parquet at ``source`` with Ray Data, shuffle, split, scale, and write the splits.
+    """Read ``source`` with Ray Data, shuffle, split, scale, and write the splits.
 
+    ``source`` is Parquet (a path or ``s3://`` URI) or a feature group (``feature_group_source``).
     ``output_dirs`` names a directory for each of ``train``, ``validation``, ``test`` and
     ``preprocessor``. Rows marked ``is_deleted`` in a feature store are left out.
 
@@ -100,23 +117,16 @@ def preprocess(
 
 
 def _preprocess(
-    source: str | Path,
+    source: str | Path | FeatureGroupSource,
     label: str,
     output_dirs: dict[str, str | Path],
     sizes: tuple[float, float, float],
     seed: int,
     drop_columns: tuple[str, ...],
 ) -> PreprocessingResult:
-    import ray.data
     from ray.data.preprocessors import StandardScaler
 
-    # The offline store may be local or in S3: Ray Data streams it through the pyarrow
-    # filesystem of the one S3 configuration (it travels to Ray's read tasks pickled).
-    filesystem, path = filesystem_for(source)
-    exists = kind(str(source)) != "missing" if is_remote(source) else Path(path).exists()
-    if not exists:
-        raise UserInputError(f"preprocessing input {source} does not exist")
-    ds = ray.data.read_parquet(path, filesystem=filesystem)
+    ds = _read_group(source) if isinstance(source, FeatureGroupSource) else _read_parquet(source)
     schema_names = list(ds.schema().names)
     if label not in schema_names:
         raise SchemaError(
@@ -149,6 +159,48 @@ def _preprocess(
         preprocessor=preprocessor,
         columns=tuple(columns),
     )
+
+
+def _read_parquet(source: str | Path) -> Any:
+    import ray.data
+
+    # The offline store may be local or in S3: Ray Data streams it through the pyarrow
+    # filesystem of the one S3 configuration (it travels to Ray's read tasks pickled).
+    filesystem, path = filesystem_for(source)
+    exists = kind(str(source)) != "missing" if is_remote(source) else Path(path).exists()
+    if not exists:
+        raise UserInputError(f"preprocessing input {source} does not exist")
+    return ray.data.read_parquet(path, filesystem=filesystem)
+
+
+#: Rows per block handed to Ray Data from a feature group (the shuffle and the scaler's fit
+#: run per block, in parallel).
+_GROUP_BLOCK_ROWS = 100_000
+
+
+def _read_group(source: FeatureGroupSource) -> Any:
+    """The group's rows as a Ray Dataset: one DuckDB query over the committed offline files
+    (the latest non-deleted record per identifier, or every version with ``history``), sorted by
+    identifier and event time so the same store gives the same blocks."""
+    import ray.data
+
+    from rayline.featurestore import FeatureGroup, create_dataset
+
+    group = FeatureGroup(source.name, db_url=source.db_url)
+    desc = group.description
+    builder = create_dataset(group, db_url=source.db_url)
+    if not source.history:
+        builder = builder.latest_records_only()
+    table = builder.to_arrow().sort_by(
+        [(desc.record_identifier_name, "ascending"), (desc.event_time_feature_name, "ascending")]
+    )
+    if table.num_rows == 0:
+        raise UserInputError(f"feature group {source.name!r} has no records to preprocess")
+    blocks = [
+        table.slice(start, _GROUP_BLOCK_ROWS)
+        for start in range(0, table.num_rows, _GROUP_BLOCK_ROWS)
+    ]
+    return ray.data.from_arrow(blocks)
 
 
 def _as_result(directory: str | Path) -> Any:

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ def train_xgboost(
     storage_uri: str | None = None,
     callbacks: Sequence[Any] = (),
     nthread: int | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> TrainingResult:
     """Train ``trainer`` on the Parquet/CSV data at ``train``; evaluate on ``validation``.
 
@@ -144,6 +145,8 @@ def train_xgboost(
     single-process path only; tuning uses them to report progress for early stopping).
     ``train`` and ``validation`` may be local or ``s3://``; ``storage_uri`` (a directory or an
     ``s3://`` prefix, default a folder under ``work_dir``) is Ray Train's ``storage_path``.
+    ``resources`` (custom Ray resources, ``{"worker": 0.1}``) places each Ray Train worker; by
+    default they follow the placement of the Ray task that trains (the step's ``resources=``).
     """
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -159,6 +162,7 @@ def train_xgboost(
             output=output,
             work_dir=work_dir,
             storage_uri=storage_uri,
+            resources=resources,
         )
     else:
         metrics, history, rows = _train_local(
@@ -299,13 +303,16 @@ def _worker_files(data: str | list[str]) -> list[Path]:
     return data_files(data) if isinstance(data, str) else [Path(p) for p in data]
 
 
-def _train_distributed(train, validation, *, trainer, output, work_dir, storage_uri=None):
+def _train_distributed(
+    train, validation, *, trainer, output, work_dir, storage_uri=None, resources=None
+):
     import ray.train
     from ray.train.xgboost import XGBoostTrainer as RayXGBoostTrainer
 
-    from rayline.ray_connection import ensure_ray
+    from rayline.ray_connection import ensure_ray, task_placement
 
     ensure_ray()
+    placement = dict(task_placement() if resources is None else resources)
     cpus = float(trainer.cpus_per_worker)
     params = booster_params(trainer, nthread=max(1, round(cpus)))
     storage = ray_storage(
@@ -326,7 +333,11 @@ def _train_distributed(train, validation, *, trainer, output, work_dir, storage_
         scaling_config=ray.train.ScalingConfig(
             num_workers=int(trainer.num_workers),
             use_gpu=bool(trainer.use_gpu),
-            resources_per_worker={"CPU": cpus, **({"GPU": 1} if trainer.use_gpu else {})},
+            resources_per_worker={
+                "CPU": cpus,
+                **({"GPU": 1} if trainer.use_gpu else {}),
+                **placement,
+            },
         ),
         run_config=ray.train.RunConfig(
             name=f"train-{uuid.uuid4().hex[:8]}", **storage.run_config()

@@ -220,6 +220,7 @@ def tune_xgboost(
     storage_uri: str | None = None,
     seed: int | None = 0,
     cpus_per_trial: float | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> TuningResult:
     """Run up to ``max_jobs`` trials of ``trainer`` (``max_parallel_jobs`` at a time) on Ray Tune.
 
@@ -228,12 +229,14 @@ def tune_xgboost(
 
     ``train``, ``validation`` and ``models_dir`` may be local or ``s3://`` (each trial then
     uploads its model to ``models_dir/<trial id>``); ``storage_uri`` (a directory or an
-    ``s3://`` prefix; default ``work_dir``) is Ray Tune's ``storage_path``.
+    ``s3://`` prefix; default ``work_dir``) is Ray Tune's ``storage_path``. ``resources``
+    (custom Ray resources, ``{"worker": 0.1}``) places each trial; by default trials follow the
+    placement of the Ray task that tunes (the step's ``resources=``).
     """
     import pandas as pd
     from ray import tune
 
-    from rayline.ray_connection import ensure_ray
+    from rayline.ray_connection import ensure_ray, task_placement
 
     strategy = normalize_strategy(strategy)
     objective_type = normalize_objective_type(objective_type)
@@ -306,7 +309,10 @@ def tune_xgboost(
         )
 
     cpus = cpus_per_trial or 1
-    trainable = tune.with_resources(tune.with_parameters(_trial, setup=setup), {"cpu": cpus})
+    placement = dict(task_placement() if resources is None else resources)
+    trainable = tune.with_resources(
+        tune.with_parameters(_trial, setup=setup), {"cpu": cpus, **placement}
+    )
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,

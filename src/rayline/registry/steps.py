@@ -64,7 +64,7 @@ class ModelStep(Step):
                     f"{' and/or '.join(_CONTENT_TYPES)}"
                 )
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         # Copying three small files and a few rows: no reason to hold a whole CPU.
         return {"num_cpus": 0.25}
 

@@ -67,18 +67,26 @@ class Endpoints:
         replicas: int = 1,
         num_cpus: float = 0.1,
         max_ongoing_requests: int = 64,
+        resources: dict[str, float] | None = None,
         wait: bool = True,
         timeout: float = 120.0,
     ) -> Endpoint:
-        """Deploy an Approved model version (``'group/version'``) as endpoint ``name``."""
+        """Deploy an Approved model version (``'group/version'``) as endpoint ``name``.
+
+        ``resources`` places its replicas: custom Ray resources each replica takes, like
+        ``{"worker": 0.1}`` for a node started with ``--resources='{"worker": 1}'`` (as a
+        SageMaker endpoint names an instance type). It is recorded in the endpoint's config.
+        """
         check_endpoint_name(name)
         package = self._approved(model)
         _check_replicas(replicas)
-        config = {
+        config: dict[str, Any] = {
             "replicas": int(replicas),
             "num_cpus": float(num_cpus),
             "max_ongoing_requests": int(max_ongoing_requests),
         }
+        if resources:
+            config["resources"] = check_resources(resources)
         with self.repository.transaction() as conn:
             self.repository.insert(
                 conn, name, package, config=config, url=ray_serve.endpoint_url(name)
@@ -92,11 +100,17 @@ class Endpoints:
         model: str | ModelPackage,
         *,
         replicas: int | None = None,
+        resources: dict[str, float] | None = None,
         wait: bool = True,
         timeout: float = 120.0,
     ) -> Endpoint:
-        """Serve another Approved version: replicas load it and swap, no request is dropped."""
+        """Serve another Approved version: replicas load it and swap, no request is dropped.
+
+        ``resources`` moves the replicas (``{}``: anywhere); Serve starts new replicas where
+        they now belong and stops the old ones once the new ones answer.
+        """
         package = self._approved(model)
+        placement = None if resources is None else check_resources(resources)
         with self.repository.transaction() as conn:
             current = self.repository.read(conn, name)
             if current.status == EndpointStatus.DELETING:
@@ -105,6 +119,10 @@ class Endpoints:
             if replicas is not None:
                 _check_replicas(replicas)
                 config["replicas"] = int(replicas)
+            if placement is not None:
+                config.pop("resources", None)
+                if placement:
+                    config["resources"] = placement
             self.repository.update(
                 conn,
                 name,
@@ -241,19 +259,30 @@ class Endpoints:
     def _deploy(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> Endpoint:
         try:
             ray_serve.connect(allow_process_local=self.allow_process_local)
-            self._apply()
+            blocked = self._apply()
         except Exception as exc:
             self._fail(name, str(exc))
             raise
+        if name in blocked:
+            reason = (
+                f"Ray Serve already runs an application named {name!r} (or at its route "
+                f"{ray_serve.SERVE_APP_PREFIX}/{name}) that rayline did not deploy; rayline leaves "
+                "other applications alone: delete this endpoint and create it under another name"
+            )
+            self._fail(name, reason)
+            raise ConflictError(f"endpoint {name!r} cannot be deployed: {reason}")
         self._wait_ready(name, package, wait=wait, timeout=timeout)
         return self.describe(name, probe=False)
 
-    def _apply(self) -> None:
+    def _apply(self) -> set[str]:
+        """Deploy rayline's applications (one per active endpoint), leaving others alone;
+        returns the endpoints another application's name or route blocked."""
         apps = [
             ray_serve.app_config(e.name, e.config, _user_config(e.name, self._package(e)))
             for e in self.repository.active()
         ]
-        ray_serve.apply(apps)
+        # Every recorded endpoint is rayline's to change, also one being deleted.
+        return ray_serve.apply(apps, owned=set(self.repository.names()))
 
     def _wait_ready(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> None:
         if not wait:
@@ -284,6 +313,38 @@ class Endpoints:
             self.repository.add_event(
                 conn, name, "fail", None, EndpointStatus.FAILED, detail=reason
             )
+
+
+#: Ray's built-in resources: a replica takes them through its own options, not ``resources``.
+_BUILTIN_RESOURCES = {
+    "CPU": "set a replica's CPUs with num_cpus= (CLI: --num-cpus)",
+    "GPU": "rayline endpoints serve on CPUs; place replicas with a custom resource of the node",
+    "memory": "a replica reserves no memory; place it with a custom resource of the node",
+    "object_store_memory": "a replica reserves no memory; use a custom resource of the node",
+}
+
+
+def check_resources(resources: Any) -> dict[str, float]:
+    """``resources`` as ``{name: amount}`` if it can place replicas: custom Ray resources with
+    positive amounts (Ray's built-in ones are refused, with the option to use instead)."""
+    if not isinstance(resources, dict):
+        raise UserInputError(
+            "resources must map custom Ray resource names to amounts, like {'worker': 0.1}, "
+            f"not {type(resources).__name__}"
+        )
+    for key, amount in resources.items():
+        if not isinstance(key, str) or not key:
+            raise UserInputError(f"resource name {key!r} must be a non-empty string")
+        if key in _BUILTIN_RESOURCES:
+            raise UserInputError(
+                f"{key!r} is a built-in Ray resource, not a custom one for resources=: "
+                f"{_BUILTIN_RESOURCES[key]}"
+            )
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount > 0:
+            raise UserInputError(
+                f"resource {key!r} needs a positive amount (like 0.1), not {amount!r}"
+            )
+    return {k: float(v) for k, v in resources.items()}
 
 
 def _check_replicas(replicas: int) -> None:

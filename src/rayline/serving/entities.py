@@ -52,6 +52,11 @@ class Endpoint:
         return f"{self.model_package_group}/{self.model_package_version}"
 
     @property
+    def resources(self) -> dict[str, float]:
+        """The custom Ray resources that place its replicas (empty: anywhere)."""
+        return dict(self.config.get("resources") or {})
+
+    @property
     def invocation_url(self) -> str:
         """Where to POST requests."""
         return f"{self.url}/invocations"

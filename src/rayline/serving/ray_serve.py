@@ -7,10 +7,23 @@ variables at import, so they are handed to the Serve controller as its ``runtime
 proxies inherit them) and to every replica; ``rayline up`` also exports them to the whole local
 cluster. ``RAYLINE_SERVE_FAST=0`` turns them off.
 
-Endpoints are deployed declaratively: the Serve config is computed from the ``endpoints`` table
-(the source of truth) and applied as a whole, so a Serve restart (or ``rayline up`` after a
-reboot) can redeploy every recorded endpoint, and a model update only changes a deployment's
+Endpoints are deployed declaratively: rayline's part of the Serve config is computed from the
+``endpoints`` table (the source of truth), so a Serve restart (or ``rayline up`` after a reboot)
+can redeploy every recorded endpoint, and a model update only changes a deployment's
 ``user_config`` (replicas swap models in place, no restart, no dropped request).
+
+Sharing a cluster: Serve applies a declarative config as a whole and removes every
+declaratively deployed application it does not list. :func:`apply` therefore reads the running
+config first and sends the other applications back unchanged (``serve run``/``serve.run`` apps
+are imperative and survive a declarative apply anyway); only rayline's own applications change.
+Serve offers no compare-and-swap, so a ``serve deploy`` landing between that read and the apply
+can still be undone: deploy other applications the same way (read, merge, apply) or at another
+time. A ``serve deploy`` of a config without rayline's applications removes them (``rayline up``
+or ``Endpoints().redeploy_all()`` puts them back), and a KubeRay ``RayService`` owns its
+cluster's Serve config: it reverts whatever is deployed beside it.
+
+Proxy: ``RAYLINE_SERVE_PROXY_LOCATION`` (default ``HeadOnly``): one HTTP proxy, on the head, the
+cluster's one address; replicas on other nodes answer through it.
 
 Ports: the HTTP frontend binds ``RAYLINE_SERVE_HOST`` (default 127.0.0.1) :``RAYLINE_SERVE_PORT``
 (default 8000). HAProxy's stats and Prometheus listeners bind all interfaces (Ray offers no
@@ -27,6 +40,9 @@ from rayline.config import settings
 from rayline.errors import BackendError, ConfigError
 
 SERVE_APP_PREFIX = "/endpoints"
+#: What every endpoint's Serve application runs; an application that runs anything else is not
+#: rayline's, whatever its name.
+APP_IMPORT_PATH = "rayline.serving.app:app"
 
 
 def serve_host() -> str:
@@ -106,6 +122,7 @@ def ensure_serve() -> Any:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
     try:
         serve.start(
+            proxy_location=settings().serve_proxy_location,
             http_options={"host": serve_host(), "port": port},
             controller_options={"runtime_env": {"env_vars": env}} if env else None,
         )
@@ -115,19 +132,22 @@ def ensure_serve() -> Any:
 
 
 def app_config(name: str, config: dict[str, Any], user_config: dict[str, Any]) -> dict[str, Any]:
-    """The Serve application of one endpoint."""
+    """The Serve application of one endpoint (``config["resources"]``: custom Ray resources that
+    place its replicas)."""
     from rayline.serving.app import DEPLOYMENT_NAME
 
     # Replicas read the model from the artifact store: an s3:// store's settings go with them
     # (a replica is a fresh Ray worker; it sees only what its runtime_env hands it).
     env = {**serve_env(), **_storage_env()}
     actor_options: dict[str, Any] = {"num_cpus": float(config.get("num_cpus", 0.1))}
+    if config.get("resources"):
+        actor_options["resources"] = dict(config["resources"])
     if env:
         actor_options["runtime_env"] = {"env_vars": env}
     return {
         "name": name,
         "route_prefix": f"{SERVE_APP_PREFIX}/{name}",
-        "import_path": "rayline.serving.app:app",
+        "import_path": APP_IMPORT_PATH,
         "deployments": [
             {
                 "name": DEPLOYMENT_NAME,
@@ -151,18 +171,57 @@ def _storage_env() -> dict[str, str]:
     return environment_for(settings().artifact_uri)
 
 
-def apply(apps: list[dict[str, Any]]) -> None:
-    """Make Serve run exactly ``apps`` (other applications are removed)."""
+def apply(apps: list[dict[str, Any]], *, owned: set[str] | frozenset[str]) -> set[str]:
+    """Make Serve run ``apps`` as rayline's applications, leaving every other one alone.
+
+    ``owned`` names every application rayline may change or remove (its endpoints, also those
+    being deleted); a running application of such a name counts as rayline's only when it runs
+    :data:`APP_IMPORT_PATH`. Applications of ``apps`` whose name or route another application
+    holds are not deployed: their names are returned (empty: all were).
+    """
     from ray.serve.schema import ServeDeploySchema
 
     client = ensure_serve()
+    try:
+        details = client.get_serve_details()
+    except Exception as exc:
+        raise BackendError(f"cannot read Ray Serve's applications: {exc}") from exc
+    foreign, kept = _foreign_apps(details, owned)
+    taken = {name for name, _ in foreign} | {route for _, route in foreign if route}
+    blocked = {a["name"] for a in apps if a["name"] in taken or a["route_prefix"] in taken}
     schema = ServeDeploySchema(
-        http_options={"host": serve_host(), "port": serve_port()}, applications=apps
+        proxy_location=settings().serve_proxy_location,
+        http_options={"host": serve_host(), "port": serve_port()},
+        # Another deployer's target capacity (a gradual upgrade in progress) stays as it is.
+        target_capacity=details.get("target_capacity"),
+        applications=[*kept, *(a for a in apps if a["name"] not in blocked)],
     )
     try:
         client.deploy_apps(schema)
     except Exception as exc:
         raise BackendError(f"Ray Serve refused the endpoint configuration: {exc}") from exc
+    return blocked
+
+
+def _foreign_apps(
+    details: dict[str, Any], owned: set[str] | frozenset[str]
+) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]]]:
+    """The applications Serve runs that are not rayline's: ``(name, route)`` of each, and the
+    config of each declarative one, to send back unchanged."""
+    foreign, kept = [], []
+    for name, app in (details.get("applications") or {}).items():
+        deployed = app.get("deployed_app_config")
+        ours = deployed is not None and deployed.get("import_path") == APP_IMPORT_PATH
+        # Serve forgets the config of an app it is deleting: one of rayline's names being
+        # deleted is an endpoint deleted a moment ago, which may be created again.
+        if name in owned and (ours or app.get("status") == "DELETING"):
+            continue
+        foreign.append((name, app.get("route_prefix")))
+        # Imperative apps (``serve.run``) survive a declarative apply: sending them would turn
+        # them declarative. One being deleted stays deleted.
+        if app.get("source") == "declarative" and deployed and app.get("status") != "DELETING":
+            kept.append(deployed)
+    return foreign, kept
 
 
 def app_statuses() -> dict[str, tuple[str, str]]:

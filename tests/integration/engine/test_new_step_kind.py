@@ -35,7 +35,7 @@ class TransformStep(Step):
     value: Any = 0
     factor: int = 2
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         # Ray workers must import this module (the step and its runner are named by module);
         # rayline's own kinds are installed, a test module needs its folder on the path.
         path = os.pathsep.join(
@@ -79,7 +79,7 @@ class SwitchStep(Step):
         if isinstance(self.choice, str) and self.choice not in self.cases:
             raise PipelineDefinitionError(f"switch {self.name!r}: no case {self.choice!r}")
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         return {}
 
     def to_arguments(self) -> dict[str, Any]:

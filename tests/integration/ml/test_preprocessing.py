@@ -103,3 +103,62 @@ def test_bad_sizes_are_rejected(tmp_path, offline_store):
     dirs = {n: tmp_path / n for n in ("train", "validation", "test", "preprocessor")}
     with pytest.raises(UserInputError, match="sum to 1"):
         preprocess(offline_store, label="PRICE", output_dirs=dirs, train_size=0.7)
+
+
+def test_feature_group_reads_the_latest_record_once(tmp_path, rayline_home, ray_session):
+    """A re-ingested record (same id, newer event time) lands in exactly one split; a deleted
+    one in none; ``history=True`` keeps every version of the live records."""
+    import pyarrow as pa
+
+    from rayline.featurestore import (
+        FeatureGroup,
+        FractionalFeatureDefinition,
+        StringFeatureDefinition,
+    )
+    from rayline.ml.preprocessing import feature_group_source
+
+    fg = FeatureGroup(
+        "prices",
+        [
+            StringFeatureDefinition("record_id"),
+            FractionalFeatureDefinition("event_time"),
+            FractionalFeatureDefinition("sqft"),
+            FractionalFeatureDefinition("price"),
+        ],
+    )
+    fg.create(record_identifier_name="record_id", event_time_feature_name="event_time")
+    n, again, deleted = 100, range(10), range(90, 95)
+
+    def rows(ids, t, price):
+        return pa.table(
+            {
+                "record_id": [f"r{i}" for i in ids],
+                "event_time": [t + i for i in ids],
+                "sqft": [1000.0 + i for i in ids],
+                "price": [price(i) for i in ids],
+            }
+        )
+
+    assert fg.ingest(rows(range(n), 1_700_000_000.0, lambda i: 10.0 * i)).ok
+    assert fg.ingest(rows(again, 1_700_100_000.0, lambda i: 100_000.0 + i)).ok
+    for i in deleted:
+        fg.delete_record(f"r{i}", 1_700_200_000.0)
+
+    def labels(history: bool) -> list[float]:
+        source, drop = feature_group_source("prices", history=history)
+        dirs = {
+            name: tmp_path / str(history) / name
+            for name in ("train", "validation", "test", "preprocessor")
+        }
+        result = preprocess(source, label="price", output_dirs=dirs, drop_columns=drop)
+        assert result.columns == ("sqft", "price")
+        out = []
+        for name in ("train", "validation", "test"):
+            out += pq.read_table(dirs[name])["price"].to_pylist()
+        assert len(out) == sum(result.rows.values())
+        return sorted(out)
+
+    live = [i for i in range(n) if i not in deleted]
+    latest = sorted(100_000.0 + i if i in again else 10.0 * i for i in live)
+    assert labels(False) == latest
+    assert labels(True) == sorted([10.0 * i for i in live] + [100_000.0 + i for i in again])

@@ -164,3 +164,46 @@ def test_a_model_that_does_not_load_marks_the_endpoint_failed(endpoints, registe
     assert ep.status == EndpointStatus.FAILED
     assert "failed to start" in ep.failure_reason
     assert [e.action for e in ep.events] == ["create", "fail"]
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ({"CPU": 1}, r"'CPU' is a built-in Ray resource.*num_cpus"),
+        ({"GPU": 1}, r"'GPU' is a built-in Ray resource"),
+        ({"worker": 0}, r"'worker' needs a positive amount"),
+        ({"worker": "a lot"}, r"'worker' needs a positive amount"),
+        ({"": 1}, r"must be a non-empty string"),
+        (["worker"], r"must map custom Ray resource names to amounts"),
+    ],
+)
+def test_placement_is_checked_before_anything_deploys(registered, resources, message):
+    registry, _ = registered
+    registry.approve("housing", 1)
+    endpoints = Endpoints()
+    with pytest.raises(UserInputError, match=message):
+        endpoints.create("placed-ep", "housing/1", resources=resources)
+    with pytest.raises(NotFoundError):
+        endpoints.describe("placed-ep", probe=False)
+
+
+def test_placement_is_recorded_and_becomes_the_replicas_ray_resources():
+    from rayline.serving.ray_serve import app_config
+
+    app = app_config("ep", {"replicas": 1, "resources": {"worker": 0.1}}, {})
+    options = app["deployments"][0]["ray_actor_options"]
+    assert options["resources"] == {"worker": 0.1}
+    assert (
+        "resources"
+        not in app_config("ep", {"replicas": 1}, {})["deployments"][0]["ray_actor_options"]
+    )
+
+
+def test_an_endpoint_deleted_a_moment_ago_can_be_created_again(endpoints, registered):
+    # Serve is still draining the deleted app (status DELETING, its config forgotten): rayline
+    # must know it for its own, not refuse the name as another application's.
+    registry, _ = registered
+    registry.approve("housing", 1)
+    endpoints.create("again-ep", "housing/1")
+    endpoints.delete("again-ep")
+    assert endpoints.create("again-ep", "housing/1").status == EndpointStatus.IN_SERVICE

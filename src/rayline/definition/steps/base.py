@@ -14,7 +14,24 @@ from rayline.errors import PipelineDefinitionError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
 
 # Fields of the base class that are configuration, not run-time arguments.
-_COMMON = ("name", "depends_on", "cache_config", "retry_policies", "display_name", "description")
+_COMMON = (
+    "name",
+    "depends_on",
+    "cache_config",
+    "retry_policies",
+    "display_name",
+    "description",
+    "resources",
+)
+
+# Ray's built-in resources, which a step sets with its own options (num_cpus, num_gpus), not as
+# custom resources: Ray refuses them in ``resources=``.
+_BUILTIN_RESOURCES = {
+    "CPU": "set CPUs with the step's num_cpus= option",
+    "GPU": "set GPUs with the step's num_gpus= option",
+    "memory": "a step reserves no memory; to place it, use a custom resource of the node",
+    "object_store_memory": "a step reserves no memory; to place it, use a custom resource",
+}
 
 
 def no_resolve(**kwargs: Any) -> Any:
@@ -69,13 +86,20 @@ class Step:
     step's output or property creates a DAG edge. The runner that executes a kind is registered
     beside it in ``rayline.step_kinds``.
 
+    Every step takes ``resources``, custom Ray resources that place its task (``{"worker": 0.1}``
+    runs it on a node started with ``--resources='{"worker": 1}'``, as a SageMaker step names an
+    instance type); Tune trials and Ray Train workers it starts follow it (a kind the scheduler
+    runs itself, as a condition, starts no task to place). It is recorded in the
+    definition (``RayResources``) and is no part of the cache key: where a step runs does not
+    change what it computes.
+
     The contract between a kind and the rest of rayline: graph, validation, scheduler and lineage
     ask the step, never its kind.
 
     - ``declared_outputs()`` / ``declared_property_files()``: what other steps may read from it;
     - ``branches()``: the steps it controls, by branch label (a condition's if/else);
     - ``validate()``: checks of its own fields, run before anything executes;
-    - ``resources()``: the Ray resources of its task;
+    - ``ray_options()``: the Ray options of its task (``resources`` adds custom Ray resources);
     - ``code_ref()`` / ``local_files()`` / ``code_snapshots()``: what its cache key and the
       upserted definition depend on.
 
@@ -93,6 +117,8 @@ class Step:
     retry_policies: tuple[RetryPolicy, ...] = no_resolve(default=())
     display_name: str | None = no_resolve(default=None)
     description: str | None = no_resolve(default=None)
+    # Placement: custom Ray resources of the step's task (see the class docstring).
+    resources: dict[str, float] = no_resolve(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -102,6 +128,7 @@ class Step:
             )
         object.__setattr__(self, "depends_on", tuple(self.depends_on or ()))
         object.__setattr__(self, "retry_policies", tuple(self.retry_policies or ()))
+        object.__setattr__(self, "resources", _checked_resources(self.name, self.resources))
 
     # --- what the DSL exposes ---------------------------------------------------------------
     @property
@@ -162,8 +189,9 @@ class Step:
         """Literal local paths the step reads, whose content is part of the cache key."""
         return ()
 
-    def resources(self) -> dict[str, Any]:
-        """Ray resources of the task that runs the step (``num_cpus``, ``num_gpus``, ...)."""
+    def ray_options(self) -> dict[str, Any]:
+        """Ray options of the task that runs the step (``num_cpus``, ``num_gpus``, ...); the
+        scheduler adds the step's custom ``resources``."""
         return {"num_cpus": 1}
 
     def code_snapshots(self) -> list[tuple[bytes, str]]:
@@ -187,6 +215,8 @@ class Step:
             out["DisplayName"] = self.display_name
         if self.description:
             out["Description"] = self.description
+        if self.resources:
+            out["RayResources"] = dict(self.resources)
         files = self.declared_property_files()
         if files:
             out["PropertyFiles"] = [pf.to_request() for pf in files]
@@ -212,4 +242,30 @@ def common_from_request(request: dict[str, Any]) -> dict[str, Any]:
         ),
         "display_name": request.get("DisplayName"),
         "description": request.get("Description"),
+        "resources": dict(request.get("RayResources", {})),
     }
+
+
+def _checked_resources(step: str, resources: Any) -> dict[str, float]:
+    if resources is None:
+        return {}
+    if not isinstance(resources, dict):
+        raise PipelineDefinitionError(
+            f"step {step!r}: resources must be a dict of custom Ray resource names to amounts, "
+            f"like {{'worker': 0.1}}, not {type(resources).__name__}"
+        )
+    for key, amount in resources.items():
+        if not isinstance(key, str) or not key:
+            raise PipelineDefinitionError(
+                f"step {step!r}: resource name {key!r} must be a non-empty string"
+            )
+        if key in _BUILTIN_RESOURCES:
+            raise PipelineDefinitionError(
+                f"step {step!r}: {key!r} is a built-in Ray resource, not a custom one for "
+                f"resources=: {_BUILTIN_RESOURCES[key]}"
+            )
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount > 0:
+            raise PipelineDefinitionError(
+                f"step {step!r}: resource {key!r} needs a positive amount, not {amount!r}"
+            )
+    return {k: float(v) for k, v in resources.items()}

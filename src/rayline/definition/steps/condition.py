@@ -61,7 +61,7 @@ class ConditionStep(Step):
                     "the same type"
                 )
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         return {}
 
     def to_arguments(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ class FailStep(Step):
 
     error_message: Any = ""
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         return {}
 
     def to_arguments(self) -> dict[str, Any]:

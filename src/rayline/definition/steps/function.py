@@ -63,7 +63,7 @@ class FunctionStep(Step):
     def code_ref(self) -> CodeRef | None:
         return self.function_ref
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
 
     def code_snapshots(self) -> list[tuple[bytes, str]]:
@@ -116,6 +116,7 @@ def step(
     depends_on: tuple[Any, ...] = (),
     num_cpus: float = 1,
     num_gpus: float = 0,
+    resources: dict[str, float] | None = None,
     display_name: str | None = None,
     description: str | None = None,
 ) -> Any:
@@ -124,7 +125,8 @@ def step(
     The first call of ``f`` makes step ``f`` (or ``name``), later calls ``f-2``, ``f-3``, ...
     (counted per decorated function, so build a pipeline once per process and reuse it).
     The function runs in a Ray task; its arguments and return value must pickle, and a
-    JSON-serialisable return value is stored in the metadata DB.
+    JSON-serialisable return value is stored in the metadata DB. ``resources`` places the
+    task with custom Ray resources (``{"worker": 0.1}``).
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., FunctionStep]:
@@ -144,6 +146,7 @@ def step(
                 depends_on=depends_on,
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,
+                resources=dict(resources or {}),
                 display_name=display_name,
                 description=description,
             )

@@ -145,7 +145,7 @@ class ProcessingStep(Step):
             i.source for i in self.inputs if isinstance(i.source, str) and "://" not in i.source
         )
 
-    def resources(self) -> dict[str, Any]:
+    def ray_options(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus}
 
     def code_snapshots(self) -> list[tuple[bytes, str]]:
