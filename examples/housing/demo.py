@@ -131,7 +131,7 @@ def main() -> int:
                     s.status.value,
                     duration(s.elapsed_s),
                     f"reused from {s.cached_from}" if s.cached_from else "ran",
-                    (getattr(s, "node", None) or "")[:12],
+                    (s.node or "")[:12],
                 )
                 for s in steps
             ],
@@ -182,6 +182,10 @@ def main() -> int:
         )
     )
     feature_group = record.parameters["FeatureGroupName"]
+    ingestion_uri = execution.step("FeatureStoreIngestion").outputs["ingestion"]
+    ingestion = json.loads(
+        open_artifact_store().get_bytes(f"{ingestion_uri.rstrip('/')}/ingestion.json")
+    )
     registered = execution.step("RegisterTrainedModel").properties
     group, version = registered["ModelPackageGroupName"], registered["ModelPackageVersion"]
     out.print(
@@ -224,13 +228,15 @@ def main() -> int:
     )
     endpoints = Endpoints(allow_process_local=not args.keep_endpoint)
     if any(e.name == ENDPOINT for e in endpoints.list()):
-        endpoint = endpoints.update(ENDPOINT, f"{group}/{version}")
+        endpoint = endpoints.update(ENDPOINT, f"{group}/{version}", resources=placement or {})
     else:
-        endpoint = endpoints.create(ENDPOINT, f"{group}/{version}")
+        endpoint = endpoints.create(ENDPOINT, f"{group}/{version}", resources=placement)
     out.print(
         f"endpoint [bold]{endpoint.name}[/] is {endpoint.status}, serving "
         f"{endpoint.model_version} at {endpoint.invocation_url}"
     )
+    replica_nodes = endpoints.replica_nodes(ENDPOINT)
+    out.print(f"its replicas run on node(s) {', '.join(n[:12] for n in replica_nodes)}")
 
     section("4. Invoke the endpoint with raw CSV rows")
     features, actual, columns = sample_rows(6)
@@ -311,7 +317,9 @@ def main() -> int:
                 "demo_s": round(total_s, 2),
                 "test_rmse": round(metrics["rmse"]["value"], 1),
                 "model_version": f"{group}/{version}",
-                "step_nodes": {s.step_name: getattr(s, "node", None) for s in steps},
+                "step_nodes": {s.step_name: s.node for s in steps},
+                "ingestion_nodes": ingestion.get("nodes", []),
+                "endpoint_nodes": replica_nodes,
             }
         )
     )

@@ -66,7 +66,7 @@ def cluster_stack(
         mlflow_db = _create_database(postgres, f"{name}_mlflow")
         stack.callback(_drop_database, postgres, f"{name}_mlflow")
         stack.callback(_flush_redis, redis, prefix=f"{name}:")
-        cluster = LocalCluster.start()
+        cluster = LocalCluster.start(serve_port=serve_port)
         stack.callback(cluster.stop)
         home = cluster.root / "home"  # the head's disk: the worker node cannot see it
         home.mkdir()

@@ -15,6 +15,9 @@
 - ``RAYLINE_TRAINING_THREADS``: threads of a single-process training step (default: the cores).
 - ``RAYLINE_DISTRIBUTED_MIN_CELLS``: rows x features from which training with several workers
   goes to Ray Train (default: the measured ``rayline.ml.training.DISTRIBUTED_MIN_CELLS``).
+- ``RAYLINE_DUCKDB_MEMORY_LIMIT``: the memory one feature-store DuckDB query (a point-in-time
+  join, ``query``) may hold before it spills to disk under ``RAYLINE_HOME``, in DuckDB's units
+  (``4GB``, ``512MiB``; default: a quarter of this machine's memory, at most 4 GiB).
 - ``RAYLINE_SERVE_HOST`` / ``RAYLINE_SERVE_PORT``: where Ray Serve's HTTP proxy listens (default
   ``127.0.0.1:8000``).
 - ``RAYLINE_SERVE_FAST``: ``0`` turns off Serve's fast path (default on).
@@ -67,6 +70,7 @@ class Settings:
     ray_verbose: bool
     training_threads: int
     distributed_min_cells: int | None
+    duckdb_memory_limit: str | None
     serve_host: str
     serve_port: int
     serve_fast: bool
@@ -130,6 +134,7 @@ def settings() -> Settings:
         ray_verbose=env.get("RAYLINE_RAY_VERBOSE") == "1",
         training_threads=_int("RAYLINE_TRAINING_THREADS", cores),
         distributed_min_cells=_int("RAYLINE_DISTRIBUTED_MIN_CELLS", None),
+        duckdb_memory_limit=_duckdb_size(env.get("RAYLINE_DUCKDB_MEMORY_LIMIT")),
         serve_host=env.get("RAYLINE_SERVE_HOST") or "127.0.0.1",
         serve_port=_serve_port(),
         serve_fast=env.get("RAYLINE_SERVE_FAST", "1") != "0",
@@ -159,6 +164,19 @@ def _int(name: str, default: _D, *, what: str = "a whole number") -> int | _D:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not {what}; set a number or unset it") from exc
+
+
+def _duckdb_size(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    import re
+
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B)\s*", raw, flags=re.IGNORECASE):
+        raise ConfigError(
+            f"RAYLINE_DUCKDB_MEMORY_LIMIT={raw!r} is not a size: use a number and a unit, "
+            "such as 4GB or 512MiB"
+        )
+    return raw.strip()
 
 
 def _serve_port() -> int:

@@ -64,12 +64,15 @@ class LocalCluster:
         root: Path | None = None,
         worker: bool = True,
         dashboard: bool = False,
+        serve_port: int | None = None,
         timeout: float = 120.0,
     ) -> LocalCluster:
         """Start the head (and the worker node unless ``worker=False``) and wait until every node
         has joined. ``root`` (default: a new short directory under /tmp) is the head's disk as far
         as the worker is concerned; it is created, and removed by ``stop()`` when it was made
-        here. ``dashboard=True`` starts Ray's dashboard (``serve deploy`` needs it)."""
+        here. ``dashboard=True`` starts Ray's dashboard (``serve deploy`` needs it). ``serve_port``
+        (default ``RAYLINE_SERVE_PORT``) is the Serve port the nodes' environment is prepared
+        for (Serve's HAProxy side ports derive from it, whoever starts Serve first)."""
         if worker:
             _check_can_unshare()
         made_root = root is None
@@ -79,7 +82,7 @@ class LocalCluster:
         logs = Path(tempfile.mkdtemp(prefix="rl-logs-", dir="/tmp"))
         token = uuid.uuid4().hex
         port = _free_port()
-        env = _node_env(token)
+        env = _node_env(token, serve_port)
         dashboard_port = _free_port() if dashboard else None
         head = _spawn(
             [
@@ -230,8 +233,10 @@ def _auth_env(token: str) -> dict[str, str]:
     return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
 
 
-def _node_env(token: str) -> dict[str, str]:
-    env = {**os.environ, **serve_env(), **_auth_env(token)}
+def _node_env(token: str, serve_port: int | None) -> dict[str, str]:
+    env = {**os.environ, **serve_env(serve_port), **_auth_env(token)}
+    if serve_port:
+        env["RAYLINE_SERVE_PORT"] = str(serve_port)
     env.pop("RAY_ADDRESS", None)
     return env
 

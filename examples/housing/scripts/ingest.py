@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "offline_rows_written": report.offline_rows_written,
         "offline_duplicates_skipped": report.offline_duplicates_skipped,
         "workers": report.workers,
+        "nodes": list(report.nodes),
         "duration_s": round(report.duration_s, 3),
     }
     print(json.dumps(summary))

@@ -50,6 +50,8 @@ class BatchResult:
     offline_written: int
     offline_skipped: int
     rejected: tuple[RejectedRow, ...]
+    #: the Ray node of the worker that ingested the batch ("" in the driver's process)
+    node: str = ""
 
     def with_online(self, written: int) -> BatchResult:
         """This result once its valid rows went online (``written`` of them were newer)."""

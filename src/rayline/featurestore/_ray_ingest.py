@@ -4,7 +4,8 @@ writes its rows online."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import ray
 
@@ -35,7 +36,7 @@ class IngestWorker:
         result, rows = ingest_batch(self.desc, table, self.options)
         if rows is not None:
             self.held.append((index, rows))
-        return result
+        return replace(result, node=ray.get_runtime_context().get_node_id())
 
     def write_online(self) -> list[tuple[int, int]]:
         """Write the held rows online: ``(batch index, rows applied)`` per batch."""
@@ -44,13 +45,25 @@ class IngestWorker:
         return out
 
 
+#: Batches sent ahead of the actors, per actor: enough to keep each busy, few enough that the
+#: input is not read into the object store faster than it is written out.
+_IN_FLIGHT_PER_ACTOR = 2
+
+
 def _run(
-    desc, options, batches, workers: int, commit: Callable[[list[BatchResult]], None]
+    desc,
+    options,
+    batches: Iterable,
+    workers: int,
+    commit: Callable[[list[BatchResult]], None],
 ) -> list[BatchResult]:
-    """Send batch i to actor i mod workers, ``commit`` the offline results, then write online;
-    results come back in input order."""
+    """Send batch i to actor i mod workers as the batches are read (at most
+    ``_IN_FLIGHT_PER_ACTOR`` per actor unfinished), ``commit`` the offline results, then write
+    online; results come back in input order. A batch is an Arrow table or an object ref."""
     ensure_ray()
-    worker = IngestWorker
+    # On a cluster the writers spread over the nodes (every store they write to is reachable
+    # from each); Ray would otherwise pack them on the driver's node.
+    worker = IngestWorker.options(scheduling_strategy="SPREAD")
     if "OnlineStore" in options.target_stores and (desc.online_store_uri or "").startswith(
         "sqlite:"
     ):
@@ -61,9 +74,21 @@ def _run(
         worker = IngestWorker.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
         )
-    actors = [worker.remote(desc, options) for _ in range(max(1, min(workers, len(batches))))]
+    actors: list = []
+    futures: list = []
+    unfinished: list = []
     try:
-        futures = [actors[i % len(actors)].ingest.remote(i, b) for i, b in enumerate(batches)]
+        for i, batch in enumerate(batches):
+            if len(actors) < max(1, workers):
+                actors.append(worker.remote(desc, options))
+            ref = batch if isinstance(batch, ray.ObjectRef) else ray.put(batch)
+            del batch
+            futures.append(actors[i % len(actors)].ingest.remote(i, ref))
+            del ref  # the task holds the batch now; it is freed once ingested
+            unfinished.append(futures[-1])
+            limit = _IN_FLIGHT_PER_ACTOR * len(actors)
+            if len(unfinished) >= limit:
+                _done, unfinished = ray.wait(unfinished, num_returns=len(unfinished) - limit + 1)
         results = ray.get(futures)
         commit(results)
         if ONLINE in options.target_stores:
@@ -77,16 +102,21 @@ def _run(
 
 
 def ingest_tables(
-    desc, tables, options: BatchOptions, *, workers: int, commit
+    desc, tables: Iterable, options: BatchOptions, *, workers: int, commit
 ) -> list[BatchResult]:
-    """Ingest in-memory Arrow slices on ``workers`` actors."""
-    ensure_ray()
-    return _run(desc, options, [ray.put(t) for t in tables], workers, commit)
+    """Ingest Arrow tables (an iterable, read as the actors take them) on ``workers`` actors."""
+    return _run(desc, options, tables, workers, commit)
 
 
 def ingest_dataset(
     desc, dataset, options: BatchOptions, *, workers: int, commit
 ) -> list[BatchResult]:
-    """Ingest a Ray Dataset block by block (rows are numbered in the dataset's block order)."""
+    """Ingest a Ray Dataset block by block as its execution streams them (rows are numbered in
+    the dataset's block order)."""
     ensure_ray()
-    return _run(desc, options, list(dataset.to_arrow_refs()), workers, commit)
+
+    def blocks():
+        for bundle in dataset.iter_internal_ref_bundles():
+            yield from bundle.block_refs
+
+    return _run(desc, options, blocks(), workers, commit)

@@ -16,8 +16,11 @@ marker yields no values (``include_deleted_records()`` ignores delete markers in
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -135,6 +138,31 @@ class DatasetBuilder:
         """The dataset as a pandas DataFrame (base rows in their original order)."""
         # Through Arrow: DuckDB's direct pandas conversion is slower for wide results.
         return self.to_arrow().to_pandas()
+
+    def to_parquet(self, location: str | os.PathLike) -> int:
+        """Write the dataset to one Parquet file at ``location`` (a local path or an ``s3://``
+        URI) and return its rows. DuckDB streams the result to the file, so a dataset larger
+        than memory is written without being held (past ``RAYLINE_DUCKDB_MEMORY_LIMIT`` the join
+        spills to disk); base rows keep their original order."""
+        from rayline.store import locations
+
+        con, sql, params = self._prepare()
+        try:
+            rel = con.sql(sql, params=dict(params) if params else None)
+            if not locations.is_remote(str(location)):
+                path = Path(os.fspath(location)).expanduser()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                rel.write_parquet(str(path))
+                return _parquet_rows(path)
+            # S3: written beside DuckDB's spill files, then uploaded whole.
+            with tempfile.TemporaryDirectory(dir=_spill_parent()) as tmp:
+                path = Path(tmp) / "dataset.parquet"
+                rel.write_parquet(str(path))
+                rows = _parquet_rows(path)
+                locations.upload(path, str(location))
+                return rows
+        finally:
+            con.close()
 
     def sql(self) -> str:
         """The DuckDB query this builder runs. Values (``as_of``, the event-time range) are bound
@@ -332,6 +360,20 @@ def create_dataset(
         event_time_identifier_feature_name=event_time_identifier_feature_name,
         db_url=db_url,
     )
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _spill_parent() -> Path:
+    from rayline.config import settings
+
+    parent = settings().home / "tmp"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
 
 
 def _describe(group, db_url) -> FeatureGroupDescription:

@@ -38,6 +38,8 @@ class IngestionReport:
     mode: str = "local"
     workers: int = 1
     duration_s: float = 0.0
+    #: the Ray nodes the workers ran on (empty for an ingestion in this process)
+    nodes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

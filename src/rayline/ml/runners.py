@@ -145,10 +145,17 @@ def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
     shutil.move(str(ctx.outputs["model"] / METRICS_FILE), ctx.outputs["metrics"] / METRICS_FILE)
     how = f"Ray Train, {result.num_workers} workers" if result.distributed else "one process"
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
+    print(f"training path: {result.reason}")
     print(f"trained {result.num_rows} rows in {result.seconds:.2f} s ({how}): {metrics}")
 
     def fill(tracker: Any) -> None:
-        tracker.log_params({**_trainer_params(step.trainer), "distributed": result.distributed})
+        tracker.log_params(
+            {
+                **_trainer_params(step.trainer),
+                "distributed": result.distributed,
+                "distributed_reason": result.reason,
+            }
+        )
         tracker.log_metrics({**result.metrics, "training_seconds": result.seconds})
         tracker.log_history(result.history)
         tracker.set_tags({"rayline.model_uri": _output_uri(ctx, "model")})
@@ -164,6 +171,9 @@ def run_training(step: TrainingStep, ctx: StepContext) -> StepResult:
                 for k, v in sorted(result.metrics.items())
             ],
             "Distributed": result.distributed,
+            "DistributedReason": result.reason,
+            "NumWorkers": result.num_workers,
+            "WorkerNodes": list(result.worker_nodes),
             "NumRows": result.num_rows,
             "TrainingSeconds": round(result.seconds, 4),
             "MlflowRunId": run_id,
@@ -200,6 +210,7 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
     copy_model(result.get_top_model_uri(0), ctx.outputs["best_model"])
     best = result.best_trial
     names = list(step.hyperparameter_ranges)
+    print(f"trial path: {result.reason}")
     print(
         f"{len(result.results)} trials in {result.seconds:.2f} s; best {best['trial']}: "
         f"{result.objective_metric}={best['objective']:.6g} with "
@@ -216,6 +227,8 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
                 "objective_type": result.objective_type,
                 "max_jobs": step.max_jobs,
                 "max_parallel_jobs": step.max_parallel_jobs,
+                "distributed": result.distributed,
+                "distributed_reason": result.reason,
                 **{f"range.{k}": p.to_dict() for k, p in step.hyperparameter_ranges.items()},
             }
         )
@@ -256,6 +269,10 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             "TopModelUris": list(result.top_model_uris),
             "Trials": summaries,
             "NumTrials": len(trials),
+            "Distributed": result.distributed,
+            "DistributedReason": result.reason,
+            "NumWorkers": result.num_workers,
+            "MaxConcurrentTrials": result.max_concurrent_trials,
             "TuningSeconds": round(result.seconds, 4),
             "MlflowRunId": run_id,
         },

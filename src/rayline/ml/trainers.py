@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayline.definition.expressions import Expression
 from rayline.errors import UserInputError
 
 #: Metrics computed on the validation split when ``params`` names none.
 DEFAULT_EVAL_METRICS = ("mae", "rmse")
+
+#: Ray's placement strategies for the Ray Train workers of one run.
+PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,10 @@ class XGBoostTrainer:
 
     ``distributed=None`` lets rayline choose: one process (all the node's cores) unless the
     training data is large enough for several workers to pay off (see
-    :data:`rayline.ml.training.DISTRIBUTED_MIN_CELLS`); ``True``/``False`` force the choice.
+    :data:`rayline.ml.training.DISTRIBUTED_MIN_CELLS`); ``True`` runs Ray Train with
+    ``num_workers`` workers, ``False`` one process. Whichever ran, and why, is recorded in the
+    step's properties (``Distributed``, ``DistributedReason``) and printed in its logs.
+    ``placement_strategy`` places the Ray Train workers (``"STRICT_SPREAD"``: one per node).
 
     Example::
 
@@ -39,6 +46,7 @@ class XGBoostTrainer:
     cpus_per_worker: float = 1.0
     use_gpu: bool = False
     distributed: bool | None = None
+    placement_strategy: str = "PACK"
 
     def __post_init__(self) -> None:
         # Values may be pipeline expressions until the engine resolves them; check plain ones.
@@ -55,6 +63,17 @@ class XGBoostTrainer:
         if isinstance(self.cpus_per_worker, int | float) and self.cpus_per_worker <= 0:
             raise UserInputError(
                 f"XGBoostTrainer: cpus_per_worker={self.cpus_per_worker} must be positive"
+            )
+        if self.distributed is not None and not isinstance(self.distributed, bool | Expression):
+            raise UserInputError(
+                f"XGBoostTrainer: distributed={self.distributed!r} must be True, False or None"
+            )
+        if isinstance(self.placement_strategy, str) and (
+            self.placement_strategy not in PLACEMENT_STRATEGIES
+        ):
+            raise UserInputError(
+                f"XGBoostTrainer: placement_strategy={self.placement_strategy!r} is not one of "
+                f"{', '.join(PLACEMENT_STRATEGIES)}"
             )
 
     def with_params(self, **overrides: Any) -> XGBoostTrainer:
@@ -73,6 +92,7 @@ class XGBoostTrainer:
             "CpusPerWorker": self.cpus_per_worker,
             "UseGpu": self.use_gpu,
             "Distributed": self.distributed,
+            "PlacementStrategy": self.placement_strategy,
         }
 
     @classmethod
@@ -86,4 +106,5 @@ class XGBoostTrainer:
             cpus_per_worker=data.get("CpusPerWorker", 1.0),
             use_gpu=data.get("UseGpu", False),
             distributed=data.get("Distributed"),
+            placement_strategy=data.get("PlacementStrategy", "PACK"),
         )

@@ -57,12 +57,17 @@ class TrainingResult:
     num_rows: int
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
+    #: Why this path ran (the ``distributed`` option, or the data size against the threshold).
+    reason: str = ""
+    #: The Ray node ids the Ray Train workers ran on, by rank (empty on the one-process path).
+    worker_nodes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``metrics.json`` document."""
         return {
             "metrics": self.metrics,
             "distributed": self.distributed,
+            "distributed_reason": self.reason,
             "num_workers": self.num_workers,
             "num_rows": self.num_rows,
             "training_seconds": round(self.seconds, 4),
@@ -82,14 +87,43 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """Which path a training run takes, and why (recorded in the step's properties and logs)."""
+
+    distributed: bool
+    num_workers: int
+    reason: str
+
+
+def choose_distribution(trainer: XGBoostTrainer, *, cells: int) -> Distribution:
+    """The path ``trainer`` takes for data of ``cells`` rows x features, with the reason."""
+    workers = int(trainer.num_workers)
+    if trainer.distributed is True:
+        return Distribution(True, workers, f"distributed=True: Ray Train with {workers} workers")
+    if trainer.distributed is False:
+        return Distribution(False, 1, "distributed=False: one process")
+    if workers <= 1:
+        return Distribution(False, 1, "distributed=None and num_workers=1: one process")
+    threshold = settings().distributed_min_cells or DISTRIBUTED_MIN_CELLS
+    if cells >= threshold:
+        return Distribution(
+            True,
+            workers,
+            f"distributed=None: {cells:,} cells >= {threshold:,} (RAYLINE_DISTRIBUTED_MIN_CELLS): "
+            f"Ray Train with {workers} workers",
+        )
+    return Distribution(
+        False,
+        1,
+        f"distributed=None: {cells:,} cells < {threshold:,} (RAYLINE_DISTRIBUTED_MIN_CELLS): "
+        "one process",
+    )
+
+
 def choose_distributed(trainer: XGBoostTrainer, *, cells: int) -> bool:
     """Whether ``trainer`` runs on Ray Train for data of ``cells`` rows x features."""
-    if trainer.distributed is not None:
-        return bool(trainer.distributed)
-    if trainer.num_workers <= 1:
-        return False
-    threshold = settings().distributed_min_cells or DISTRIBUTED_MIN_CELLS
-    return cells >= threshold
+    return choose_distribution(trainer, cells=cells).distributed
 
 
 def estimate_cells(source: str | Path, label: str) -> int:
@@ -151,11 +185,15 @@ def train_xgboost(
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    distributed = choose_distributed(trainer, cells=estimate_cells(train, trainer.label))
-    if distributed:
+    choice = choose_distribution(trainer, cells=estimate_cells(train, trainer.label))
+    nodes: tuple[str, ...] = ()
+    if choice.distributed:
         if callbacks:
-            raise UserInputError("training callbacks are only supported on the single-process path")
-        metrics, history, rows = _train_distributed(
+            raise UserInputError(
+                "training callbacks are only supported on the single-process path; "
+                "set distributed=False on the trainer to use them"
+            )
+        metrics, history, rows, nodes = _train_distributed(
             train,
             validation,
             trainer=trainer,
@@ -176,11 +214,13 @@ def train_xgboost(
     result = TrainingResult(
         model_path=output / MODEL_FILE,
         metrics=metrics,
-        distributed=distributed,
-        num_workers=trainer.num_workers if distributed else 1,
+        distributed=choice.distributed,
+        num_workers=choice.num_workers,
         num_rows=rows,
         seconds=time.perf_counter() - started,
         history=history,
+        reason=choice.reason,
+        worker_nodes=nodes,
     )
     (output / METRICS_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
     return result
@@ -268,13 +308,33 @@ def _distributed_work(config: dict[str, Any]) -> None:
         verbose_eval=False,
     )
     flat = _flatten(history)
-    metrics = {**_last(flat), "num_rows": dtrain.num_row(), "history": json.dumps(flat)}
+    metrics = {
+        **_last(flat),
+        "num_rows": dtrain.num_row(),
+        "history": json.dumps(flat),
+        "worker_nodes": json.dumps(_gather_node_ids(rank, world)),
+    }
     if rank == 0:
         with tempfile.TemporaryDirectory() as tmp:
             booster.save_model(Path(tmp) / MODEL_FILE)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
     else:
         ray.train.report(metrics)
+
+
+def _gather_node_ids(rank: int, world: int) -> list[str]:
+    """Every rank's Ray node id, by rank, through XGBoost's collective (still open here): the
+    result reports only rank 0's metrics, and where the workers ran is worth recording."""
+    import numpy as np
+    import ray
+    import xgboost as xgb
+
+    node = ray.get_runtime_context().get_node_id().encode()
+    width = 64  # Ray node ids are 56 hex characters
+    buf = np.zeros((world, width), dtype=np.int32)
+    buf[rank, : len(node)] = np.frombuffer(node, dtype=np.uint8)
+    gathered = xgb.collective.allreduce(buf.ravel(), xgb.collective.Op.SUM).reshape(world, width)
+    return [bytes(row[row > 0].astype(np.uint8)).decode() for row in gathered]
 
 
 # Ray Train v2 reads these in its controller (they are propagated from the driver). The defaults
@@ -333,6 +393,7 @@ def _train_distributed(
         scaling_config=ray.train.ScalingConfig(
             num_workers=int(trainer.num_workers),
             use_gpu=bool(trainer.use_gpu),
+            placement_strategy=str(trainer.placement_strategy),
             resources_per_worker={
                 "CPU": cpus,
                 **({"GPU": 1} if trainer.use_gpu else {}),
@@ -355,5 +416,6 @@ def _train_distributed(
     raw = dict(result.metrics or {})
     history = json.loads(raw.pop("history", "{}"))
     rows = int(raw.pop("num_rows", 0))
+    nodes = tuple(json.loads(raw.pop("worker_nodes", "[]")))
     metrics = {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
-    return metrics, history, rows
+    return metrics, history, rows, nodes

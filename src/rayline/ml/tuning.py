@@ -4,10 +4,20 @@ Strategies (SageMaker's names): ``Random``, ``Bayesian`` (Optuna's TPE), ``Hyper
 Tune's ASHA scheduler over random search: trials report every few rounds and the worst are
 stopped early) and ``Grid``.
 
-Speed on small nodes: each trial trains in one process (no Ray Train per trial), reads the
-Parquet splits directly, and reports once (``Hyperband``: every ``num_boost_round / 10`` rounds);
-trial actors are reused and Tune's per-trial loggers are off. Each trial writes its model to
-``<models>/<trial id>/model.ubj`` so the top-k models can be read back by URI.
+Each trial takes the path the trainer's ``distributed`` option gives (decided once, for the
+training data, as :func:`rayline.ml.training.choose_distribution` does):
+
+* one process (the default for small data): the trial trains in its Tune actor, reads the Parquet
+  splits directly and reports once (``Hyperband``: every ``num_boost_round / 10`` rounds); trial
+  actors are reused and Tune's per-trial loggers are off;
+* distributed: the trial is a function trainable that builds a Ray Train ``XGBoostTrainer`` with
+  ``num_workers`` workers and calls ``fit()`` (Ray Train V2 no longer takes a trainer in
+  ``Tuner``), then reports the result once. Train acquires all its workers at once, so the
+  trial's own actor holds only a sliver of a CPU and no more trials run at once than the CPUs
+  free for their workers allow: trials never wait on each other's half-started worker groups.
+
+Each trial writes its model to ``<models>/<trial id>/model.ubj`` so the top-k models can be read
+back by URI.
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ from rayline.store.artifacts import to_path
 from rayline.store.locations import is_remote, join, upload
 from rayline.store.s3 import environment_for
 
+#: CPUs a distributed trial's own actor holds (it only drives its Ray Train run).
+TRIAL_DRIVER_CPUS = 0.05
+
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
 
@@ -69,6 +82,11 @@ class TuningResult:
     best_trial: dict[str, Any]
     top_model_uris: tuple[str, ...]
     seconds: float
+    #: Whether each trial ran on Ray Train, with how many workers, and why.
+    distributed: bool = False
+    num_workers: int = 1
+    reason: str = ""
+    max_concurrent_trials: int = 1
 
     def get_top_model_uri(self, top_k: int = 0) -> str:
         """The model URI of the ``top_k``-th best trial (0 = the best)."""
@@ -170,13 +188,19 @@ def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
 
     hyper = dict(config.get("__point__") or config)
     trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
-    trainer = replace(trainer, distributed=False)
+    # The path was chosen once for the whole run (and recorded); every trial takes it.
+    trainer = replace(trainer, distributed=setup["distributed"])
     trial_id = tune.get_context().get_trial_id()
     models = setup["models_dir"]
     total = int(trainer.num_boost_round)
     callbacks = []
-    if setup["report_every"]:
+    # A distributed trial reports once, at the end: Ray Train's per-round reports are what
+    # made it ~1,000x slower (see rayline.ml.training), so ASHA decides on final results there.
+    if setup["report_every"] and not setup["distributed"]:
         callbacks.append(_ReportEvery(setup["report_every"], total))
+    train_storage = None
+    if setup["distributed"]:
+        train_storage = join(setup["train_storage"], trial_id)
     with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
         # In an object store the model is written on the trial's node, then uploaded: the
         # trial may run on any node of the cluster.
@@ -188,6 +212,8 @@ def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
             output_dir=out,
             callbacks=callbacks,
             nthread=setup["nthread"],
+            storage_uri=train_storage,
+            resources=setup["placement"],
         )
         if is_remote(models):
             model_uri = join(models, trial_id)
@@ -200,6 +226,7 @@ def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
             "boost_round": total,
             "training_seconds": result.seconds,
             "model_uri": model_uri,
+            "worker_nodes": ",".join(result.worker_nodes),
         }
     )
 
@@ -250,10 +277,20 @@ def tune_xgboost(
     clash = set(hyperparameter_ranges) & {"nthread"}
     if clash:
         raise UserInputError(f"cannot tune {sorted(clash)}: rayline sets it per trial")
+    from rayline.ml.training import choose_distribution, estimate_cells
+
     ensure_ray()
     started = time.perf_counter()
     mode = "min" if objective_type == "Minimize" else "max"
     parallel = min(int(max_parallel_jobs), int(max_jobs))
+    choice = choose_distribution(trainer, cells=estimate_cells(train, trainer.label))
+    placement = dict(task_placement() if resources is None else resources)
+    if choice.distributed:
+        parallel = _concurrent_distributed_trials(
+            parallel,
+            demand=choice.num_workers * float(trainer.cpus_per_worker),
+            placement=placement,
+        )
     if is_remote(models_dir):
         models = str(models_dir).rstrip("/")
         default_storage: str | Path = f"{models}/.tune"
@@ -261,7 +298,8 @@ def tune_xgboost(
         local_models = Path(to_path(str(models_dir))).resolve()
         local_models.mkdir(parents=True, exist_ok=True)
         models, default_storage = str(local_models), local_models.parent / ".tune"
-    storage = ray_storage(storage_uri or work_dir or default_storage)
+    storage_root = str(storage_uri or work_dir or default_storage)
+    storage = ray_storage(storage_root)
     num_rounds = int(trainer.num_boost_round)
     report_every = max(1, num_rounds // 10) if strategy == "Hyperband" else 0
     setup = {
@@ -273,6 +311,12 @@ def tune_xgboost(
         "storage_env": environment_for(train, validation, models_dir, storage_uri),
         "report_every": report_every,
         "nthread": max(1, available_cpus() // parallel),
+        "distributed": choice.distributed,
+        "placement": placement,
+        # Each distributed trial's Ray Train run keeps its state beside Tune's (S3 when Tune's is).
+        "train_storage": join(storage_root, "ray-train")
+        if is_remote(storage_root)
+        else str(Path(to_path(storage_root)).resolve() / "ray-train"),
     }
 
     num_samples = int(max_jobs)
@@ -308,8 +352,9 @@ def tune_xgboost(
             reduction_factor=3,
         )
 
-    cpus = cpus_per_trial or 1
-    placement = dict(task_placement() if resources is None else resources)
+    # A distributed trial's actor only drives Ray Train (its workers hold the CPUs); a whole CPU
+    # for it would leave the workers of a 2-core node waiting for one another's trials.
+    cpus = cpus_per_trial or (TRIAL_DRIVER_CPUS if choice.distributed else 1)
     trainable = tune.with_resources(
         tune.with_parameters(_trial, setup=setup), {"cpu": cpus, **placement}
     )
@@ -393,7 +438,36 @@ def tune_xgboost(
         best_trial=best,
         top_model_uris=tuple(ranked["model_uri"]),
         seconds=time.perf_counter() - started,
+        distributed=choice.distributed,
+        num_workers=choice.num_workers,
+        reason=choice.reason,
+        max_concurrent_trials=parallel,
     )
+
+
+def _concurrent_distributed_trials(
+    parallel: int, *, demand: float, placement: Mapping[str, float]
+) -> int:
+    """How many distributed trials may run at once: ``parallel``, or fewer when the CPUs of the
+    nodes that offer ``placement``'s resources cannot hold every running trial's workers.
+
+    Ray Train starts a trial's workers all at once and gives up after
+    ``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``: trials admitted beyond what fits would only wait
+    for one another's workers and fail.
+    """
+    import ray
+
+    cpus = sum(
+        float((node.get("Resources") or {}).get("CPU", 0))
+        for node in ray.nodes()
+        if node.get("Alive") and all((node.get("Resources") or {}).get(k, 0) > 0 for k in placement)
+    )
+    # The CPUs the tuning step's own task holds are not the trials' to use.
+    context = ray.get_runtime_context()
+    if context.worker.mode == ray.WORKER_MODE:  # in a step's task, not on a driver
+        cpus -= float(context.get_assigned_resources().get("CPU", 0))
+    fits = int(cpus // (demand + TRIAL_DRIVER_CPUS)) if demand > 0 else parallel
+    return max(1, min(parallel, fits))
 
 
 def write_results(result: TuningResult, directory: str | Path) -> Path:

@@ -205,6 +205,12 @@ class Endpoints:
             )
         return replace(endpoint, status=status, failure_reason=reason, live=live)
 
+    def replica_nodes(self, name: str) -> list[str]:
+        """The Ray nodes (ids) the endpoint's replicas run on now."""
+        self.repository.get(name)  # NotFoundError for an unknown endpoint
+        ray_serve.connect(allow_process_local=self.allow_process_local)
+        return ray_serve.replica_nodes(name)
+
     def list(self, *, probe: bool = False) -> list[Endpoint]:
         """Every endpoint, by name (``probe``: asking each whether it answers)."""
         return [self.describe(n, probe=probe) for n in self.repository.names()]

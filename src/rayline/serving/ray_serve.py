@@ -238,3 +238,17 @@ def app_statuses() -> dict[str, tuple[str, str]]:
             " ".join(m for m in messages if m).strip(),
         )
     return out
+
+
+def replica_nodes(app: str) -> list[str]:
+    """The Ray nodes (ids) the replicas of application ``app`` run on, distinct and sorted."""
+    details = ensure_serve().get_serve_details()
+    deployments = ((details.get("applications") or {}).get(app) or {}).get("deployments") or {}
+    return sorted(
+        {
+            replica["node_id"]
+            for deployment in deployments.values()
+            for replica in deployment.get("replicas") or []
+            if replica.get("node_id")
+        }
+    )

@@ -80,6 +80,9 @@ def test_reference_workflow_on_two_nodes(stack):
         assert where[step] == nodes["worker"], (step, where)
     assert set(where) >= {"FeatureStoreIngestion", "RegisterTrainedModel", *WORKER_STEPS}
     assert all(where[s] in nodes.values() for s in where)
+    # The ingestion's actors spread over both nodes; the endpoint's replica is on the worker.
+    assert set(summary["ingestion_nodes"]) == set(nodes.values()), summary["ingestion_nodes"]
+    assert summary["endpoint_nodes"] == [nodes["worker"]]
     assert summary["test_rmse"] < 15000
     # Nothing rayline keeps was written to the head's disk.
     home = stack.root / "home"

@@ -94,3 +94,45 @@ def test_grid_covers_categorical_values_and_maximize(splits, tmp_path):
     assert df["eta"].min() == pytest.approx(0.1) and df["eta"].max() == pytest.approx(0.9)
     assert len(df) == 6
     assert result.best_trial["objective"] == df["objective"].max()
+
+
+def test_distributed_trials_run_on_ray_train(splits, tmp_path):
+    trainer = XGBoostTrainer(label="PRICE", num_boost_round=10, num_workers=2, distributed=True)
+    result = tune_xgboost(
+        splits["train"],
+        splits["validation"],
+        trainer=trainer,
+        hyperparameter_ranges={"max_depth": IntegerParameter(2, 6)},
+        strategy="Random",
+        max_jobs=2,
+        max_parallel_jobs=2,
+        models_dir=tmp_path / "models",
+        work_dir=tmp_path / "work",
+    )
+    assert result.distributed and result.num_workers == 2
+    assert result.reason.startswith("distributed=True")
+    # Two 2-worker trials need 4.1 CPUs; the session's local Ray has 4: one at a time.
+    assert result.max_concurrent_trials == 1
+    df = result.results
+    assert len(df) == 2 and set(df["status"]) == {"Completed"}
+    booster = xgb.Booster(model_file=str(to_path(result.get_top_model_uri(0)) / "model.ubj"))
+    assert booster.num_boosted_rounds() == 10
+    # Each trial's Ray Train run kept its state in the trial's own folder.
+    assert sorted(p.name for p in (tmp_path / "work" / "ray-train").iterdir()) == sorted(
+        df["trial"]
+    )
+
+
+def test_default_trials_run_in_one_process(splits, tmp_path):
+    trainer = XGBoostTrainer(label="PRICE", num_boost_round=10, num_workers=2)
+    result = tune_xgboost(
+        splits["train"],
+        splits["validation"],
+        trainer=trainer,
+        hyperparameter_ranges={"max_depth": IntegerParameter(2, 6)},
+        strategy="Random",
+        max_jobs=2,
+        models_dir=tmp_path / "models",
+    )
+    assert not result.distributed and result.num_workers == 1
+    assert "cells <" in result.reason and result.max_concurrent_trials == 2

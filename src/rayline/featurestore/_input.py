@@ -1,0 +1,223 @@
+"""Ingestion input read in bounded batches: CSV and Parquet (a file or a Parquet directory, local
+or ``s3://``) are streamed, so ingesting a file larger than memory holds one batch at a time;
+a DataFrame or Arrow table is already in memory and is sliced.
+
+Rows keep their input order (files in sorted path order, as ``pyarrow.dataset`` lists them),
+which is what the ingestion report numbers rejected rows by.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from rayline.errors import SchemaError, UserInputError
+from rayline.featurestore.definitions import FeatureType
+from rayline.featurestore.description import FeatureGroupDescription
+from rayline.store.artifacts import is_local
+
+#: The CSV reader's block: large enough that parsing runs at full speed, small beside a batch.
+_CSV_BLOCK_BYTES = 16 << 20
+#: Record batches the Parquet scanner reads ahead (its default, 16 per file x 4 files, holds
+#: far more than one ingestion batch).
+_PARQUET_READAHEAD = 2
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """An input's column names and a way to read it: ``batches(max_rows)`` yields Arrow tables
+    of at most ``max_rows`` rows, in input order, reading as it goes."""
+
+    column_names: tuple[str, ...]
+    #: ``max_rows -> batches``; each call reads the input from its start
+    read: Callable[[int], Iterator[pa.Table]]
+    #: the rows, when known without reading (in-memory inputs, Parquet metadata)
+    num_rows: int | None = None
+
+    def batches(self, max_rows: int) -> Iterator[pa.Table]:
+        """The input in batches of at most ``max_rows`` rows (at least one, maybe empty)."""
+        return self.read(max_rows)
+
+
+def open_input(data, desc: FeatureGroupDescription) -> InputSource:
+    """The ``InputSource`` of a DataFrame, Arrow table, or CSV / Parquet path (local or
+    ``s3://``)."""
+    if isinstance(data, str) and not is_local(data):
+        return _open_uri(data, desc)
+    if isinstance(data, str | os.PathLike):
+        return _open_path(Path(os.fspath(data)).expanduser(), desc)
+    table = _in_memory(data)
+    return InputSource(
+        column_names=tuple(table.column_names),
+        read=lambda max_rows: _slices(table, max_rows),
+        num_rows=table.num_rows,
+    )
+
+
+def read_all(data, desc: FeatureGroupDescription) -> pa.Table:
+    """The whole input as one Arrow table (for what needs every row at once, such as inferring
+    feature definitions)."""
+    source = open_input(data, desc)
+    parts = list(source.batches(1 << 62))
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+
+def _in_memory(data) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Mixed-type object columns: let validation judge each value as a string.
+            return pa.Table.from_pandas(
+                data.astype(object).astype(str).where(data.notna()), preserve_index=False
+            )
+    raise UserInputError(
+        f"cannot ingest a {type(data).__name__}; pass a pandas DataFrame, a pyarrow Table, a "
+        "CSV or Parquet path, or a Ray Dataset"
+    )
+
+
+def _slices(table: pa.Table, max_rows: int) -> Iterator[pa.Table]:
+    if table.num_rows == 0:
+        yield table
+        return
+    for start in range(0, table.num_rows, max_rows):
+        yield table.slice(start, max_rows)
+
+
+def _open_path(path: Path, desc: FeatureGroupDescription) -> InputSource:
+    if not path.exists():
+        raise UserInputError(f"input {path} does not exist")
+    if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        return _parquet(str(path), None)
+    if _is_csv(path.name):
+        return _csv(lambda: str(path), desc, where=str(path))
+    raise UserInputError(f"input {path}: use a .csv or .parquet file, or a Parquet directory")
+
+
+def _open_uri(uri: str, desc: FeatureGroupDescription) -> InputSource:
+    import pyarrow.fs as pafs
+
+    from rayline.store.artifacts import filesystem_for
+
+    fs, path = filesystem_for(uri)
+    try:
+        kind = fs.get_file_info(path).type
+    except OSError as exc:
+        raise UserInputError(f"cannot read input {uri}: {exc}") from exc
+    if kind == pafs.FileType.NotFound:
+        raise UserInputError(f"input {uri} does not exist")
+    name = path.rsplit("/", 1)[-1]
+    if kind == pafs.FileType.Directory or name.lower().endswith((".parquet", ".pq")):
+        return _parquet(path, fs)
+    if _is_csv(name):
+        return _csv(lambda: fs.open_input_stream(path, compression="detect"), desc, where=uri)
+    raise UserInputError(f"input {uri}: use a .csv or .parquet file, or a Parquet directory")
+
+
+def _is_csv(name: str) -> bool:
+    return name.lower().endswith((".csv", ".txt", ".csv.gz"))
+
+
+def _parquet(path: str, fs) -> InputSource:
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(path, format="parquet", filesystem=fs)
+
+    def read(max_rows: int) -> Iterator[pa.Table]:
+        batches = dataset.to_batches(
+            batch_size=min(max_rows, 1 << 20),
+            batch_readahead=_PARQUET_READAHEAD,
+            fragment_readahead=1,
+        )
+        return _rebatch(batches, dataset.schema, max_rows)
+
+    return InputSource(
+        column_names=tuple(dataset.schema.names), read=read, num_rows=dataset.count_rows()
+    )
+
+
+def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSource:
+    """A CSV (``open_source()`` gives a path or a fresh stream for each read). Column types are
+    inferred from the first block and kept for the rest, as Arrow's readers do."""
+    import pyarrow.csv as pcsv
+
+    # String features keep their text ("007" stays "007"); numbers are inferred and checked.
+    types = {
+        f.feature_name: pa.string()
+        for f in desc.feature_definitions
+        if f.feature_type is FeatureType.STRING
+    }
+    read_options = pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+
+    def open_reader(column_types):
+        try:
+            return pcsv.open_csv(
+                open_source(),
+                read_options=read_options,
+                convert_options=pcsv.ConvertOptions(column_types=column_types),
+            )
+        except pa.ArrowInvalid as exc:
+            raise SchemaError(f"cannot read CSV {where}: {exc}") from exc
+
+    first = open_reader(types)
+    schema = first.schema
+    first.close()
+    # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
+    stamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
+    if stamps:
+        types.update(dict.fromkeys(stamps, pa.string()))
+
+    def read(max_rows: int) -> Iterator[pa.Table]:
+        reader = open_reader(types)
+        try:
+            yield from _rebatch(_checked(reader, where), reader.schema, max_rows)
+        finally:
+            reader.close()
+
+    return InputSource(column_names=tuple(schema.names), read=read)
+
+
+def _checked(reader, where: str) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise SchemaError(
+                f"cannot read CSV {where}: {exc} (a column's type is inferred from the file's "
+                "first rows; quote the values or declare the feature as String)"
+            ) from exc
+        yield batch
+
+
+def _rebatch(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, max_rows: int
+) -> Iterator[pa.Table]:
+    """Tables of ``max_rows`` rows (the last one shorter) from record batches of any size."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    emitted = False
+    for batch in batches:
+        while batch.num_rows:
+            take = min(batch.num_rows, max_rows - held)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == max_rows:
+                yield pa.Table.from_batches(pending, schema)
+                emitted = True
+                pending, held = [], 0
+    if pending or not emitted:
+        yield pa.Table.from_batches(pending, schema)
