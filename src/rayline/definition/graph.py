@@ -14,13 +14,14 @@ def collect_steps(listed: tuple[Step, ...]) -> list[Step]:
     """Every step of a pipeline: the listed ones, the branches of conditions, and steps reached
     through ``depends_on`` objects or output/property references, upstream first."""
     found: dict[str, Step] = {}
+    visiting: dict[str, Step] = {}  # on the current path: a name here and found again is a twin
 
     def visit(step: Step) -> None:
         if not isinstance(step, Step):
             raise PipelineDefinitionError(
                 f"pipeline steps must be Step objects, got {step!r} ({type(step).__name__})"
             )
-        seen = found.get(step.name)
+        seen = found.get(step.name) or visiting.get(step.name)
         if seen is not None:
             if seen is not step and seen != step:
                 raise PipelineDefinitionError(
@@ -28,11 +29,10 @@ def collect_steps(listed: tuple[Step, ...]) -> list[Step]:
                     "within a pipeline"
                 )
             return
+        visiting[step.name] = step
         for upstream in _upstream_objects(step):
-            if upstream.name not in found:
-                visit(upstream)
-        if step.name in found:  # reached again through its own upstream: a cycle, reported later
-            return
+            visit(upstream)
+        del visiting[step.name]
         found[step.name] = step
         for branch in step.branch_steps():
             visit(branch)

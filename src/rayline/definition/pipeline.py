@@ -41,6 +41,12 @@ class PipelineDefinition:
                 f"pipeline name {name!r} is invalid: use 1-256 letters, digits, '-', '_' or '.'"
             )
         self.name = name
+        for what, value in (("steps", steps), ("parameters", parameters)):
+            if not isinstance(value, (list, tuple)):
+                raise PipelineDefinitionError(
+                    f"pipeline {name!r}: {what}= must be a list, got {type(value).__name__} "
+                    f"{value!r}; write {what}=[...]"
+                )
         self.parameters = tuple(parameters)
         self.steps = tuple(steps)
         self.parallelism_config = parallelism_config

@@ -350,7 +350,10 @@ class PipelineRepository:
     def find_cached(
         self, pipeline_name: str, step_name: str, cache_key: str, *, not_before: float | None
     ) -> StepRunRecord | None:
-        """The latest successful run of this step with this cache key inside the window."""
+        """The latest successful run of this step with this cache key inside the window.
+
+        Only runs that computed their result count: a cache hit is recorded as a successful run
+        too, and matching it would slide the window forward on every reuse."""
         q = (
             sa.select(step_runs)
             .where(
@@ -358,6 +361,7 @@ class PipelineRepository:
                 step_runs.c.step_name == step_name,
                 step_runs.c.cache_key == cache_key,
                 step_runs.c.status == StepStatus.SUCCEEDED.value,
+                step_runs.c.cached_from.is_(None),
             )
             .order_by(step_runs.c.ended_at.desc())
             .limit(1)

@@ -285,7 +285,7 @@ class Scheduler:
         )
         if hit is None or not all(self.store.exists(u) for u in hit.outputs.values()):
             return False
-        source = hit.cached_from or hit.execution_id
+        source = hit.execution_id  # find_cached returns only runs that computed
         self._create_or_update(
             step,
             StepStatus.SUCCEEDED,

@@ -327,6 +327,32 @@ def test_cache_miss_when_input_file_changes_and_after_expiry(tmp_path):
     assert marker.read_text() == "xx"
 
 
+def test_cache_window_counts_from_the_run_that_computed(tmp_path):
+    """Reuse inside the window does not extend it: a hit is not a new source of the result."""
+    marker = tmp_path / "runs.txt"
+
+    @step(cache_config=CacheConfig(enable_caching=True, expire_after="PT4S"))
+    def count(path):
+        with open(path, "a") as f:
+            f.write("x")
+        return "done"
+
+    pipeline = Pipeline("expiry-window", steps=[count(str(marker))])
+    computed = pipeline.start()
+    computed.wait()
+    first_done = time.time()
+    time.sleep(1.5)
+    hit = pipeline.start()  # reused; its own record ends ~1.5 s after the computing run
+    hit.wait()
+    assert hit.step("count").cached_from == computed.id
+    time.sleep(max(0.0, first_done + 4.3 - time.time()))
+    # 4.3 s after the run that computed, inside 4 s of the hit: the result has expired.
+    late = pipeline.start()
+    late.wait()
+    assert late.step("count").cached_from is None
+    assert marker.read_text() == "xx"
+
+
 def test_retry_then_success_records_every_attempt(tmp_path):
     counter = tmp_path / "attempts"
 

@@ -293,3 +293,37 @@ def test_retry_policy_schedule():
     assert policy.matches(("ConnectionError", "OSError")) and not policy.matches(("KeyError",))
     with pytest.raises(PipelineDefinitionError, match="retry forever"):
         RetryPolicy(max_attempts=None)
+
+
+def test_a_twin_reached_only_as_an_upstream_is_a_duplicate():
+    from rayline import step
+
+    @step(name="a")
+    def first():
+        return 1
+
+    @step(name="a")
+    def second(x):
+        return x
+
+    upstream = first()
+    consumer = second(upstream)  # both named "a" (a second call would be named "a-2")
+    with pytest.raises(PipelineDefinitionError, match="two different steps are named 'a'"):
+        PipelineDefinition("p", steps=[consumer])
+    with pytest.raises(PipelineDefinitionError, match="two different steps are named 'a'"):
+        PipelineDefinition("p", steps=[upstream, consumer])
+
+
+def test_steps_must_be_a_list_and_a_step_is_not_iterable():
+    from rayline import step
+
+    @step
+    def one():
+        return 1
+
+    single = one()
+    with pytest.raises(PipelineDefinitionError, match=r"steps= must be a list.*steps=\[\.\.\.\]"):
+        PipelineDefinition("p", steps=single)
+    with pytest.raises(TypeError, match="not iterable"):
+        list(single)
+    assert single["key"].to_request()  # indexing still reads the result

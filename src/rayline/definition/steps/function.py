@@ -45,6 +45,11 @@ class FunctionStep(Step):
         if self.function is not None and self.function_ref is None:
             object.__setattr__(self, "function_ref", function_ref(self.function))
 
+    # ``step["key"]`` reads the result; without this, Python would also make the step iterable
+    # through the old sequence protocol (``list(step)`` calling ``step[0]``, ``step[1]``, ...
+    # forever).
+    __iter__ = None
+
     def __getitem__(self, key: str | int) -> StepProperty:
         return self.result[key]
 
