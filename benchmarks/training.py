@@ -5,14 +5,20 @@
   one ``TrainingStep`` as rayline chooses (one process), then forced onto 2 Ray Train workers.
 * 10,000 rows: plain vs the ``TrainingStep`` pipeline.
 * A 16-trial Bayesian ``TuningStep`` on 10,000 rows (2 at a time, every trial tracked in MLflow)
-  beside a plain Optuna loop over the same space (the floor).
+  beside a plain Optuna loop over the same space (the floor); then the same 16 trials forced
+  distributed (each trial a 2-worker Ray Train run; ``tuning_16_trials_distributed_s``, once).
+* 10M rows (``--rows-10m``): plain ``xgboost.train`` against the ``TrainingStep`` forced onto 2
+  Ray Train workers, once. ``peak_rss_mb`` is the peak resident memory (the sum of the
+  processes' PSS, so shared pages count once) of the process tree that ran that 10M step: a child
+  process with a Ray of its own that does only that, sampled every 0.2 s from /proc, so the
+  benchmark's own data generation is not in it.
 
 rayline's figures are the wall time of ``pipeline.start()`` + ``execution.wait()``: they include
 reading Parquet, the step's Ray task, writing the model and the MLflow records. One warm-up
 execution runs first (it starts Ray's workers and creates the MLflow store once). The machine
 is shared, so each figure is the best of ``--repeat`` runs (plain and rayline interleaved).
 
-    .venv/bin/python benchmarks/training.py [--rows 1000000]
+    .venv/bin/python benchmarks/training.py [--rows 1000000] [--rows-10m 10000000]
 
 The last line is one JSON object with the figures.
 """
@@ -149,12 +155,69 @@ def optuna_floor(paths: dict[str, Path], trials: int) -> float:
     return time.perf_counter() - start
 
 
+def tree_memory_mb(root: int) -> float:
+    """The resident memory of ``root`` and all its descendants now (PSS: shared pages split
+    between the processes that map them, so the sum does not count Ray's object store twice)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    total_kb, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total_kb += int(line.split()[1])
+                break
+    return total_kb / 1024
+
+
+def peak_memory_of(argv: list[str], env: dict[str, str]) -> float:
+    """Run ``argv`` and return the peak memory (MB) of its process tree, sampled every 0.2 s."""
+    import subprocess
+
+    child = subprocess.Popen(argv, env=env)
+    peak = 0.0
+    while child.poll() is None:
+        peak = max(peak, tree_memory_mb(child.pid))
+        time.sleep(0.2)
+    if child.returncode != 0:
+        raise RuntimeError(f"the memory probe {argv} failed with exit code {child.returncode}")
+    return peak
+
+
+def probe(paths: dict[str, Path]) -> None:
+    """The memory probe's child: only the distributed 10M ``TrainingStep``, on a Ray of its own."""
+    from rayline.ray_connection import ensure_ray, shutdown_ray
+
+    ensure_ray()
+    _, execution = run_pipeline("bench-train-10m-probe", training_step(paths, distributed=True))
+    assert execution.step("Train").properties["Distributed"] is True
+    shutdown_ray()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--rows-10m", type=int, default=10_000_000)
+    parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)  # train, validation dirs
     args = parser.parse_args()
+    if args.probe:
+        probe({"train": Path(args.probe[0]), "validation": Path(args.probe[1])})
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="rayline-bench-training-"))
     os.environ["RAYLINE_HOME"] = str(tmp / "home")
@@ -208,6 +271,39 @@ def main() -> None:
             f"best validation-rmse {run.properties['BestTrainingJob']['ObjectiveValue']:.0f}",
             file=sys.stderr,
         )
+    distributed_tune = TuningStep(
+        "Tune",
+        trainer=XGBoostTrainer(
+            label="PRICE", num_boost_round=ROUNDS, num_workers=2, distributed=True
+        ),
+        hyperparameter_ranges=ranges(),
+        objective_metric="validation:rmse",
+        strategy="Bayesian",
+        max_jobs=args.trials,
+        max_parallel_jobs=2,
+        inputs={"train": str(small["train"]), "validation": str(small["validation"])},
+    )
+    seconds, execution = run_pipeline("bench-tune-10k-dist", distributed_tune)
+    run = execution.step("Tune")
+    assert run.properties["Distributed"] is True and run.properties["NumTrials"] == args.trials
+    keep("tuning_16_trials_distributed_s", seconds)
+    print(
+        f"distributed tuning: {run.properties['MaxConcurrentTrials']} trial(s) at a time",
+        file=sys.stderr,
+    )
+
+    huge = write_split(tmp / "huge", args.rows_10m, args.rows_10m // 10)
+    keep("plain_xgb_10m_s", plain_xgb(huge))
+    seconds, execution = run_pipeline("bench-train-10m-dist", training_step(huge, distributed=True))
+    assert execution.step("Train").properties["Distributed"] is True
+    keep("rayline_train_10m_distributed_s", seconds)
+    from rayline.ray_connection import shutdown_ray
+
+    shutdown_ray()  # the probe's own Ray gets the machine to itself
+    env = {**os.environ, "RAYLINE_HOME": str(tmp / "probe-home")}
+    peak = peak_memory_of(
+        [sys.executable, __file__, "--probe", str(huge["train"]), str(huge["validation"])], env
+    )
     figures = {
         "plain_xgb_1m_s": best["plain_xgb_1m_s"],
         "rayline_train_1m_s": best["rayline_train_1m_s"],
@@ -218,6 +314,12 @@ def main() -> None:
         "rayline_train_10k_s": best["rayline_train_10k_s"],
         "tuning_16_trials_10k_s": best["tuning_16_trials_10k_s"],
         "optuna_floor_16_trials_10k_s": best["optuna_floor_16_trials_10k_s"],
+        "ratio_tuning": best["tuning_16_trials_10k_s"] / best["optuna_floor_16_trials_10k_s"],
+        "tuning_16_trials_distributed_s": best["tuning_16_trials_distributed_s"],
+        "plain_xgb_10m_s": best["plain_xgb_10m_s"],
+        "rayline_train_10m_distributed_s": best["rayline_train_10m_distributed_s"],
+        "ratio_10m_distributed": best["rayline_train_10m_distributed_s"] / best["plain_xgb_10m_s"],
+        "peak_rss_mb": peak,
     }
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
 

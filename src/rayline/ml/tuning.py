@@ -415,6 +415,8 @@ def tune_xgboost(
             float(ended) - float(metrics.get("time_total_s") or 0.0) if ended is not None else None
         )
         row["model_uri"] = metrics.get("model_uri") if finished else None
+        # Distributed trials: the Ray nodes their Train workers ran on, by rank.
+        row["worker_nodes"] = metrics.get("worker_nodes") or None
         row["error"] = str(r.error).splitlines()[0] if r.error else None
         rows.append(row)
     if not rows:

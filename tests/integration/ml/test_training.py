@@ -52,11 +52,35 @@ def test_distributed_path_on_ray_train(splits, tmp_path):
         work_dir=tmp_path / "work",
     )
     assert result.distributed and result.num_workers == 2
+    assert result.reason == "distributed=True: Ray Train with 2 workers"
+    # One local node: both workers ran on it, and each says so.
+    assert len(result.worker_nodes) == 2 and len(set(result.worker_nodes)) == 1
     # Each worker read half of the rows; the metrics are global (all-reduced).
     assert result.num_rows in (3000, 6000)
     report = evaluate_model(tmp_path / "model", splits["test"], label="PRICE")
     assert report["regression_metrics"]["rmse"]["value"] < _constant_rmse(splits) / 5
     assert result.metrics["validation-rmse"] == pytest.approx(result.history["validation-rmse"][-1])
+
+
+def test_none_chooses_by_size(splits, tmp_path, monkeypatch):
+    # 6,000 rows x 8 features = 48,000 cells: over a threshold of 40,000, Ray Train runs.
+    monkeypatch.setenv("RAYLINE_DISTRIBUTED_MIN_CELLS", "40000")
+    trainer = dataclasses.replace(TRAINER, num_boost_round=10)
+    result = train_xgboost(
+        splits["train"], None, trainer=trainer, output_dir=tmp_path / "m", work_dir=tmp_path / "w"
+    )
+    assert result.distributed and result.num_workers == 2 and len(result.worker_nodes) == 2
+    assert result.reason.startswith("distributed=None: 48,000 cells >= 40,000")
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert saved["distributed"] is True and saved["distributed_reason"] == result.reason
+
+
+def test_false_trains_in_one_process_at_any_size(splits, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYLINE_DISTRIBUTED_MIN_CELLS", "1")
+    trainer = dataclasses.replace(TRAINER, num_boost_round=10, distributed=False, num_workers=4)
+    result = train_xgboost(splits["train"], None, trainer=trainer, output_dir=tmp_path / "m")
+    assert not result.distributed and result.num_workers == 1 and result.worker_nodes == ()
+    assert result.reason == "distributed=False: one process"
 
 
 def test_training_step_in_a_pipeline(splits, rayline_home, ray_session):
@@ -69,6 +93,10 @@ def test_training_step_in_a_pipeline(splits, rayline_home, ray_session):
     execution.wait()
     run = execution.step("Train")
     assert run.properties["FinalMetrics"]["validation-rmse"] < 15000
+    # The path that ran, and why, is on the step's record.
+    assert run.properties["Distributed"] is False and run.properties["NumWorkers"] == 1
+    assert run.properties["DistributedReason"].startswith("distributed=None: ")
+    assert run.properties["DistributedReason"].endswith("one process")
     assert {m["MetricName"] for m in run.properties["FinalMetricDataList"]} >= {
         "validation:rmse",
         "validation:mae",
