@@ -22,9 +22,6 @@ from rayline.store.artifacts import is_local
 
 #: The CSV reader's block: large enough that parsing runs at full speed, small beside a batch.
 _CSV_BLOCK_BYTES = 16 << 20
-#: Record batches the Parquet scanner reads ahead (its default, 16 per file x 4 files, holds
-#: far more than one ingestion batch).
-_PARQUET_READAHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -130,21 +127,41 @@ def _is_csv(name: str) -> bool:
 
 
 def _parquet(path: str, fs) -> InputSource:
+    """A Parquet file or directory (hive partition columns included, as ``pq.read_table``
+    gives them), read file by file, row group by row group."""
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(path, format="parquet", filesystem=fs)
+    dataset = ds.dataset(path, format="parquet", filesystem=fs, partitioning="hive")
+    fragments = list(dataset.get_fragments())
+    schema = dataset.schema
 
     def read(max_rows: int) -> Iterator[pa.Table]:
-        batches = dataset.to_batches(
-            batch_size=min(max_rows, 1 << 20),
-            batch_readahead=_PARQUET_READAHEAD,
-            fragment_readahead=1,
-        )
-        return _rebatch(batches, dataset.schema, max_rows)
+        return _rebatch(_fragment_batches(fragments, schema, max_rows), schema, max_rows)
 
-    return InputSource(
-        column_names=tuple(dataset.schema.names), read=read, num_rows=dataset.count_rows()
-    )
+    rows = sum(f.metadata.num_rows for f in fragments)
+    return InputSource(column_names=tuple(schema.names), read=read, num_rows=rows)
+
+
+def _fragment_batches(fragments, schema: pa.Schema, max_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    for fragment in fragments:
+        keys = ds.get_partition_keys(fragment.partition_expression)
+        # Without pre-buffering: the reader's buffer cache keeps every range it pre-read until
+        # the file is closed, so a file's whole data would stay in memory (measured: +300 MB
+        # peak for a 220 MB file read in 100k-row batches, +64 MB without).
+        source = fragment.filesystem.open_input_file(fragment.path)
+        with pq.ParquetFile(source, pre_buffer=False) as reader:
+            for batch in reader.iter_batches(batch_size=min(max_rows, 1 << 20)):
+                for name, value in keys.items():
+                    column = pa.array([value] * batch.num_rows, schema.field(name).type)
+                    batch = batch.append_column(schema.field(name), column)
+                if keys:
+                    batch = batch.select(schema.names)
+                if batch.schema != schema:  # files of one directory may differ in type
+                    batch = batch.cast(schema)
+                yield batch
 
 
 def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSource:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+import pyarrow as pa
 import ray
 
 from rayline.featurestore._batch import (
@@ -33,6 +34,10 @@ class IngestWorker:
 
     def ingest(self, index: int, table) -> BatchResult:
         """Validate and write one batch offline in this actor; keep its rows for online."""
+        if not isinstance(table, pa.Table):  # a Ray Dataset block may be a pandas frame
+            from ray.data.block import BlockAccessor
+
+            table = BlockAccessor.for_block(table).to_arrow()
         result, rows = ingest_batch(self.desc, table, self.options)
         if rows is not None:
             self.held.append((index, rows))

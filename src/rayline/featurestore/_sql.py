@@ -23,7 +23,7 @@ def quote(name: str) -> str:
 
 #: The default memory limit's share of this machine's memory, and its cap. DuckDB's own default
 #: (80% of the memory) would let one join crowd out the Ray workers beside it; past the limit it
-#: spills to disk, which costs little next to a join's scans (measured: 10M x 10M).
+#: spills to disk (under ``RAYLINE_HOME``) instead of failing.
 _MEMORY_SHARE = 0.25
 _MEMORY_CAP = 4 << 30
 

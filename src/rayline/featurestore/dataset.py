@@ -12,6 +12,10 @@ without one, the latest record overall. By default (as in SageMaker) records are
 (identifier, event time), keeping the latest written, and a record whose latest row is a delete
 marker yields no values (``include_deleted_records()`` ignores delete markers instead).
 ``as_of(t)`` reads the store as it was at ``t`` (rows written after ``t`` are ignored).
+
+Cost: DuckDB runs the join within ``RAYLINE_DUCKDB_MEMORY_LIMIT`` and spills to disk past it
+(``_sql.connect_utc``); ``to_parquet`` streams the result to a file, so neither the join nor its
+output has to fit in memory (``to_arrow`` / ``to_dataframe`` hold the result).
 """
 
 from __future__ import annotations
