@@ -37,6 +37,11 @@ from rayline.featurestore.validation import parse_event_time
 
 _ROW = "__rayline_row"
 _ET = "__rayline_et"
+# The point-in-time join's ordering key: (event time, api_invocation_time). The ASOF JOIN picks
+# the greatest key at or before the base row's, so among a record's rows with one event time it
+# takes the latest ingested: the per-(identifier, event time) deduplication, without a window
+# over every feature row (half the cost of a 10M x 10M join, measured).
+_KEY = "__rayline_key"
 
 
 @dataclass(frozen=True)
@@ -143,14 +148,16 @@ class DatasetBuilder:
         # Through Arrow: DuckDB's direct pandas conversion is slower for wide results.
         return self.to_arrow().to_pandas()
 
-    def to_parquet(self, location: str | os.PathLike) -> int:
+    def to_parquet(self, location: str | os.PathLike, *, keep_order: bool = True) -> int:
         """Write the dataset to one Parquet file at ``location`` (a local path or an ``s3://``
         URI) and return its rows. DuckDB streams the result to the file, so a dataset larger
         than memory is written without being held (past ``RAYLINE_DUCKDB_MEMORY_LIMIT`` the join
-        spills to disk); base rows keep their original order."""
+        spills to disk). Base rows keep their original order unless ``keep_order=False``, which
+        skips the final sort (about a third of a 10M-row join's time): for a training set that
+        is shuffled anyway."""
         from rayline.store import locations
 
-        con, sql, params = self._prepare()
+        con, sql, params = self._prepare(keep_order=keep_order)
         try:
             rel = con.sql(sql, params=dict(params) if params else None)
             if not locations.is_remote(str(location)):
@@ -176,7 +183,7 @@ class DatasetBuilder:
         con.close()
         return sql
 
-    def _prepare(self) -> tuple[object, str, dict[str, float]]:
+    def _prepare(self, *, keep_order: bool = True) -> tuple[object, str, dict[str, float]]:
         """A DuckDB connection holding the inputs, the query, and its parameters."""
         from rayline.store.db import open_database
 
@@ -194,7 +201,7 @@ class DatasetBuilder:
             desc = self.base
             offline.create_view(con, desc, "base_offline", db=db, distinct=distinct)
             records = self._records_sql(desc, "base_offline", params, for_base=True)
-            ctes.append(f"base_src AS ({records})")
+            ctes.append(f"base_src AS ({_keyed(records, latest=True)})")
             base_cols = list(desc.feature_names)
             base_et = _ET
         else:
@@ -214,7 +221,8 @@ class DatasetBuilder:
             et_expr = (
                 _seconds_expr(quote(et), table.schema.field(et).type) if et else "NULL::DOUBLE"
             )
-            ctes.append(f"base_src AS (SELECT *, {et_expr} AS {_ET} FROM base_input)")
+            rows = f"SELECT *, {et_expr} AS {_ET} FROM base_input"
+            ctes.append(f"base_src AS ({_keyed(rows, latest=True)})")
             base_et = _ET
         select_cols = [f"b.{quote(c)}" for c in base_cols]
         taken = set(base_cols)
@@ -228,13 +236,19 @@ class DatasetBuilder:
                 )
             join_db = db if join.db_url == self.db_url else open_database(join.db_url)
             offline.create_view(con, join.desc, f"{alias}_offline", db=join_db, distinct=distinct)
-            records = self._records_sql(join.desc, f"{alias}_offline", params, for_base=False)
-            ctes.append(f"{alias}_src AS ({records})")
+            asof = self.point_in_time and not self.include_duplicated
+            records = self._records_sql(
+                join.desc, f"{alias}_offline", params, for_base=False, dedup=not asof
+            )
             rid = quote(join.desc.record_identifier_name)
+            if asof:
+                records = _keyed(records, latest=False)
+            ctes.append(f"{alias}_src AS ({records})")
             if self.point_in_time:
+                on = f"b.{_KEY} >= {alias}.{_KEY}" if asof else f"b.{base_et} >= {alias}.{_ET}"
                 joins_sql.append(
                     f"ASOF LEFT JOIN {alias}_src {alias} ON b.{quote(join.key)} = {alias}.{rid} "
-                    f"AND b.{base_et} >= {alias}.{_ET}"
+                    f"AND {on}"
                 )
             else:
                 ctes.append(
@@ -257,7 +271,8 @@ class DatasetBuilder:
                 if not self.include_deleted:
                     value = f"CASE WHEN {alias}.is_deleted THEN NULL ELSE {value} END"
                 select_cols.append(f"{value} AS {quote(out)}")
-        order = f" ORDER BY b.{_ROW}" if not isinstance(self.base, FeatureGroupDescription) else ""
+        keep = keep_order and not isinstance(self.base, FeatureGroupDescription)
+        order = f" ORDER BY b.{_ROW}" if keep else ""
         sql = (
             "WITH "
             + ",\n".join(ctes)
@@ -274,9 +289,11 @@ class DatasetBuilder:
         params: dict[str, float],
         *,
         for_base: bool,
+        dedup: bool = True,
     ) -> str:
-        """A group's rows (from view ``source``) after as-of, time range, dedup and delete
-        handling; the values it compares with go into ``params``."""
+        """A group's rows (from view ``source``) after as-of, time range, dedup (unless the
+        caller dedups by other means) and delete handling; the values it compares with go into
+        ``params``."""
         et_type = desc.feature_type(desc.event_time_feature_name).arrow_type
         et_expr = _seconds_expr(quote(desc.event_time_feature_name), et_type)
         rid = quote(desc.record_identifier_name)
@@ -296,7 +313,7 @@ class DatasetBuilder:
         sql = f"SELECT *, {et_expr} AS {_ET} FROM {quote(source)}"
         if where:
             sql = f"SELECT * FROM ({sql}) WHERE {' AND '.join(where)}"
-        if not self.include_duplicated:
+        if dedup and not self.include_duplicated:
             sql += (
                 f" QUALIFY row_number() OVER (PARTITION BY {rid}, {_ET} ORDER BY "
                 "api_invocation_time DESC, write_time DESC) = 1"
@@ -331,6 +348,16 @@ class DatasetBuilder:
             else:
                 sql = f"SELECT * FROM ({sql}) WHERE NOT is_deleted"
         return sql
+
+
+def _keyed(sql: str, *, latest: bool) -> str:
+    """``sql``'s rows with the ASOF key ``_KEY``: (event time, api_invocation_time), or for a
+    base row (``latest``) (event time, the end of time). No event time, no key (no match)."""
+    api = "'infinity'::TIMESTAMPTZ" if latest else "api_invocation_time"
+    return (
+        f"SELECT *, CASE WHEN {_ET} IS NULL THEN NULL "
+        f"ELSE {{'et': {_ET}, 'api': {api}}} END AS {_KEY} FROM ({sql})"
+    )
 
 
 def create_dataset(

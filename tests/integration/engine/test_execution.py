@@ -106,12 +106,22 @@ def test_diamond_and_every_state_change_is_recorded():
     assert [e.at for e in events] == sorted(e.at for e in events)
 
 
-def test_fan_out_fan_in_respects_parallelism():
+def test_fan_out_fan_in_respects_parallelism(tmp_path):
+    rendezvous = str(tmp_path)
+
     @step
     def work(i):
+        import os
         import time as t
 
+        # The first two steps wait (up to a minute) for each other, so that
+        # "two ran at once" is decided by the engine, not by how fast a loaded
+        # machine starts workers.
         start = t.time()
+        open(os.path.join(rendezvous, f"started-{i}"), "w").close()
+        deadline = start + 60
+        while len(os.listdir(rendezvous)) < 2 and t.time() < deadline:
+            t.sleep(0.05)
         t.sleep(0.3)
         return [i, start, t.time()]
 
@@ -132,8 +142,11 @@ def test_fan_out_fan_in_respects_parallelism():
     for _, start, _ in spans:
         running = [1 for _, s, e in spans if s <= start < e]
         assert len(running) <= 2, "more than 2 steps ran at once"
-    # ... and two did run at once: six 0.3 s steps took about 0.9 s, not 1.8 s
-    assert max(e for *_, e in spans) - min(s for _, s, _ in spans) < 1.6
+    # ... and two did run at once
+    assert any(
+        a_start < b_end and b_start < a_end
+        for (a, a_start, a_end), (b, b_start, b_end) in itertools.combinations(spans, 2)
+    ), "no two steps overlapped: parallelism 2 ran them one at a time"
 
 
 def _gate_pipeline():
@@ -447,5 +460,5 @@ def test_stop_cancels_running_steps_and_skips_the_rest():
     execution.stop()
     record = execution.wait(raise_on_failure=False)
     assert record.status == "Stopped"
-    assert time.time() - started < 15
+    assert time.time() - started < 45, "stop waited for the 60 s step instead of cancelling it"
     assert statuses(execution) == {"slow": "Stopped"}

@@ -74,6 +74,15 @@ def test_point_in_time_join_keeps_every_entity_row_in_order(prices):
     assert _v(df) == [None, 10.0, 20.0, None, 6.0, None, 10.0]
 
 
+def test_to_parquet_keeps_the_order_unless_told_not_to(prices, tmp_path):
+    assert _pit(prices).to_parquet(tmp_path / "o.parquet") == len(ENTITIES)
+    ordered = pd.read_parquet(tmp_path / "o.parquet")
+    assert list(ordered["label"]) == list("abcdefg")
+    assert _pit(prices).to_parquet(tmp_path / "u.parquet", keep_order=False) == len(ENTITIES)
+    unordered = pd.read_parquet(tmp_path / "u.parquet").sort_values("label", ignore_index=True)
+    pd.testing.assert_frame_equal(unordered, ordered)
+
+
 def test_include_deleted_and_duplicated(prices):
     df = _pit(prices).include_deleted_records().to_dataframe()
     assert _v(df) == [None, 10.0, 20.0, 20.0, 6.0, None, 10.0]
