@@ -29,7 +29,7 @@ demo-cluster: install
 # `make test` lints first (ruff and the import-linter contracts), so CI enforces the layers.
 # pytest exits 5 when it collects no tests; make treats that as a failure, as it should.
 test: lint
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=15
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q

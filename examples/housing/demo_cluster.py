@@ -41,16 +41,23 @@ class Stack:
     """The running cluster stack: the driver's environment and where things are."""
 
     env: dict[str, str]
-    root: Path
+    root: Path  # the head's disk, which the worker node cannot see
+    home: Path  # RAYLINE_HOME, under root
     data_uri: str
     cluster: object  # rayline.local_cluster.LocalCluster
 
 
 @contextlib.contextmanager
 def cluster_stack(
-    *, postgres: str = POSTGRES, redis: str = REDIS, serve_port: int | None = None
+    *,
+    postgres: str = POSTGRES,
+    redis: str = REDIS,
+    serve_port: int | None = None,
+    cluster=None,
 ) -> Iterator[Stack]:
-    """Start the two-node cluster, the S3 server and fresh databases; remove them on exit."""
+    """Start the two-node cluster, the S3 server and fresh databases; remove them on exit.
+    Given a running ``cluster`` (a ``LocalCluster`` prepared for ``serve_port``), use it and
+    leave it running."""
     from rayline.local_cluster import LocalCluster
     from rayline.store.local_s3 import start_local_s3
 
@@ -66,9 +73,10 @@ def cluster_stack(
         mlflow_db = _create_database(postgres, f"{name}_mlflow")
         stack.callback(_drop_database, postgres, f"{name}_mlflow")
         stack.callback(_flush_redis, redis, prefix=f"{name}:")
-        cluster = LocalCluster.start(serve_port=serve_port)
-        stack.callback(cluster.stop)
-        home = cluster.root / "home"  # the head's disk: the worker node cannot see it
+        if cluster is None:
+            cluster = LocalCluster.start(serve_port=serve_port)
+            stack.callback(cluster.stop)
+        home = cluster.root / f"home-{name}"  # the head's disk: the worker node cannot see it
         home.mkdir()
         env = {
             **s3.environment(),
@@ -81,7 +89,7 @@ def cluster_stack(
         }
         if serve_port:
             env["RAYLINE_SERVE_PORT"] = str(serve_port)
-        yield Stack(env=env, root=cluster.root, data_uri=data_uri, cluster=cluster)
+        yield Stack(env=env, root=cluster.root, home=home, data_uri=data_uri, cluster=cluster)
 
 
 def run_demo(stack: Stack, *args: str, capture: bool = False) -> subprocess.CompletedProcess:

@@ -13,8 +13,9 @@ Standalone::
     python preprocess.py --input path/to/parquet_dir --output_dir out/
 
 It reads the feature group's latest non-deleted record per identifier (every stored version with
-``--include_history``), or ``--input``, or the step's input ``raw``, with Ray Data, drops the
-store's own columns, shuffles with ``--seed``, splits, fits a standard scaler on
+``--include_history``), or ``--input``, or the step's input ``raw`` (in this process when it is
+small, with Ray Data when it is large: the last line's ``path`` says which), drops the store's
+own columns, shuffles with ``--seed``, splits, fits a standard scaler on
 the training split only (not on ``--label``), scales all three splits, and writes them as Parquet
 (the features in a fixed order, then the label) plus ``preprocessor.json``.
 """
@@ -80,7 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         drop_columns=drop,
     )
-    print(json.dumps({"rows": result.rows, "columns": list(result.columns)}))
+    print(
+        json.dumps(
+            {
+                "rows": result.rows,
+                "columns": list(result.columns),
+                "distributed": result.distributed,
+                "path": result.reason,
+            }
+        )
+    )
     return 0
 
 

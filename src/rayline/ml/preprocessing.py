@@ -1,4 +1,10 @@
-"""Preprocessing with Ray Data: feature-store data → shuffled, split, standard-scaled Parquet.
+"""Preprocessing: feature-store data → shuffled, split, standard-scaled Parquet.
+
+Large inputs go through Ray Data (streamed, in parallel over the cluster); small ones, up to
+:data:`LOCAL_MAX_ROWS` rows, in this process with pyarrow, where Ray Data's fixed cost (seconds
+of planning and task launches) would be most of the time. ``distributed=True``/``False``
+forces a path; the result records which ran, and why. Each path is deterministic, but they
+shuffle differently: the same input gives other splits on the other path.
 
 The scaler is fitted on the training split only (never on the label) and applied to all three
 splits; it is saved as ``preprocessor.json`` so endpoints can take raw features. Splits are
@@ -13,7 +19,7 @@ import math
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,12 @@ class PreprocessingResult:
     rows: dict[str, int]
     preprocessor: Preprocessor
     columns: tuple[str, ...] = field(default=())
+    distributed: bool = True  # Ray Data (True) or in this process (False)
+    reason: str = ""
+
+
+#: Inputs up to this many rows are preprocessed in-process unless ``distributed=True``.
+LOCAL_MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,15 @@ def preprocess(
     test_size: float = 0.2,
     seed: int = 42,
     drop_columns: tuple[str, ...] = ("record_id", "event_time"),
+    distributed: bool | None = None,
 ) -> PreprocessingResult:
-    """Read ``source`` with Ray Data, shuffle, split, scale, and write the splits.
+    """Read ``source``, shuffle, split, scale, and write the splits.
 
     ``source`` is Parquet (a path or ``s3://`` URI) or a feature group (``feature_group_source``).
     ``output_dirs`` names a directory for each of ``train``, ``validation``, ``test`` and
     ``preprocessor``. Rows marked ``is_deleted`` in a feature store are left out.
+    ``distributed``: True runs Ray Data, False this process, None (the default) chooses by the
+    input's size (see :data:`LOCAL_MAX_ROWS`).
 
     >>> preprocess(fg.offline_store_uri, label="PRICE", output_dirs={"train": "out/train", ...})
     """
@@ -104,6 +119,23 @@ def preprocess(
             f"train/validation/test sizes {sizes} must be positive and sum to 1 "
             "(e.g. 0.6, 0.2, 0.2)"
         )
+    table = None
+    if distributed is not True:
+        table, rows = _small_input(source, limit=None if distributed is False else LOCAL_MAX_ROWS)
+        if table is not None:
+            reason = (
+                "distributed=False: in this process"
+                if distributed is False
+                else f"{rows} rows <= {LOCAL_MAX_ROWS}: in this process"
+            )
+            print(f"preprocessing path: {reason}", flush=True)
+            return _preprocess_local(
+                table, source, label, output_dirs, sizes, seed, drop_columns, reason=reason
+            )
+        reason = f"{rows} rows > {LOCAL_MAX_ROWS}: Ray Data"
+    else:
+        reason = "distributed=True: Ray Data"
+    print(f"preprocessing path: {reason}", flush=True)
     ensure_ray()
     # Same input, same bytes out (downstream cache keys hash them): blocks must keep their order,
     # or the shuffle's output order and the scaler's floating-point sums vary between runs.
@@ -111,7 +143,8 @@ def preprocess(
     saved_order = context.execution_options.preserve_order
     context.execution_options.preserve_order = True
     try:
-        return _preprocess(source, label, output_dirs, sizes, seed, drop_columns)
+        result = _preprocess(source, label, output_dirs, sizes, seed, drop_columns)
+        return replace(result, reason=reason)
     finally:
         context.execution_options.preserve_order = saved_order
 
@@ -128,10 +161,7 @@ def _preprocess(
 
     ds = _read_group(source) if isinstance(source, FeatureGroupSource) else _read_parquet(source)
     schema_names = list(ds.schema().names)
-    if label not in schema_names:
-        raise SchemaError(
-            f"label column {label!r} is not in {source} (columns: {', '.join(schema_names)})"
-        )
+    _check_label(label, schema_names, source)
     if "is_deleted" in schema_names:
         from ray.data.expressions import col
 
@@ -161,15 +191,125 @@ def _preprocess(
     )
 
 
+def _small_input(source: str | Path | FeatureGroupSource, *, limit: int | None) -> tuple[Any, int]:
+    """``source`` as one pyarrow Table when it has at most ``limit`` rows (None: any size),
+    else ``(None, rows)``; counting a Parquet input reads only its footers."""
+    import pyarrow.dataset as pads
+
+    if isinstance(source, FeatureGroupSource):
+        table = _group_table(source)
+        return (table if limit is None or table.num_rows <= limit else None), table.num_rows
+    _check_exists(source)
+    filesystem, path = filesystem_for(source)
+    dataset = pads.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive")
+    rows = dataset.count_rows()
+    if limit is not None and rows > limit:
+        return None, rows
+    return dataset.to_table(), rows
+
+
+def _preprocess_local(
+    table: Any,
+    source: str | Path | FeatureGroupSource,
+    label: str,
+    output_dirs: dict[str, str | Path],
+    sizes: tuple[float, float, float],
+    seed: int,
+    drop_columns: tuple[str, ...],
+    *,
+    reason: str,
+) -> PreprocessingResult:
+    """``_preprocess`` on an in-memory table: the same columns, split sizes (Ray Data's
+    ``split_proportionately`` arithmetic), scaler (population standard deviation, nulls
+    skipped) and file layout."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = list(table.column_names)
+    if label not in names:
+        raise SchemaError(
+            f"label column {label!r} is not in {source} (columns: {', '.join(names)})"
+        )
+    if "is_deleted" in names:
+        table = table.filter(pc.invert(pc.fill_null(table["is_deleted"], False)))
+    dropped = set(STORE_COLUMNS) | set(drop_columns)
+    features = [c for c in names if c not in dropped and c != label]
+    columns = [*features, label]
+    table = table.select(columns)
+    n = table.num_rows
+    cuts = _split_indices(n, sizes)
+    table = table.take(np.random.default_rng(seed).permutation(n))
+    bounds = [0, *cuts, n]
+    splits = {
+        name: table.slice(bounds[i], bounds[i + 1] - bounds[i])
+        for i, name in enumerate(("train", "validation", "test"))
+    }
+    train = splits["train"]
+    stats = {}
+    for c in features:
+        values = pc.cast(train[c], "float64")
+        stats[f"mean({c})"] = pc.mean(values).as_py()
+        stats[f"std({c})"] = pc.stddev(values, ddof=0).as_py()
+    preprocessor = fit_standard_scaler(stats, features, label=label)
+    rows = {}
+    with _local_outputs(output_dirs) as outputs:
+        for name, split in splits.items():
+            directory = outputs[name]
+            directory.mkdir(parents=True, exist_ok=True)
+            pq.write_table(preprocessor.transform_arrow(split), directory / "part-00000.parquet")
+            rows[name] = split.num_rows
+        preprocessor.save(outputs["preprocessor"])
+    return PreprocessingResult(
+        outputs={n: _as_result(d) for n, d in output_dirs.items()},
+        rows=rows,
+        preprocessor=preprocessor,
+        columns=tuple(columns),
+        distributed=False,
+        reason=reason,
+    )
+
+
+def _check_label(label: str, names: list[str], source: object) -> None:
+    if label not in names:
+        raise SchemaError(
+            f"label column {label!r} is not in {source} (columns: {', '.join(names)})"
+        )
+
+
+def _split_indices(n: int, sizes: tuple[float, float, float]) -> list[int]:
+    """Where the validation and test splits start: Ray Data's ``split_proportionately``
+    arithmetic (every split keeps at least one row)."""
+    import numpy as np
+
+    cuts = [int(n * p) for p in np.cumsum(sizes[:2])] + [n]
+    subtract = 0
+    for i in range(len(cuts) - 2, -1, -1):
+        cuts[i] -= subtract
+        if cuts[i] == cuts[i + 1]:
+            subtract += 1
+            cuts[i] -= 1
+    if any(c <= 0 for c in cuts):
+        raise UserInputError(
+            f"{n} rows are too few to split into train, validation and test ({sizes})"
+        )
+    return cuts[:2]
+
+
+def _check_exists(source: str | Path) -> None:
+    _filesystem, path = filesystem_for(source)
+    exists = kind(str(source)) != "missing" if is_remote(source) else Path(path).exists()
+    if not exists:
+        raise UserInputError(f"preprocessing input {source} does not exist")
+
+
 def _read_parquet(source: str | Path) -> Any:
     import ray.data
 
     # The offline store may be local or in S3: Ray Data streams it through the pyarrow
     # filesystem of the one S3 configuration (it travels to Ray's read tasks pickled).
+    _check_exists(source)
     filesystem, path = filesystem_for(source)
-    exists = kind(str(source)) != "missing" if is_remote(source) else Path(path).exists()
-    if not exists:
-        raise UserInputError(f"preprocessing input {source} does not exist")
     return ray.data.read_parquet(path, filesystem=filesystem)
 
 
@@ -184,6 +324,16 @@ def _read_group(source: FeatureGroupSource) -> Any:
     identifier and event time so the same store gives the same blocks."""
     import ray.data
 
+    table = _group_table(source)
+    blocks = [
+        table.slice(start, _GROUP_BLOCK_ROWS)
+        for start in range(0, table.num_rows, _GROUP_BLOCK_ROWS)
+    ]
+    return ray.data.from_arrow(blocks)
+
+
+def _group_table(source: FeatureGroupSource) -> Any:
+    """The group's rows (see ``_read_group``) as one pyarrow Table."""
     from rayline.featurestore import FeatureGroup, create_dataset
 
     group = FeatureGroup(source.name, db_url=source.db_url)
@@ -196,11 +346,7 @@ def _read_group(source: FeatureGroupSource) -> Any:
     )
     if table.num_rows == 0:
         raise UserInputError(f"feature group {source.name!r} has no records to preprocess")
-    blocks = [
-        table.slice(start, _GROUP_BLOCK_ROWS)
-        for start in range(0, table.num_rows, _GROUP_BLOCK_ROWS)
-    ]
-    return ray.data.from_arrow(blocks)
+    return table
 
 
 def _as_result(directory: str | Path) -> Any:

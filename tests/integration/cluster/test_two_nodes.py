@@ -4,7 +4,7 @@ PostgreSQL metadata, MLflow on PostgreSQL, the Redis online store and S3 artifac
 
 The worker node runs in its own mount namespace with a tmpfs over the cluster's root, where the
 head keeps its ``RAYLINE_HOME``: a step that ran on the worker cannot have read a file from the
-head's disk. One cluster serves the whole module (it takes ~15 s to start and to stop).
+head's disk. The folder's one cluster (``conftest.py``) serves the module.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ WORKER_STEPS = ("PreprocessData", "HPTuning", "EvaluateModel")
 
 
 @pytest.fixture(scope="module")
-def stack(port_blocks):
+def stack(two_nodes):
     sys.path.insert(0, str(HOUSING))
     try:
         from demo_cluster import cluster_stack
     finally:
         sys.path.remove(str(HOUSING))
-    with cluster_stack(serve_port=port_blocks()) as running:
+    with cluster_stack(cluster=two_nodes.cluster, serve_port=two_nodes.serve_port) as running:
         yield running
 
 
@@ -47,7 +47,7 @@ def driver(stack, code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_the_worker_node_cannot_see_the_heads_disk(stack):
-    marker = stack.root / "home" / "on-the-head.txt"
+    marker = stack.home / "on-the-head.txt"
     marker.write_text("head only")
     code = f"""
 import json, os, ray
@@ -85,7 +85,7 @@ def test_reference_workflow_on_two_nodes(stack):
     assert summary["endpoint_nodes"] == [nodes["worker"]]
     assert summary["test_rmse"] < 15000
     # Nothing rayline keeps was written to the head's disk.
-    home = stack.root / "home"
+    home = stack.home
     assert not (home / "artifacts").exists() and not (home / "mlflow-artifacts").exists()
     assert not list(home.glob("*.db")), list(home.glob("*.db"))
 
@@ -112,7 +112,7 @@ else:
     ],
 )
 def test_node_local_settings_are_refused(stack, setting, value, advice):
-    home = stack.root / "home"
+    home = stack.home
     done = driver(stack, REFUSE, **{setting: value.format(home=home)})
     assert done.returncode == 0, done.stderr[-3000:]
     answer = done.stdout.strip().splitlines()[-1]

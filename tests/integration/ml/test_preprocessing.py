@@ -1,5 +1,7 @@
-"""Ray Data preprocessing: store columns dropped, deleted rows left out, a fixed column order,
-the scaler fitted on the training split only, and byte-identical outputs for the same seed."""
+"""Preprocessing on both paths (Ray Data, and in-process for small inputs): store columns
+dropped, deleted rows left out, a fixed column order, the scaler fitted on the training split
+only, and byte-identical outputs for the same seed; the path taken is chosen by size and
+recorded."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from rayline.ml import preprocessing
 from rayline.ml.preprocessing import preprocess
 from rayline.ml.preprocessor import Preprocessor
 
 pytestmark = pytest.mark.ray
+
+PATHS = [pytest.param(False, id="in-process"), pytest.param(True, id="ray-data")]
 
 FEATURES = [
     "YEAR_BUILT",
@@ -23,6 +28,35 @@ FEATURES = [
     "FRONT_PORCH",
     "DECK",
 ]
+
+
+@pytest.fixture(scope="module", params=PATHS)
+def splits(request, tmp_path_factory, offline_store, ray_session):
+    """The 10,000-row offline store preprocessed on each path."""
+    root = tmp_path_factory.mktemp("splits")
+    outputs = {n: root / n for n in ("train", "validation", "test", "preprocessor")}
+    result = preprocess(
+        offline_store, label="PRICE", output_dirs=outputs, seed=7, distributed=request.param
+    )
+    assert result.distributed is request.param
+    return outputs
+
+
+def test_the_path_is_chosen_by_size_and_recorded(tmp_path, offline_store, monkeypatch, capsys):
+    def run(name):
+        dirs = {n: tmp_path / name / n for n in ("train", "validation", "test", "preprocessor")}
+        return preprocess(offline_store, label="PRICE", output_dirs=dirs, seed=7)
+
+    small = run("small")
+    assert small.distributed is False
+    assert small.reason == f"10000 rows <= {preprocessing.LOCAL_MAX_ROWS}: in this process"
+    assert "preprocessing path: 10000 rows <=" in capsys.readouterr().out
+    monkeypatch.setattr(preprocessing, "LOCAL_MAX_ROWS", 5000)
+    large = run("large")
+    assert large.distributed is True and large.reason == "10000 rows > 5000: Ray Data"
+    # Same sizes and columns either way (each path shuffles its own way).
+    assert large.rows == small.rows == {"train": 6000, "validation": 2000, "test": 2000}
+    assert large.columns == small.columns
 
 
 def test_splits_have_fixed_columns_and_proportions(splits):
@@ -64,8 +98,9 @@ def test_scaler_is_fitted_on_train_only(splits, housing_table):
     assert set(train["PRICE"].to_pylist()) <= raw_prices
 
 
+@pytest.mark.parametrize("distributed", PATHS)
 def test_deleted_rows_dropped_and_output_deterministic(
-    tmp_path, housing_table, store_writer, ray_session
+    tmp_path, housing_table, store_writer, ray_session, distributed
 ):
     store = store_writer(tmp_path / "store", housing_table.slice(0, 1000), deleted=100)
     outs = []
@@ -79,6 +114,7 @@ def test_deleted_rows_dropped_and_output_deterministic(
             validation_size=0.25,
             test_size=0.25,
             seed=3,
+            distributed=distributed,
         )
         assert sum(result.rows.values()) == 900
         outs.append(dirs)
@@ -105,7 +141,10 @@ def test_bad_sizes_are_rejected(tmp_path, offline_store):
         preprocess(offline_store, label="PRICE", output_dirs=dirs, train_size=0.7)
 
 
-def test_feature_group_reads_the_latest_record_once(tmp_path, rayline_home, ray_session):
+@pytest.mark.parametrize("distributed", PATHS)
+def test_feature_group_reads_the_latest_record_once(
+    tmp_path, rayline_home, ray_session, distributed
+):
     """A re-ingested record (same id, newer event time) lands in exactly one split; a deleted
     one in none; ``history=True`` keeps every version of the live records."""
     import pyarrow as pa
@@ -150,7 +189,9 @@ def test_feature_group_reads_the_latest_record_once(tmp_path, rayline_home, ray_
             name: tmp_path / str(history) / name
             for name in ("train", "validation", "test", "preprocessor")
         }
-        result = preprocess(source, label="price", output_dirs=dirs, drop_columns=drop)
+        result = preprocess(
+            source, label="price", output_dirs=dirs, drop_columns=drop, distributed=distributed
+        )
         assert result.columns == ("sqft", "price")
         out = []
         for name in ("train", "validation", "test"):

@@ -1,5 +1,5 @@
-"""A distributed tuning trial on the two-node cluster (``rayline.local_cluster``): the trial's
-Ray Train run places one worker on each node (``STRICT_SPREAD``), reads its data from S3 and
+"""A distributed tuning trial on the two-node cluster (the folder's one, ``conftest.py``): the
+trial's Ray Train run places one worker on each node (``STRICT_SPREAD``), reads its data from S3 and
 keeps Train's state on S3 (the nodes share no disk).
 
 The pytest process holds the session's own local Ray, so the cluster is driven from a driver
@@ -14,10 +14,12 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.integration.conftest import DATA
 
 from rayline.store.locations import list_files, upload
 
@@ -45,11 +47,21 @@ print(json.dumps({"status": record.status.value, "failure": record.failure_reaso
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from rayline.local_cluster import LocalCluster
+def cluster(two_nodes):
+    return two_nodes.cluster
 
-    with LocalCluster.start() as running:
-        yield running
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory) -> dict[str, Path]:
+    """Housing rows as Parquet, 800 to train on and 200 to validate with."""
+    import pandas as pd
+
+    df = pd.read_csv(DATA).sample(n=1000, random_state=0)
+    out = {}
+    for split, rows in (("train", df.iloc[:800]), ("validation", df.iloc[800:])):
+        out[split] = tmp_path_factory.mktemp(split)
+        rows.to_parquet(out[split] / "part-00000.parquet", index=False)
+    return out
 
 
 @pytest.fixture
@@ -73,8 +85,8 @@ def test_a_distributed_trial_spans_both_nodes(
     for split in ("train", "validation"):
         data[split] = f"{s3_bucket}/data/{split}"
         upload(splits[split], data[split])
-    home = cluster.root / "home"  # the head's disk: the worker node cannot see it
-    home.mkdir(exist_ok=True)
+    home = cluster.root / f"home-tuning-{uuid.uuid4().hex[:8]}"  # the worker cannot see it
+    home.mkdir()
     env = {
         **os.environ,
         **local_s3.environment(),

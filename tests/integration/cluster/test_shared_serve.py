@@ -2,9 +2,9 @@
 its own Serve applications, Serve's one proxy runs on the head, and ``resources=`` places an
 endpoint's replicas on the worker node, which answers through the head's proxy.
 
-The pytest process holds the session's own local Ray, so the cluster is driven from driver
-subprocesses that print JSON. One cluster (with the dashboard, for ``serve deploy``) serves the
-module: it takes ~15 s to start and to stop. Its metadata DB is PostgreSQL (a SQLite file is
+The pytest process holds the session's own local Ray, so the cluster (the folder's one, with
+the dashboard for ``serve deploy``: ``conftest.py``) is driven from driver subprocesses that
+print JSON. Its metadata DB is PostgreSQL (a SQLite file is
 refused on a cluster) and its artifact store a directory outside the cluster's root, which both
 nodes see.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import POSTGRES_URL, REDIS_URL, free_port_block
+from tests.conftest import POSTGRES_URL, REDIS_URL
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.cluster]
 
@@ -147,27 +147,14 @@ def _database(name: str, *, drop: bool = False) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory, tiny_models):
-    from rayline.local_cluster import LocalCluster
-
-    port = free_port_block()
-    # The nodes' environment carries Serve's fast-path ports (``serve_env()``), computed from
-    # RAYLINE_SERVE_PORT when the cluster starts: this cluster's own block, not the session's.
-    saved = os.environ.get("RAYLINE_SERVE_PORT")
-    os.environ["RAYLINE_SERVE_PORT"] = str(port)
-    try:
-        cluster = LocalCluster.start(worker=True, dashboard=True)
-    finally:
-        if saved is None:
-            os.environ.pop("RAYLINE_SERVE_PORT")
-        else:
-            os.environ["RAYLINE_SERVE_PORT"] = saved
+def shared(two_nodes, tmp_path_factory, tiny_models):
+    cluster = two_nodes.cluster
     name = f"rayline_shared_{uuid.uuid4().hex[:8]}"
     try:
         # Outside the cluster's root: both nodes see it (the worker cannot see the root).
         work = tmp_path_factory.mktemp("shared-cluster")
         (work / "foreign_app.py").write_text(FOREIGN_APP)
-        home = cluster.root / "home"
+        home = cluster.root / f"home-{name}"
         home.mkdir()
         env = {
             **os.environ,
@@ -177,15 +164,14 @@ def shared(tmp_path_factory, tiny_models):
             "MLFLOW_TRACKING_URI": _database(f"{name}_mlflow"),
             "RAYLINE_ONLINE_STORE_URI": f"{REDIS_URL}?prefix={name}:",
             "RAYLINE_ARTIFACT_URI": (work / "artifacts").as_uri(),
-            "RAYLINE_SERVE_PORT": str(port),
+            "RAYLINE_SERVE_PORT": str(two_nodes.serve_port),
         }
         for var in ("RAYLINE_SERVE_PROXY_LOCATION", "RAYLINE_SERVE_FAST"):
             env.pop(var, None)
-        running = Shared(cluster=cluster, env=env, port=port, work=work)
+        running = Shared(cluster=cluster, env=env, port=two_nodes.serve_port, work=work)
         running.drive("register", models=[str(d) for d in tiny_models])
         yield running
     finally:
-        cluster.stop()
         _database(name, drop=True)
         _database(f"{name}_mlflow", drop=True)
 
