@@ -37,13 +37,17 @@ class FunctionStep(Step):
     kwargs: dict[str, Any] = field(default_factory=dict)
     num_cpus: float = no_resolve(default=1)
     num_gpus: float = no_resolve(default=0)
+    # What the function depends on that cannot be seen in its code (see code_deps): only its
+    # hash is kept, in function_ref.
+    dependencies: tuple[Any, ...] = no_resolve(default=(), compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "args", tuple(_as_expression(a) for a in self.args))
         object.__setattr__(self, "kwargs", {k: _as_expression(v) for k, v in self.kwargs.items()})
         if self.function is not None and self.function_ref is None:
-            object.__setattr__(self, "function_ref", function_ref(self.function))
+            ref = function_ref(self.function, dependencies=self.dependencies)
+            object.__setattr__(self, "function_ref", ref)
 
     # ``step["key"]`` reads the result; without this, Python would also make the step iterable
     # through the old sequence protocol (``list(step)`` calling ``step[0]``, ``step[1]``, ...
@@ -124,6 +128,7 @@ def step(
     resources: dict[str, float] | None = None,
     display_name: str | None = None,
     description: str | None = None,
+    dependencies: tuple[Any, ...] = (),
 ) -> Any:
     """Decorate a function so that calling it defines a pipeline step.
 
@@ -132,6 +137,11 @@ def step(
     The function runs in a Ray task; its arguments and return value must pickle, and a
     JSON-serialisable return value is stored in the metadata DB. ``resources`` places the
     task with custom Ray resources (``{"worker": 0.1}``).
+
+    The step's cache key covers the function's source and the source of the code it uses in
+    your own modules (followed through the names it reads, transitively; library code is not
+    followed). ``dependencies`` adds what its code does not name: functions, classes, modules,
+    or paths to files and directories whose content then counts too.
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., FunctionStep]:
@@ -154,6 +164,7 @@ def step(
                 resources=dict(resources or {}),
                 display_name=display_name,
                 description=description,
+                dependencies=tuple(dependencies),
             )
 
         make_step.__wrapped_function__ = func  # type: ignore[attr-defined]

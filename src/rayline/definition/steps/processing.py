@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rayline.definition.code_deps import dependency_source
 from rayline.definition.expressions import Expression, StepOutput, to_request
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
@@ -233,15 +233,14 @@ def script_ref(path: str, *, step: str) -> CodeRef:
     return CodeRef(str(p.resolve()), digest, digest)
 
 
-def function_ref(func: Callable[..., Any]) -> CodeRef:
-    """Identify a function by its pickle (what runs) and its source (what the cache keys on)."""
+def function_ref(func: Callable[..., Any], *, dependencies: Iterable[Any] = ()) -> CodeRef:
+    """Identify a function by its pickle (what runs) and by the source it depends on (what the
+    cache keys on: its own, the user code it calls, and ``dependencies``; see
+    ``rayline.definition.code_deps``)."""
     import cloudpickle
 
     pickled = cloudpickle.dumps(func)
-    try:
-        source = inspect.getsource(func)
-    except (OSError, TypeError):
-        source = pickled.hex()
+    source = dependency_source(func, dependencies=dependencies)
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
     return CodeRef(
         name, hashlib.sha256(pickled).hexdigest(), hashlib.sha256(source.encode()).hexdigest()
