@@ -19,6 +19,10 @@ execution runs first (it starts Ray's workers and creates the MLflow store once)
 is shared, so each figure is the best of ``--repeat`` runs (plain and rayline interleaved).
 
     .venv/bin/python benchmarks/training.py [--rows 1000000] [--rows-10m 10000000]
+        [--distributed-trials 16] [--repeat 2]
+
+``--rows-10m 0`` and ``--distributed-trials 0`` skip those cases (~3 and ~5 minutes here);
+their figures are then null.
 
 The last line is one JSON object with the figures.
 """
@@ -212,7 +216,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--rows-10m", type=int, default=10_000_000)
+    parser.add_argument("--rows-10m", type=int, default=10_000_000, help="0 skips the case")
+    parser.add_argument(
+        "--distributed-trials", type=int, default=16, help="forced-distributed trials; 0 skips"
+    )
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)  # train, validation dirs
     args = parser.parse_args()
     if args.probe:
@@ -271,39 +278,47 @@ def main() -> None:
             f"best validation-rmse {run.properties['BestTrainingJob']['ObjectiveValue']:.0f}",
             file=sys.stderr,
         )
-    distributed_tune = TuningStep(
-        "Tune",
-        trainer=XGBoostTrainer(
-            label="PRICE", num_boost_round=ROUNDS, num_workers=2, distributed=True
-        ),
-        hyperparameter_ranges=ranges(),
-        objective_metric="validation:rmse",
-        strategy="Bayesian",
-        max_jobs=args.trials,
-        max_parallel_jobs=2,
-        inputs={"train": str(small["train"]), "validation": str(small["validation"])},
-    )
-    seconds, execution = run_pipeline("bench-tune-10k-dist", distributed_tune)
-    run = execution.step("Tune")
-    assert run.properties["Distributed"] is True and run.properties["NumTrials"] == args.trials
-    keep("tuning_16_trials_distributed_s", seconds)
-    print(
-        f"distributed tuning: {run.properties['MaxConcurrentTrials']} trial(s) at a time",
-        file=sys.stderr,
-    )
+    if args.distributed_trials:
+        distributed_tune = TuningStep(
+            "Tune",
+            trainer=XGBoostTrainer(
+                label="PRICE", num_boost_round=ROUNDS, num_workers=2, distributed=True
+            ),
+            hyperparameter_ranges=ranges(),
+            objective_metric="validation:rmse",
+            strategy="Bayesian",
+            max_jobs=args.distributed_trials,
+            max_parallel_jobs=2,
+            inputs={"train": str(small["train"]), "validation": str(small["validation"])},
+        )
+        seconds, execution = run_pipeline("bench-tune-10k-dist", distributed_tune)
+        run = execution.step("Tune")
+        assert (
+            run.properties["Distributed"] is True
+            and run.properties["NumTrials"] == args.distributed_trials
+        )
+        keep("tuning_16_trials_distributed_s", seconds)
+        print(
+            f"distributed tuning: {run.properties['MaxConcurrentTrials']} trial(s) at a time",
+            file=sys.stderr,
+        )
 
-    huge = write_split(tmp / "huge", args.rows_10m, args.rows_10m // 10)
-    keep("plain_xgb_10m_s", plain_xgb(huge))
-    seconds, execution = run_pipeline("bench-train-10m-dist", training_step(huge, distributed=True))
-    assert execution.step("Train").properties["Distributed"] is True
-    keep("rayline_train_10m_distributed_s", seconds)
-    from rayline.ray_connection import shutdown_ray
+    peak = None
+    if args.rows_10m:
+        huge = write_split(tmp / "huge", args.rows_10m, args.rows_10m // 10)
+        keep("plain_xgb_10m_s", plain_xgb(huge))
+        seconds, execution = run_pipeline(
+            "bench-train-10m-dist", training_step(huge, distributed=True)
+        )
+        assert execution.step("Train").properties["Distributed"] is True
+        keep("rayline_train_10m_distributed_s", seconds)
+        from rayline.ray_connection import shutdown_ray
 
-    shutdown_ray()  # the probe's own Ray gets the machine to itself
-    env = {**os.environ, "RAYLINE_HOME": str(tmp / "probe-home")}
-    peak = peak_memory_of(
-        [sys.executable, __file__, "--probe", str(huge["train"]), str(huge["validation"])], env
-    )
+        shutdown_ray()  # the probe's own Ray gets the machine to itself
+        env = {**os.environ, "RAYLINE_HOME": str(tmp / "probe-home")}
+        peak = peak_memory_of(
+            [sys.executable, __file__, "--probe", str(huge["train"]), str(huge["validation"])], env
+        )
     figures = {
         "plain_xgb_1m_s": best["plain_xgb_1m_s"],
         "rayline_train_1m_s": best["rayline_train_1m_s"],
@@ -315,13 +330,18 @@ def main() -> None:
         "tuning_16_trials_10k_s": best["tuning_16_trials_10k_s"],
         "optuna_floor_16_trials_10k_s": best["optuna_floor_16_trials_10k_s"],
         "ratio_tuning": best["tuning_16_trials_10k_s"] / best["optuna_floor_16_trials_10k_s"],
-        "tuning_16_trials_distributed_s": best["tuning_16_trials_distributed_s"],
-        "plain_xgb_10m_s": best["plain_xgb_10m_s"],
-        "rayline_train_10m_distributed_s": best["rayline_train_10m_distributed_s"],
-        "ratio_10m_distributed": best["rayline_train_10m_distributed_s"] / best["plain_xgb_10m_s"],
+        "tuning_16_trials_distributed_s": best.get("tuning_16_trials_distributed_s"),
+        "plain_xgb_10m_s": best.get("plain_xgb_10m_s"),
+        "rayline_train_10m_distributed_s": best.get("rayline_train_10m_distributed_s"),
+        "ratio_10m_distributed": (
+            best["rayline_train_10m_distributed_s"] / best["plain_xgb_10m_s"]
+            if args.rows_10m
+            else None
+        ),
         "peak_rss_mb": peak,
     }
-    print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
+    # A skipped case's figures are null.
+    print(json.dumps({k: None if v is None else round(v, 3) for k, v in figures.items()}))
 
 
 if __name__ == "__main__":
