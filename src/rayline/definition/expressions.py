@@ -18,7 +18,12 @@ from rayline.errors import PipelineDefinitionError
 
 
 class Resolver(Protocol):
-    """What the engine knows while an execution runs."""
+    """What the engine knows while an execution runs.
+
+    A resolver may also offer ``for_step(name) -> Resolver``, the same resolver reading as step
+    ``name`` (the job-name execution variables name that step's run): ``resolve`` uses it for
+    the fields of each step it resolves.
+    """
 
     def parameter(self, name: str) -> Any: ...
     def execution_variable(self, name: str) -> Any: ...
@@ -49,10 +54,51 @@ class Expression:
         return self.to_request()
 
 
+# SageMaker's execution variables (sagemaker.workflow.execution_variables), by their names in
+# the definition (``{"Get": "Execution.<name>"}``); the engine's resolver gives each its value.
+EXECUTION_VARIABLE_NAMES = (
+    "StartDateTime",
+    "CurrentDateTime",
+    "PipelineName",
+    "PipelineArn",
+    "PipelineExecutionId",
+    "PipelineExecutionArn",
+    "TrainingJobName",
+    "ProcessingJobName",
+)
+
+
+def unknown_execution_variable(name: str, where: str = "") -> PipelineDefinitionError:
+    """The error for an execution variable SageMaker does not define (``where``: in what)."""
+    return PipelineDefinitionError(
+        f"unknown execution variable {name!r}{' in ' + where if where else ''}; the execution "
+        f"variables are {', '.join(repr(n) for n in EXECUTION_VARIABLE_NAMES)} "
+        "(in Python: ExecutionVariables.<NAME>, e.g. ExecutionVariables.PIPELINE_EXECUTION_ID)"
+    )
+
+
 class ExecutionVariable(Expression):
-    """``{"Get": "Execution.<name>"}``: a fact about the running execution."""
+    """``{"Get": "Execution.<name>"}``: a fact about the running execution.
+
+    What each resolves to (strings, as in SageMaker):
+
+    - ``PipelineExecutionId``: the execution's id; ``PipelineName``: the pipeline's name;
+    - ``PipelineArn``: ``arn:rayline:pipeline/<pipeline>``, and ``PipelineExecutionArn``:
+      ``arn:rayline:pipeline/<pipeline>/execution/<execution id>`` (SageMaker's resource path
+      under a ``rayline`` prefix: there is no region or account);
+    - ``StartDateTime``: when the execution was created; ``CurrentDateTime``: the time the
+      value is resolved (both ISO-8601, UTC);
+    - ``TrainingJobName`` and ``ProcessingJobName``: the run name of the step that reads it,
+      ``<pipeline>-<step>-<execution id>``, unique per step run (both name the same run: a
+      rayline step is not a SageMaker job). Only a step that runs a job has one: a condition or
+      fail step that reads it fails with an error saying so.
+
+    Any other name is refused with ``PipelineDefinitionError``.
+    """
 
     def __init__(self, name: str) -> None:
+        if name not in EXECUTION_VARIABLE_NAMES:
+            raise unknown_execution_variable(name)
         self.name = name
 
     def __eq__(self, other: object) -> bool:
@@ -72,16 +118,19 @@ class ExecutionVariable(Expression):
 
 
 class ExecutionVariables:
-    """The execution variables a step can read."""
+    """The execution variables a step can read: SageMaker's ``ExecutionVariables``, all of them
+    (see ``ExecutionVariable`` for what each resolves to)."""
 
-    PIPELINE_EXECUTION_ID = ExecutionVariable("PipelineExecutionId")
-    PIPELINE_NAME = ExecutionVariable("PipelineName")
     START_DATETIME = ExecutionVariable("StartDateTime")
     CURRENT_DATETIME = ExecutionVariable("CurrentDateTime")
+    PIPELINE_NAME = ExecutionVariable("PipelineName")
+    PIPELINE_ARN = ExecutionVariable("PipelineArn")
+    PIPELINE_EXECUTION_ID = ExecutionVariable("PipelineExecutionId")
+    PIPELINE_EXECUTION_ARN = ExecutionVariable("PipelineExecutionArn")
+    TRAINING_JOB_NAME = ExecutionVariable("TrainingJobName")
+    PROCESSING_JOB_NAME = ExecutionVariable("ProcessingJobName")
 
-    NAMES: ClassVar[frozenset[str]] = frozenset(
-        {"PipelineExecutionId", "PipelineName", "StartDateTime", "CurrentDateTime"}
-    )
+    NAMES: ClassVar[frozenset[str]] = frozenset(EXECUTION_VARIABLE_NAMES)
 
 
 def _step_name(step: Any) -> str:
@@ -321,7 +370,10 @@ def _from_get(ref: str, parameters: Mapping[str, Any]) -> Expression:
             )
         return parameters[name]
     if ref.startswith("Execution."):
-        return ExecutionVariable(ref.removeprefix("Execution."))
+        name = ref.removeprefix("Execution.")
+        if name not in EXECUTION_VARIABLE_NAMES:
+            raise unknown_execution_variable(name, f"the definition ({{'Get': {ref!r}}})")
+        return ExecutionVariable(name)
     m = _GET_STEP.match(ref)
     if m:
         step, _, output, prop, _pf = m.groups()
@@ -350,6 +402,9 @@ def resolve(value: Any, resolver: Resolver) -> Any:
         and not isinstance(value, type)
         and getattr(value, "__resolvable__", False)
     ):
+        bind = getattr(resolver, "for_step", None)
+        if bind is not None and _is_step(value):
+            resolver = bind(value.name)
         changes = {
             f.name: resolve(getattr(value, f.name), resolver)
             for f in dataclasses.fields(value)
@@ -357,6 +412,13 @@ def resolve(value: Any, resolver: Resolver) -> Any:
         }
         return dataclasses.replace(value, **changes)
     return value
+
+
+def _is_step(value: Any) -> bool:
+    # A Step (definition.steps.base, which imports this module): a kind and a name.
+    return isinstance(getattr(type(value), "kind", None), str) and isinstance(
+        getattr(value, "name", None), str
+    )
 
 
 def walk(value: Any):

@@ -2,35 +2,82 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import isodate
 
 from rayline.errors import PipelineDefinitionError
 
-_DURATION = re.compile(
-    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
+_EXAMPLES = "'PT12H' (12 hours), 'P30D' (30 days), 'P4DT12H' (4 days 12 hours) or 'P1W' (1 week)"
 
 
-def parse_duration(text: str) -> timedelta:
-    """An ISO-8601 duration (``PT12H``, ``P30D``, ``PT1H30M``, ``P1W``) as a ``timedelta``."""
-    m = _DURATION.match(text or "")
-    if not m or text in ("P", "PT") or text.endswith("T"):
+def parse_duration(text: str, *, now: datetime | None = None) -> timedelta:
+    """An ISO-8601 duration (``PT12H``, ``P30D``, ``P4DT12H``, ``P1W``) as a ``timedelta``.
+
+    Read as SageMaker reads ``CacheConfig.expire_after``, with ``isodate``'s ISO-8601 parser:
+
+    - designators in any case: ``p30d`` is ``P30D``;
+    - the leading ``P`` may be left out, as SageMaker's documentation writes durations
+      (``T12H``, ``30d``, ``30dT5h``): a text that does not start with ``P`` gets one, so
+      ``T12H`` is read as ``PT12H``;
+    - years and months (``P1Y``, ``P6M``), which SageMaker's documentation lists, are calendar
+      lengths: the result is the span that ends at ``now`` (default: the current time, the moment
+      a cache lookup asks), so ``P1M`` reaches back to the same day of the previous month.
+      ``M`` before ``T`` is months, after it minutes: ``P30M`` is 30 months, ``PT30M`` 30 minutes.
+
+    Anything else is refused with ``PipelineDefinitionError``: text that is not an ISO-8601
+    duration (``12h``, ``P1H``, ``PT``), fractional years or months, and durations that are not
+    longer than zero (a zero window would reuse nothing).
+    """
+    if not isinstance(text, str):
         raise PipelineDefinitionError(
-            f"{text!r} is not an ISO-8601 duration; write e.g. 'PT12H' (12 hours), 'P30D' (30 days)"
-            " or 'PT45M' (45 minutes)"
+            f"a duration is an ISO-8601 string, e.g. {_EXAMPLES}; got {text!r} "
+            f"({type(text).__name__})"
         )
-    parts = {k: float(v) for k, v in m.groupdict().items() if v}
-    return timedelta(**parts)
+    iso = text.upper()
+    if iso and iso[0] not in "P+-":
+        iso = "P" + iso  # SageMaker's documented 'T12H' and '30d' omit the leading P
+    try:
+        if iso.endswith("T"):  # ISO-8601 needs a time element after T; isodate lets 'PT' pass
+            raise ValueError(iso)
+        value = isodate.parse_duration(iso)
+    except (ValueError, OverflowError):  # isodate.ISO8601Error is a ValueError
+        raise PipelineDefinitionError(
+            f"{text!r} is not an ISO-8601 duration; write e.g. {_EXAMPLES} (designators in any "
+            "case; the leading P may be left out, as in SageMaker's 'T12H')"
+        ) from None
+    if isinstance(value, isodate.Duration):
+        value = _calendar_span(text, value, now or datetime.now(UTC))
+    if value <= timedelta(0):
+        raise PipelineDefinitionError(
+            f"duration {text!r} is not longer than zero; give a positive one, e.g. {_EXAMPLES}"
+        )
+    return value
+
+
+def _calendar_span(text: str, value: isodate.Duration, now: datetime) -> timedelta:
+    # Years and months have no fixed length: measure the one that ends now.
+    if value.years % 1 or value.months % 1:
+        raise PipelineDefinitionError(
+            f"duration {text!r} has a fractional year or month, which has no fixed length; "
+            "use whole months or smaller units (e.g. 'P18M' rather than 'P1.5Y')"
+        )
+    try:
+        return now - (now - value)
+    except (ValueError, OverflowError):
+        raise PipelineDefinitionError(
+            f"duration {text!r} reaches back before year 1; give a shorter one"
+        ) from None
 
 
 @dataclass(frozen=True)
 class CacheConfig:
     """Reuse a step's latest successful run with the same cache key inside ``expire_after``.
 
+    ``expire_after`` is an ISO-8601 duration as SageMaker accepts it (``PT12H``, ``P30d``,
+    ``P4DT12H``, ``T12H``, ``P1W``; see ``parse_duration``); the definition keeps it as written.
     The cache key covers the step's resolved arguments, the content of its inputs and the
     content of its code. ``expire_after=None`` means a cached run never expires.
     """
@@ -40,11 +87,15 @@ class CacheConfig:
 
     def __post_init__(self) -> None:
         if self.expire_after is not None:
-            parse_duration(self.expire_after)
+            try:
+                parse_duration(self.expire_after)
+            except PipelineDefinitionError as exc:
+                raise PipelineDefinitionError(f"CacheConfig expire_after: {exc}") from None
 
     @property
     def expire_after_seconds(self) -> float | None:
-        """The cache window in seconds (None: reuse without expiry)."""
+        """The cache window in seconds (None: reuse without expiry); a window in years or
+        months is measured back from now (see ``parse_duration``)."""
         if self.expire_after is None:
             return None
         return parse_duration(self.expire_after).total_seconds()

@@ -9,6 +9,7 @@ from rayline.definition.expressions import (
     ExecutionVariables,
     JsonGet,
     StepOutput,
+    unknown_execution_variable,
     walk,
 )
 from rayline.definition.graph import StepGraph
@@ -63,11 +64,9 @@ def _check_expression(
             )
         return
     if isinstance(expr, ExecutionVariable):
+        # ExecutionVariable refuses unknown names; this catches one renamed after creation.
         if expr.name not in ExecutionVariables.NAMES:
-            raise PipelineDefinitionError(
-                f"step {step!r} reads unknown execution variable {expr.name!r}; use one of "
-                f"{sorted(ExecutionVariables.NAMES)}"
-            )
+            raise unknown_execution_variable(expr.name, f"step {step!r}")
         return
     for ref in expr.step_names():
         if ref not in graph.steps:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
-from rayline.definition.expressions import get_json_path, resolve, to_request
+from rayline.definition.expressions import (
+    get_json_path,
+    resolve,
+    to_request,
+    unknown_execution_variable,
+)
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.steps.base import Step
 from rayline.engine.context import load_stored
@@ -20,7 +26,12 @@ from rayline.store.artifacts import ArtifactStore, content_hash, is_local, to_pa
 
 @dataclass
 class ExecutionResolver:
-    """Values of expressions from the execution's parameters and its finished steps."""
+    """Values of expressions from the execution's parameters and its finished steps.
+
+    ``step`` is the step whose fields are being resolved, which the job-name execution
+    variables name; ``resolve`` binds it for each step through ``for_step``. An unbound
+    resolver (the one a condition or fail step evaluates with) has no job name to give.
+    """
 
     pipeline: PipelineDefinition
     execution_id: str
@@ -28,18 +39,40 @@ class ExecutionResolver:
     parameters: dict[str, Any]
     done: dict[str, StepRunRecord]
     store: ArtifactStore
+    step: str | None = None
+
+    def for_step(self, name: str) -> Self:
+        """This resolver, reading as step ``name`` (it shares the execution's live state)."""
+        return dataclasses.replace(self, step=name)
 
     def parameter(self, name: str) -> Any:
         return self.parameters[name]
 
     def execution_variable(self, name: str) -> Any:
+        """SageMaker's execution variables, as ``ExecutionVariable`` documents them."""
+        pipeline_arn = f"arn:rayline:pipeline/{self.pipeline.name}"
         if name == "PipelineExecutionId":
             return self.execution_id
+        if name == "PipelineExecutionArn":
+            return f"{pipeline_arn}/execution/{self.execution_id}"
         if name == "PipelineName":
             return self.pipeline.name
+        if name == "PipelineArn":
+            return pipeline_arn
         if name == "StartDateTime":
             return datetime.fromtimestamp(self.started_at, UTC).isoformat()
-        return datetime.now(UTC).isoformat()
+        if name == "CurrentDateTime":
+            return datetime.now(UTC).isoformat()
+        if name in ("TrainingJobName", "ProcessingJobName"):
+            if self.step is None:
+                raise PipelineDefinitionError(
+                    f"execution variable {name!r} names the run of the step that reads it, and "
+                    "only a step that runs a job (processing, training, a function, ...) has "
+                    "one; a condition or fail step cannot read it: use "
+                    "ExecutionVariables.PIPELINE_EXECUTION_ID there"
+                )
+            return step_run_name(self.pipeline.name, self.step, self.execution_id)
+        raise unknown_execution_variable(name, f"execution {self.execution_id}")
 
     def _run(self, step: str) -> StepRunRecord:
         run = self.done.get(step)
@@ -90,6 +123,12 @@ class CacheKeyResolver(ExecutionResolver):
 
     def step_output(self, step: str, output: str) -> Any:
         return "sha256:" + committed_hash(self._run(step), output, self.store)
+
+
+def step_run_name(pipeline: str, step: str, execution_id: str) -> str:
+    """The run name of a step in an execution (``TrainingJobName``/``ProcessingJobName``):
+    ``<pipeline>-<step>-<execution id>``, unique per step run."""
+    return f"{pipeline}-{step}-{execution_id}"
 
 
 def committed_hash(run: StepRunRecord, output: str, store: ArtifactStore) -> str:
