@@ -139,13 +139,9 @@ class Execution:
         Works on a Failed or Stopped execution, and on one still marked Executing whose driver
         process died (for example, killed with ``kill -9``).
         """
-        from rayline.engine.scheduler import driver_alive
-
         record = self.describe()
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
-            thread = _threads.get(self.id)
-            local = thread is not None and thread.is_alive()
-            if local or driver_alive(record.driver, record.heartbeat_at):
+            if not is_orphaned(record):
                 raise ConflictError(
                     f"execution {self.id} is {record.status.value} and its driver "
                     f"({record.driver}) is alive; wait for it or stop it first"
@@ -157,18 +153,43 @@ class Execution:
         return self
 
 
+def is_orphaned(record: ExecutionRecord) -> bool:
+    """Whether an execution still marked Executing or Stopping has lost the process that drove
+    it (the driver died, e.g. ``kill -9``, or its machine went away): nothing will change its
+    status any more until ``Execution.retry()`` / ``rayline execution retry ID`` resumes it.
+    A finished execution is never orphaned. The stored status stays as it is: retry and resume
+    read it."""
+    if record.status.finished:
+        return False
+    thread = _threads.get(record.id)
+    if thread is not None and thread.is_alive():
+        return False
+    from rayline.engine.scheduler import driver_alive
+
+    return not driver_alive(record.driver, record.heartbeat_at)
+
+
 def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
     """Drive an execution: in a detached process, or in a thread of this process."""
+    from rayline.engine.repository import open_repository
+    from rayline.engine.scheduler import driver_id
+
+    repo = open_repository(db_url)
     if detach:
         from rayline.engine.driver import spawn
 
-        spawn(execution_id)
+        # The driver claims the execution once it has started (imports, DB, definition); claim
+        # it for that process now, so until then it is not taken for an orphan.
+        pid = spawn(execution_id)
+        host = driver_id().rpartition(":")[0]  # the driver runs here: this host, its pid
+        repo.claim(execution_id, f"{host}:{pid}")
         return
     from rayline.engine.scheduler import Scheduler
     from rayline.ray_connection import ensure_ray
     from rayline.store.artifacts import open_artifact_store
     from rayline.store.db import open_database
 
+    repo.claim(execution_id, driver_id())  # this process; Ray may take a while to start
     ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
     scheduler = Scheduler(execution_id, db=open_database(db_url), store=open_artifact_store())
 

@@ -7,14 +7,33 @@ a pipeline stays cheap and pure.
 
 from __future__ import annotations
 
+import time
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.engine.records import PipelineRecord
-from rayline.errors import PipelineDefinitionError
+from rayline.errors import NotFoundError, PipelineDefinitionError
 from rayline.executions import Execution, launch
+
+if TYPE_CHECKING:
+    from rayline.engine.repository import PipelineRepository
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A step's result the next execution may reuse instead of running the step: the run that
+    computed it (its execution, when it ended), the cache key it matches, when it expires (None:
+    never) and how many later runs reused it."""
+
+    step_name: str
+    cache_key: str
+    execution_id: str
+    computed_at: float
+    expires_at: float | None
+    hits: int
 
 
 class Pipeline(PipelineDefinition):
@@ -100,6 +119,38 @@ class Pipeline(PipelineDefinition):
         ``delete_pipeline``)."""
         delete_pipeline(self.name)
 
+    def cache_entries(
+        self, step: str | None = None, *, db_url: str | None = None
+    ) -> list[CacheEntry]:
+        """The results the next execution may reuse, newest first: per caching step (or only
+        step ``step``) and cache key, the latest run that computed it inside the step's
+        ``CacheConfig.expire_after`` (as this definition says) and was not invalidated.
+        Raises ``NotFoundError`` when the pipeline was never stored or has no step ``step``."""
+        from rayline.engine.repository import open_repository
+
+        repo = open_repository(db_url)
+        _require_stored(repo, self.name)
+        return _cache_entries(repo, self, step, now=time.time())
+
+    def invalidate_cache(
+        self, step: str | None = None, *, db_url: str | None = None
+    ) -> list[CacheEntry]:
+        """Drop the pipeline's cache entries (only step ``step``'s, if given): the next
+        execution computes those steps again. The drop is recorded on the runs, which stay in
+        the history (outputs, logs, lineage). Returns the entries dropped."""
+        from rayline.engine.repository import open_repository
+
+        repo = open_repository(db_url)
+        _require_stored(repo, self.name)
+        # Entries and invalidation share one instant: a run ending after it is not dropped,
+        # and is not counted either.
+        now = time.time()
+        dropped = _cache_entries(repo, self, step, now=now)
+        # Every run that computed a result is marked, expired ones too: a longer expire_after
+        # in a later version must not bring them back.
+        repo.invalidate_cache(self.name, None if step is None else [step], at=now)
+        return dropped
+
     @classmethod
     def load(cls, name: str, *, version: int | None = None) -> Pipeline:
         """The stored pipeline ``name`` (its latest version unless ``version`` is given)."""
@@ -122,3 +173,62 @@ def delete_pipeline(name: str) -> None:
     from rayline.engine.repository import open_repository
 
     open_repository().delete_pipeline(name)
+
+
+def cache_entries(pipeline_name: str, step: str | None = None) -> list[CacheEntry]:
+    """The cache entries of the stored pipeline ``pipeline_name`` (its latest version's cache
+    windows), as ``Pipeline.cache_entries`` returns them."""
+    return _load_stored(pipeline_name).cache_entries(step)
+
+
+def invalidate_cache(pipeline_name: str, step: str | None = None) -> list[CacheEntry]:
+    """Drop the cache entries of the stored pipeline ``pipeline_name`` (only step ``step``'s,
+    if given), as ``Pipeline.invalidate_cache`` does; returns the entries dropped."""
+    return _load_stored(pipeline_name).invalidate_cache(step)
+
+
+def _load_stored(name: str) -> Pipeline:
+    from rayline.engine.repository import open_repository
+
+    _require_stored(open_repository(), name)
+    return Pipeline.load(name)
+
+
+def _require_stored(repo: PipelineRepository, name: str) -> None:
+    names = [p.name for p in repo.list_pipelines()]
+    if name not in names:
+        raise NotFoundError(
+            f"pipeline {name!r} does not exist; stored pipelines: {', '.join(names) or 'none'} "
+            "(store one with `rayline pipeline upsert FILE` or Pipeline(...).upsert())"
+        )
+
+
+def _cache_entries(
+    repo: PipelineRepository, pipeline: PipelineDefinition, step: str | None, *, now: float
+) -> list[CacheEntry]:
+    steps = pipeline.graph.steps
+    if step is not None and step not in steps:
+        raise NotFoundError(
+            f"pipeline {pipeline.name!r} has no step {step!r}; its steps: {', '.join(steps)}"
+        )
+    windows: dict[str, float | None] = {}
+    for s in [steps[step]] if step is not None else steps.values():
+        if s.cache_config is not None and s.cache_config.enable_caching:
+            # As the scheduler reads it: no window (or an empty one) never expires.
+            windows[s.name] = s.cache_config.expire_after_seconds or None
+    not_before = {name: None if w is None else now - w for name, w in windows.items()}
+    hits = repo.cache_hits(pipeline.name)
+    entries = []
+    for run in repo.cache_sources(pipeline.name, not_before):
+        window = windows[run.step_name]
+        entries.append(
+            CacheEntry(
+                step_name=run.step_name,
+                cache_key=run.cache_key,
+                execution_id=run.execution_id,
+                computed_at=run.ended_at,
+                expires_at=None if window is None else run.ended_at + window,
+                hits=hits.get((run.step_name, run.execution_id), 0),
+            )
+        )
+    return entries

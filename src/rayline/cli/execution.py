@@ -58,6 +58,36 @@ def _as_json(record: Any) -> dict[str, Any]:
     return {**vars(record), "status": record.status.value}
 
 
+def _execution_json(record: Any) -> dict[str, Any]:
+    """An execution record for ``--json``, with whether its driver is alive (null once it
+    finished) and, for an orphan, the hint."""
+    from rayline.executions import is_orphaned
+
+    orphaned = is_orphaned(record)
+    return {
+        **_as_json(record),
+        "driver_alive": None if record.status.finished else not orphaned,
+        "hint": _orphan_hint(record) if orphaned else None,
+    }
+
+
+def _status(record: Any, orphaned: bool) -> str:
+    # The stored status stays (retry reads it); the display says nobody drives it any more.
+    return f"{record.status.value} (driver gone)" if orphaned else record.status.value
+
+
+def _orphan_hint(record: Any) -> str:
+    from rayline.engine.records import ExecutionStatus
+
+    driver = f"its driver ({record.driver})" if record.driver else "its driver"
+    if record.status == ExecutionStatus.STOPPING:  # retry is the one way on: resume, then stop
+        return (
+            f"{driver} died before it stopped; resume it with: rayline execution retry "
+            f"{record.id} (then stop it again)"
+        )
+    return f"{driver} is gone; resume it with: rayline execution retry {record.id}"
+
+
 def _execution(execution_id: str) -> Any:
     from rayline.executions import Execution
 
@@ -65,13 +95,15 @@ def _execution(execution_id: str) -> Any:
 
 
 def cmd_list(args: Any) -> int:
-    from rayline.executions import list_executions
+    from rayline.executions import is_orphaned, list_executions
 
     records = list_executions(args.pipeline, limit=args.limit)
     if args.json:
-        print_json([_as_json(r) for r in records])
+        print_json([_execution_json(r) for r in records])
         return 0
-    console().print(
+    orphans = {r.id for r in records if is_orphaned(r)}
+    out = console()
+    out.print(
         table(
             "Executions",
             ["id", "pipeline", "version", "status", "started", "elapsed"],
@@ -80,7 +112,7 @@ def cmd_list(args: Any) -> int:
                     r.id,
                     r.pipeline_name,
                     r.pipeline_version,
-                    r.status.value,
+                    _status(r, r.id in orphans),
                     when(r.created_at),
                     duration(r.elapsed_s),
                 )
@@ -88,17 +120,28 @@ def cmd_list(args: Any) -> int:
             ],
         )
     )
+    if orphans:
+        example = next(r.id for r in records if r.id in orphans)
+        out.print(
+            f"[yellow]{len(orphans)} execution(s) lost their driver and will not progress; "
+            f"resume one with: rayline execution retry ID (e.g. {example})[/]"
+        )
     return 0
 
 
 def cmd_describe(args: Any) -> int:
+    from rayline.executions import is_orphaned
+
     record = _execution(args.execution_id).describe()
     if args.json:
-        print_json(_as_json(record))
+        print_json(_execution_json(record))
         return 0
+    orphaned = is_orphaned(record)
     out = console()
     out.print(f"[bold]{record.id}[/]  pipeline {record.pipeline_name} v{record.pipeline_version}")
-    out.print(f"status     {record.status.value}")
+    out.print(f"status     {_status(record, orphaned)}")
+    if orphaned:
+        out.print(f"[yellow]hint       {_orphan_hint(record)}[/]")
     out.print(
         f"started    {when(record.created_at)}   ended {when(record.ended_at) or '-'}   "
         f"elapsed {duration(record.elapsed_s)}"

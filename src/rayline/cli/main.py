@@ -18,6 +18,7 @@ from rayline.errors import RaylineError
 _GROUPS = (
     "pipeline",
     "execution",
+    "cache",
     "artifacts",
     "featurestore",
     "experiments",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -353,15 +354,14 @@ class PipelineRepository:
         """The latest successful run of this step with this cache key inside the window.
 
         Only runs that computed their result count: a cache hit is recorded as a successful run
-        too, and matching it would slide the window forward on every reuse."""
+        too, and matching it would slide the window forward on every reuse. Invalidated runs
+        (``invalidate_cache``) no longer count."""
         q = (
             sa.select(step_runs)
             .where(
-                step_runs.c.pipeline_name == pipeline_name,
+                *_computed_cache_runs(pipeline_name),
                 step_runs.c.step_name == step_name,
                 step_runs.c.cache_key == cache_key,
-                step_runs.c.status == StepStatus.SUCCEEDED.value,
-                step_runs.c.cached_from.is_(None),
             )
             .order_by(step_runs.c.ended_at.desc())
             .limit(1)
@@ -371,6 +371,76 @@ class PipelineRepository:
         with self.db.connect() as conn:
             row = conn.execute(q).first()
         return _step_run(row) if row is not None else None
+
+    # -- cache entries: what find_cached may still return -------------------------------------
+
+    def cache_sources(
+        self, pipeline_name: str, not_before: Mapping[str, float | None]
+    ) -> list[StepRunRecord]:
+        """Per step of ``not_before`` and cache key, the run ``find_cached`` would return now:
+        the latest one that computed its result, ended at or after the step's ``not_before``
+        (None: no window) and was not invalidated. Newest first; without logs or outputs."""
+        if not not_before:
+            return []
+        c = step_runs.c
+        windows = [
+            sa.and_(c.step_name == step, *([c.ended_at >= start] if start is not None else []))
+            for step, start in not_before.items()
+        ]
+        q = (
+            sa.select(
+                c.execution_id,
+                c.pipeline_name,
+                c.step_name,
+                c.step_type,
+                c.status,
+                c.attempts,
+                c.started_at,
+                c.ended_at,
+                c.cache_key,
+            )
+            .where(*_computed_cache_runs(pipeline_name), sa.or_(*windows))
+            .order_by(c.ended_at.desc())
+        )
+        with self.db.connect() as conn:
+            rows = conn.execute(q).all()
+        latest: dict[tuple[str, str], StepRunRecord] = {}
+        for row in rows:
+            if (row.step_name, row.cache_key) not in latest:
+                record = from_row(StepRunRecord, row, status=StepStatus(row.status))
+                latest[row.step_name, row.cache_key] = record
+        return list(latest.values())
+
+    def cache_hits(self, pipeline_name: str) -> dict[tuple[str, str], int]:
+        """How many runs reused each source: (step name, source execution id) -> cache hits."""
+        c = step_runs.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.step_name, c.cached_from, sa.func.count().label("hits"))
+                .where(c.pipeline_name == pipeline_name, c.cached_from.is_not(None))
+                .group_by(c.step_name, c.cached_from)
+            ).all()
+        return {(r.step_name, r.cached_from): r.hits for r in rows}
+
+    def invalidate_cache(
+        self, pipeline_name: str, step_names: Collection[str] | None, *, at: float
+    ) -> int:
+        """Mark every run of these steps (None: every step of the pipeline) that computed a
+        cached result and ended by ``at`` as invalidated at ``at``: ``find_cached`` no longer
+        returns it. The runs stay in the history. Returns how many runs were marked."""
+        c = step_runs.c
+        q = (
+            step_runs.update()
+            .where(
+                *_computed_cache_runs(pipeline_name),
+                c.ended_at <= at,
+            )
+            .values(cache_invalidated_at=at)
+        )
+        if step_names is not None:
+            q = q.where(c.step_name.in_(list(step_names)))
+        with self.db.begin() as conn:
+            return conn.execute(q).rowcount
 
     def list_events(self, execution_id: str, *, after_id: int = 0) -> list[EventRecord]:
         with self.db.connect() as conn:
@@ -422,6 +492,19 @@ class PipelineRepository:
                 .limit(limit)
             ).all()
         return [r.id for r in rows]
+
+
+def _computed_cache_runs(pipeline_name: str) -> tuple[Any, ...]:
+    # The runs a cache lookup may match (as in find_cached): successful, with a cache key,
+    # computed rather than reused, and not invalidated.
+    c = step_runs.c
+    return (
+        c.pipeline_name == pipeline_name,
+        c.cache_key.is_not(None),
+        c.status == StepStatus.SUCCEEDED.value,
+        c.cached_from.is_(None),
+        c.cache_invalidated_at.is_(None),
+    )
 
 
 def open_repository(db_url: str | None = None) -> PipelineRepository:

@@ -95,6 +95,9 @@ step_runs = sa.Table(
     # The Ray node (its id) that ran the step: its task's, or the driver's for a step the
     # scheduler runs itself; null for cache hits.
     sa.Column("node", sa.String(256)),
+    # When the run stopped being a cache entry (`rayline cache invalidate`): lookups skip it,
+    # but the run stays in the history.
+    sa.Column("cache_invalidated_at", sa.Float),
     sa.UniqueConstraint("execution_id", "step_name", name="uq_step_runs_execution_step"),
     sa.Index("ix_step_runs_cache", "pipeline_name", "step_name", "cache_key"),
 )
