@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.engine.context import load_stored
 from rayline.engine.records import (
     EventRecord,
@@ -95,7 +96,8 @@ class Execution:
         self, *, timeout: float | None = None, poll_s: float = 0.2, raise_on_failure: bool = True
     ) -> ExecutionRecord:
         """Block until the execution ends. Raises ``ExecutionFailedError`` when it Failed or was
-        Stopped (unless ``raise_on_failure=False``), ``TimeoutError`` after ``timeout``."""
+        Stopped (unless ``raise_on_failure=False``) and when its driver died before it ended
+        (nothing would end it: ``retry()`` resumes it), ``TimeoutError`` after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         thread = _threads.get(self.id)
         if thread is not None:
@@ -109,6 +111,14 @@ class Execution:
             record = self.describe()
             if record.status.finished:
                 break
+            if is_orphaned(record):
+                raise ExecutionFailedError(
+                    f"execution {self.id} of pipeline {record.pipeline_name!r} is "
+                    f"{record.status.value} but its driver ({record.driver}) is gone; resume it "
+                    f"with Execution({self.id!r}).retry() or: rayline execution retry {self.id}",
+                    execution_id=self.id,
+                    status=record.status.value,
+                )
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"execution {self.id} still {record.status} after {timeout} s")
             time.sleep(poll_s)
@@ -133,12 +143,16 @@ class Execution:
                     "execution can be stopped"
                 )
 
-    def retry(self, *, detach: bool = False) -> Execution:
+    def retry(
+        self, *, detach: bool = False, parallelism_config: ParallelismConfiguration | None = None
+    ) -> Execution:
         """Run the execution again from its failed or unfinished steps; succeeded steps are kept.
 
         Works on a Failed or Stopped execution, and on one still marked Executing whose driver
-        process died (for example, killed with ``kill -9``).
+        process died (for example, killed with ``kill -9``). ``parallelism_config`` replaces
+        the execution's step parallelism from now on.
         """
+        check_parallelism(parallelism_config)
         record = self.describe()
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
             if not is_orphaned(record):
@@ -148,6 +162,10 @@ class Execution:
                 )
         elif record.status == ExecutionStatus.SUCCEEDED:
             raise ConflictError(f"execution {self.id} succeeded; there is nothing to retry")
+        if parallelism_config is not None:
+            self._repo.set_max_parallel_steps(
+                self.id, parallelism_config.max_parallel_execution_steps
+            )
         self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
         launch(self.id, db_url=self._repo.db.url, detach=detach)
         return self

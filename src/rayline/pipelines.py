@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.engine.records import PipelineRecord
 from rayline.errors import NotFoundError, PipelineDefinitionError
 from rayline.executions import Execution, launch
@@ -74,10 +75,17 @@ class Pipeline(PipelineDefinition):
         self,
         parameters: dict[str, Any] | None = None,
         *,
+        version: int | None = None,
+        parallelism_config: ParallelismConfiguration | None = None,
         detach: bool = False,
         db_url: str | None = None,
     ) -> Execution:
-        """Start an execution (after an implicit ``upsert``) and return its handle at once.
+        """Start an execution and return its handle at once.
+
+        By default this definition is stored first (an implicit ``upsert``) and its version
+        runs; ``version=N`` runs stored version ``N`` as it was stored instead (nothing is
+        upserted, and its parameters are the ones that apply). ``parallelism_config`` overrides
+        the pipeline's ``ParallelismConfiguration`` for this execution.
 
         The steps run on Ray, driven by a thread of this process, or by a detached process
         with ``detach=True`` (the execution then outlives this one). ``parameters`` override
@@ -85,17 +93,24 @@ class Pipeline(PipelineDefinition):
         """
         from rayline.engine.repository import open_repository
 
-        values = resolve_parameters(list(self.parameters), parameters)
-        version = self.upsert(db_url=db_url)
+        check_parallelism(parallelism_config)
         repo = open_repository(db_url)
+        if version is None:
+            definition: PipelineDefinition = self
+            values = resolve_parameters(list(self.parameters), parameters)
+            version = self.upsert(db_url=db_url)
+        else:
+            version, text = repo.get_definition(self.name, int(version))
+            definition = PipelineDefinition.from_definition(text, name=self.name)
+            values = resolve_parameters(list(definition.parameters), parameters)
+        config = parallelism_config or definition.parallelism_config
         execution_id = uuid.uuid4().hex[:16]
-        max_parallel = (
-            self.parallelism_config.max_parallel_execution_steps
-            if self.parallelism_config
-            else None
-        )
         repo.create_execution(
-            execution_id, self.name, version, values, max_parallel_steps=max_parallel
+            execution_id,
+            self.name,
+            version,
+            values,
+            max_parallel_steps=config.max_parallel_execution_steps if config else None,
         )
         launch(execution_id, db_url=repo.db.url, detach=detach)
         return Execution(execution_id, db_url=repo.db.url)

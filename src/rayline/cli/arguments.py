@@ -85,3 +85,12 @@ def parse_pairs(
             raise error(f"{option} {spec!r}: write {form}{hint}")
         pairs.append((key.strip(), value))
     return pairs
+
+
+def parallelism(max_parallel: int | None) -> Any:
+    """``--max-parallel N`` as a ``ParallelismConfiguration`` (None: the pipeline's own)."""
+    if max_parallel is None:
+        return None
+    from rayline.definition.policies import ParallelismConfiguration
+
+    return ParallelismConfiguration(max_parallel_execution_steps=max_parallel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayline.cli.arguments import add_group, arg, command
+from rayline.cli.arguments import add_group, arg, command, parallelism
 from rayline.cli.render import console, duration, print_json, short_node, table, when
 
 
@@ -48,6 +48,12 @@ def register(sub: Any) -> None:
         cmd_retry,
         "Re-run a failed, stopped or orphaned execution from its unfinished steps.",
         execution_id,
+        arg(
+            "--max-parallel",
+            type=int,
+            metavar="N",
+            help="at most N steps at once from now on (default: as it was started)",
+        ),
         arg("--wait", action="store_true"),
         json=True,
     )
@@ -217,7 +223,9 @@ def cmd_retry(args: Any) -> int:
     from rayline.cli.progress import follow
     from rayline.engine.records import ExecutionStatus
 
-    execution = _execution(args.execution_id).retry(detach=True)
+    execution = _execution(args.execution_id).retry(
+        detach=True, parallelism_config=parallelism(args.max_parallel)
+    )
     if not args.wait:
         if args.json:
             print_json({"execution_id": execution.id, "status": ExecutionStatus.EXECUTING.value})

@@ -7,7 +7,7 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from rayline.cli.arguments import add_group, arg, command, parse_pairs
+from rayline.cli.arguments import add_group, arg, command, parallelism, parse_pairs
 from rayline.cli.render import console, placement, print_json, table, when
 from rayline.errors import ParameterError, PipelineDefinitionError, UserInputError
 
@@ -58,6 +58,13 @@ def register(sub: Any) -> None:
             default=[],
             metavar="KEY=VALUE",
             help="a parameter value (repeatable)",
+        ),
+        arg("--version", type=int, help="run this stored version (default: the latest)"),
+        arg(
+            "--max-parallel",
+            type=int,
+            metavar="N",
+            help="at most N steps at once in this execution (overrides the pipeline's)",
         ),
         arg("--wait", action="store_true", help="show live progress until it ends"),
         json=True,
@@ -212,9 +219,14 @@ def cmd_start(args: Any) -> int:
     from rayline.engine.records import ExecutionStatus
     from rayline.pipelines import Pipeline
 
-    pipeline = Pipeline.load(args.name)
+    pipeline = Pipeline.load(args.name, version=args.version)
     parameters = dict(parse_pairs(args.parameter, option="-p", error=ParameterError))
-    execution = pipeline.start(parameters, detach=True)
+    execution = pipeline.start(
+        parameters,
+        version=args.version,
+        parallelism_config=parallelism(args.max_parallel),
+        detach=True,
+    )
     if args.json and not args.wait:
         print_json({"execution_id": execution.id, "status": ExecutionStatus.EXECUTING.value})
         return 0

@@ -124,7 +124,7 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
         record = execution.wait(raise_on_failure=False)
     elif out.is_terminal:
         with Live(_view(execution, pipeline), console=out, refresh_per_second=8) as live:
-            while not execution.describe().status.finished:
+            while not _ended(execution.describe()):
                 time.sleep(refresh_s)
                 live.update(_view(execution, pipeline))
             live.update(_view(execution, pipeline))
@@ -139,7 +139,7 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
                 detail = f"  {event.detail}" if event.detail else ""
                 what = event.status or event.kind  # events that are no status change: their kind
                 out.print(f"{when(event.at)}  {where:<28} {what}{detail}", highlight=False)
-            if record.status.finished:
+            if _ended(record):
                 break
             time.sleep(refresh_s)
     if as_json:
@@ -165,4 +165,19 @@ def follow(execution: Any, *, as_json: bool = False, refresh_s: float = 0.25) ->
         )
         if record.failure_reason:
             out.print(Text(f"reason: {record.failure_reason}", style="red"))
+        if not record.status.finished:
+            out.print(
+                Text(
+                    f"its driver ({record.driver}) is gone; resume it with: "
+                    f"rayline execution retry {record.id}",
+                    style="yellow",
+                )
+            )
     return 0 if record.status == ExecutionStatus.SUCCEEDED else 1
+
+
+def _ended(record: Any) -> bool:
+    """Finished, or nobody left to finish it (its driver died: following it would never end)."""
+    from rayline.executions import is_orphaned
+
+    return record.status.finished or is_orphaned(record)

@@ -188,5 +188,17 @@ class ParallelismConfiguration:
     max_parallel_execution_steps: int = 50
 
     def __post_init__(self) -> None:
-        if self.max_parallel_execution_steps < 1:
-            raise PipelineDefinitionError("max_parallel_execution_steps must be at least 1")
+        value = self.max_parallel_execution_steps
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PipelineDefinitionError(
+                f"max_parallel_execution_steps must be a whole number of at least 1; got {value!r}"
+            )
+
+
+def check_parallelism(config: Any) -> None:
+    """Refuse anything but a ``ParallelismConfiguration`` (or None) where one is expected."""
+    if config is not None and not isinstance(config, ParallelismConfiguration):
+        raise PipelineDefinitionError(
+            f"parallelism_config must be a ParallelismConfiguration (e.g. "
+            f"ParallelismConfiguration(max_parallel_execution_steps=4)); got {config!r}"
+        )

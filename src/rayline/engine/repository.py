@@ -91,8 +91,9 @@ class PipelineRepository:
         return [PipelineRecord(**r._mapping) for r in rows]
 
     def get_definition(self, name: str, version: int | None = None) -> tuple[int, str]:
+        latest = self.get_pipeline(name).latest_version
         if version is None:
-            version = self.get_pipeline(name).latest_version
+            version = latest
         with self.db.connect() as conn:
             definition = conn.execute(
                 sa.select(pipeline_versions.c.definition).where(
@@ -101,7 +102,10 @@ class PipelineRepository:
                 )
             ).scalar()
         if definition is None:
-            raise NotFoundError(f"pipeline {name!r} has no version {version}")
+            raise NotFoundError(
+                f"pipeline {name!r} has no version {version}; its versions are 1 to {latest} "
+                f"(rayline pipeline describe {name})"
+            )
         return version, definition
 
     def delete_pipeline(self, name: str) -> None:
@@ -130,6 +134,15 @@ class PipelineRepository:
             conn.execute(pipelines.delete().where(pipelines.c.name == name))
 
     # --- executions -------------------------------------------------------------------------
+    def set_max_parallel_steps(self, execution_id: str, value: int) -> None:
+        """How many steps of the execution may run at once, from its next (re)start."""
+        with self.db.begin() as conn:
+            conn.execute(
+                executions.update()
+                .where(executions.c.id == execution_id)
+                .values(max_parallel_steps=value)
+            )
+
     def create_execution(
         self,
         execution_id: str,

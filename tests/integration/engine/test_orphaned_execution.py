@@ -1,6 +1,6 @@
 """A real orphan: an execution started by ``rayline pipeline start`` (a detached driver) whose
 driver is killed with ``kill -9`` is shown as such by ``execution describe`` / ``list``, with the
-retry to run; the retry resumes it."""
+retry to run; waiting on it says so instead of hanging; the retry resumes it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from rayline import Pipeline
 from rayline.cli.main import main
 from rayline.definition.steps import ProcessingStep
+from rayline.errors import ExecutionFailedError
 from rayline.executions import Execution, is_orphaned
 
 pytestmark = pytest.mark.ray
@@ -73,10 +74,16 @@ def test_killed_driver_is_shown_with_the_retry_to_run(
     assert f"rayline execution retry {execution_id}" in listed["hint"]
     assert main(["execution", "list"]) == 0
     assert "Executing (driver gone)" in capsys.readouterr().out
+    # Waiting on it would never end: wait() and `execution wait` say so and how to go on.
+    with pytest.raises(ExecutionFailedError, match=r"driver .* is gone; resume it"):
+        execution.wait(timeout=30)
+    assert main(["execution", "wait", execution_id]) == 1
+    assert f"rayline execution retry {execution_id}" in " ".join(capsys.readouterr().out.split())
 
-    # What the hint says to run resumes it.
+    # What the hint says to run resumes it, with the parallelism it is given.
     release.touch()
-    assert main(["execution", "retry", execution_id]) == 0
+    assert main(["execution", "retry", execution_id, "--max-parallel", "3"]) == 0
+    assert execution.describe().max_parallel_steps == 3
     capsys.readouterr()
     assert execution.wait(timeout=120).status == "Succeeded"
     described = _json(capsys, "execution", "describe", execution_id)
