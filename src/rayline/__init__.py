@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "CacheConfig": "rayline.definition",
     "RetryPolicy": "rayline.definition",
     "ParallelismConfiguration": "rayline.definition",
+    "SelectiveExecutionConfig": "rayline.definition",
     "ExecutionVariables": "rayline.definition",
     "step": "rayline.definition.steps",
     # executions

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
+from rayline.definition.selective import SelectiveExecutionConfig
 from rayline.engine.records import PipelineRecord
 from rayline.errors import NotFoundError, PipelineDefinitionError
 from rayline.executions import Execution, launch
@@ -77,6 +78,7 @@ class Pipeline(PipelineDefinition):
         *,
         version: int | None = None,
         parallelism_config: ParallelismConfiguration | None = None,
+        selective_execution_config: SelectiveExecutionConfig | None = None,
         detach: bool = False,
         db_url: str | None = None,
     ) -> Execution:
@@ -86,6 +88,8 @@ class Pipeline(PipelineDefinition):
         runs; ``version=N`` runs stored version ``N`` as it was stored instead (nothing is
         upserted, and its parameters are the ones that apply). ``parallelism_config`` overrides
         the pipeline's ``ParallelismConfiguration`` for this execution.
+        ``selective_execution_config`` runs only the selected steps, taking their upstream steps
+        from a source execution (see ``rayline.definition.selective``); it is checked here.
 
         The steps run on Ray, driven by a thread of this process, or by a detached process
         with ``detach=True`` (the execution then outlives this one). ``parameters`` override
@@ -104,6 +108,13 @@ class Pipeline(PipelineDefinition):
             definition = PipelineDefinition.from_definition(text, name=self.name)
             values = resolve_parameters(list(definition.parameters), parameters)
         config = parallelism_config or definition.parallelism_config
+        selective = None
+        if selective_execution_config is not None:
+            from rayline.engine.selection import selective_request
+
+            selective = selective_request(
+                repo, self.name, definition.graph, selective_execution_config
+            )
         execution_id = uuid.uuid4().hex[:16]
         repo.create_execution(
             execution_id,
@@ -111,6 +122,7 @@ class Pipeline(PipelineDefinition):
             version,
             values,
             max_parallel_steps=config.max_parallel_execution_steps if config else None,
+            selective=selective,
         )
         launch(execution_id, db_url=repo.db.url, detach=detach)
         return Execution(execution_id, db_url=repo.db.url)

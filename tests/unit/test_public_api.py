@@ -28,6 +28,7 @@ EXPECTED = {
     "RaylineError",
     "RetryPolicy",
     "SchemaError",
+    "SelectiveExecutionConfig",
     "StepFailedError",
     "StepStatus",
     "UserInputError",

@@ -153,6 +153,10 @@ def cmd_describe(args: Any) -> int:
         f"elapsed {duration(record.elapsed_s)}"
     )
     out.print(f"parameters {record.parameters}")
+    if record.selective:
+        steps = ", ".join(s["StepName"] for s in record.selective["SelectedSteps"])
+        source = record.selective.get("SourcePipelineExecutionId") or "none"
+        out.print(f"selective  ran {steps}; upstream steps from execution {source}")
     if record.failure_reason:
         out.print(f"[red]reason     {record.failure_reason}[/]")
     return 0

@@ -66,6 +66,19 @@ def register(sub: Any) -> None:
             metavar="N",
             help="at most N steps at once in this execution (overrides the pipeline's)",
         ),
+        arg(
+            "--select",
+            action="append",
+            default=[],
+            metavar="STEP",
+            help="run only this step (repeatable): a selective execution; the selected steps' "
+            "upstream steps are taken from --source-execution",
+        ),
+        arg(
+            "--source-execution",
+            metavar="ID",
+            help="with --select: the execution to take upstream steps from (default: the latest)",
+        ),
         arg("--wait", action="store_true", help="show live progress until it ends"),
         json=True,
     )
@@ -225,6 +238,7 @@ def cmd_start(args: Any) -> int:
         parameters,
         version=args.version,
         parallelism_config=parallelism(args.max_parallel),
+        selective_execution_config=_selection(args),
         detach=True,
     )
     if args.json and not args.wait:
@@ -236,6 +250,18 @@ def cmd_start(args: Any) -> int:
         console().print(f"follow it with: rayline execution wait {execution.id}")
         return 0
     return follow(execution, as_json=args.json)
+
+
+def _selection(args: Any) -> Any:
+    if not args.select:
+        if args.source_execution:
+            raise UserInputError("--source-execution goes with --select STEP (the steps to run)")
+        return None
+    from rayline.definition.selective import SelectiveExecutionConfig
+
+    return SelectiveExecutionConfig(
+        selected_steps=args.select, source_pipeline_execution_id=args.source_execution
+    )
 
 
 def cmd_delete(args: Any) -> int:

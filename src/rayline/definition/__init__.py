@@ -32,6 +32,7 @@ from rayline.definition.parameters import (
 )
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.policies import CacheConfig, ParallelismConfiguration, RetryPolicy
+from rayline.definition.selective import SelectiveExecutionConfig
 
 __all__ = [
     "CacheConfig",
@@ -57,6 +58,7 @@ __all__ = [
     "ParameterString",
     "PipelineDefinition",
     "RetryPolicy",
+    "SelectiveExecutionConfig",
     "StepOutput",
     "StepProperty",
 ]

@@ -84,6 +84,8 @@ class ExecutionRecord:
     driver: str | None = None
     heartbeat_at: float | None = None
     mlflow_run_id: str | None = None
+    # A selective execution's steps and source (SelectiveExecutionConfig.to_request), or None.
+    selective: dict[str, Any] | None = None
 
     @property
     def elapsed_s(self) -> float | None:

@@ -151,6 +151,7 @@ class PipelineRepository:
         parameters: dict[str, Any],
         *,
         max_parallel_steps: int | None,
+        selective: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         now = time.time()
         with self.db.begin() as conn:
@@ -163,6 +164,7 @@ class PipelineRepository:
                     parameters=parameters,
                     created_at=now,
                     max_parallel_steps=max_parallel_steps,
+                    selective=selective,
                 )
             )
             _append_event(

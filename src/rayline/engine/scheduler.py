@@ -22,13 +22,14 @@ from typing import Any
 from rayline.config import settings
 from rayline.definition.expressions import resolve
 from rayline.definition.pipeline import PipelineDefinition
+from rayline.definition.selective import Selection
 from rayline.definition.steps.base import Step
 from rayline.engine.context import StepContext, StepResult, local_work_dir, output_uri
 from rayline.engine.listeners import notify
 from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
 from rayline.engine.repository import PipelineRepository
 from rayline.engine.resolution import CacheKeyResolver, ExecutionResolver, cache_key
-from rayline.errors import RaylineError
+from rayline.errors import ConflictError, RaylineError
 from rayline.step_kinds import STEP_KINDS, load
 from rayline.store.artifacts import ArtifactStore
 from rayline.store.db import Database
@@ -130,6 +131,8 @@ class Scheduler:
             else:
                 self.started_before[run.step_name] = run.attempts
         try:
+            if self.execution.selective:
+                self._apply_selection()
             from rayline.ray_connection import ensure_ray
 
             ensure_ray()
@@ -146,7 +149,7 @@ class Scheduler:
     def _loop(self) -> ExecutionStatus:
         import ray
 
-        pending = [n for n in self.order if n not in self.done]
+        pending = [n for n in self.order if n not in self.done and n not in self.skipped]
         last_beat = last_poll = time.monotonic()
         stopping = False
         while True:
@@ -286,30 +289,62 @@ class Scheduler:
         if hit is None or not all(self.store.exists(u) for u in hit.outputs.values()):
             return False
         source = hit.execution_id  # find_cached returns only runs that computed
+        self._adopt(step, hit, key=key, detail=f"cache hit: reused the run of execution {source}")
+        return True
+
+    def _adopt(self, step: Step, run: StepRunRecord, *, key: str | None, detail: str) -> None:
+        """Record ``run`` (another execution's success) as this execution's run of ``step``;
+        ``cached_from`` names the execution that computed it."""
+        source = run.cached_from or run.execution_id
         self._create_or_update(
             step,
             StepStatus.SUCCEEDED,
-            outputs=hit.outputs,
-            properties=hit.properties,
-            branch=hit.branch,
-            manifests=hit.manifests,
+            outputs=run.outputs,
+            properties=run.properties,
+            branch=run.branch,
+            manifests=run.manifests,
             cache_key=key,
             cached_from=source,
             attempts=0,
             started_at=time.time(),
-            logs=hit.logs,
-            detail=f"cache hit: reused the run of execution {source}",
+            logs=run.logs,
+            detail=detail,
         )
         self._done(
             step,
-            outputs=hit.outputs,
-            properties=hit.properties,
-            branch=hit.branch,
+            outputs=run.outputs,
+            properties=run.properties,
+            branch=run.branch,
             key=key,
             cached_from=source,
-            manifests=hit.manifests,
+            manifests=run.manifests,
         )
-        return True
+
+    def _apply_selection(self) -> None:
+        """A selective execution: take the selected steps' unselected upstream steps from the
+        source execution, and leave the other unselected steps out."""
+        plan = Selection.from_request(self.execution.selective, self.graph)
+        source_id = self.execution.selective["SourcePipelineExecutionId"]
+        self.skipped |= plan.skipped
+        source_runs = (
+            {r.step_name: r for r in self.repo.list_step_runs(source_id)} if source_id else {}
+        )
+        for name in self.order:
+            if name not in plan.reused or name in self.done:
+                continue
+            run = source_runs.get(name)
+            if run is None or run.status != StepStatus.SUCCEEDED:
+                # Checked when the execution started; the source may have been deleted since.
+                raise ConflictError(
+                    f"step {name!r} is upstream of a selected step but did not succeed in the "
+                    f"source execution {source_id}"
+                )
+            self._adopt(
+                self.graph.steps[name],
+                run,
+                key=run.cache_key,
+                detail=f"selective execution: taken from execution {source_id}",
+            )
 
     def _done(
         self,

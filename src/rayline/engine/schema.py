@@ -52,6 +52,8 @@ executions = sa.Table(
     sa.Column("driver", sa.String(256)),
     sa.Column("heartbeat_at", sa.Float),
     sa.Column("mlflow_run_id", sa.String(64)),
+    # SelectiveExecutionConfig as recorded (SourcePipelineExecutionId, SelectedSteps), or null
+    sa.Column("selective", sa.JSON),
 )
 
 
