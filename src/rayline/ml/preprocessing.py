@@ -167,9 +167,7 @@ def _preprocess(
 
         # A column expression runs vectorised on Arrow (a Python lambda would go row by row).
         ds = ds.filter(expr=col("is_deleted") == False)  # noqa: E712
-    dropped = set(STORE_COLUMNS) | set(drop_columns)
-    features = [c for c in schema_names if c not in dropped and c != label]
-    columns = [*features, label]
+    features, columns = _columns(schema_names, label, drop_columns)
     ds = ds.select_columns(columns).random_shuffle(seed=seed).materialize()
     train, validation, test = ds.split_proportionately(list(sizes[:2]))
 
@@ -233,9 +231,7 @@ def _preprocess_local(
         )
     if "is_deleted" in names:
         table = table.filter(pc.invert(pc.fill_null(table["is_deleted"], False)))
-    dropped = set(STORE_COLUMNS) | set(drop_columns)
-    features = [c for c in names if c not in dropped and c != label]
-    columns = [*features, label]
+    features, columns = _columns(names, label, drop_columns)
     table = table.select(columns)
     n = table.num_rows
     cuts = _split_indices(n, sizes)
@@ -268,6 +264,16 @@ def _preprocess_local(
         distributed=False,
         reason=reason,
     )
+
+
+def _columns(
+    names: list[str], label: str, drop_columns: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The features (source order, without the store's columns and ``drop_columns``) and the
+    output columns: the features, then the label."""
+    dropped = set(STORE_COLUMNS) | set(drop_columns)
+    features = [c for c in names if c not in dropped and c != label]
+    return features, [*features, label]
 
 
 def _check_label(label: str, names: list[str], source: object) -> None:
