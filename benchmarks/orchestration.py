@@ -2,13 +2,14 @@
 
 Runs, through rayline's public API: a 50-step chain of no-op function steps (caching on), a
 50-wide fan-out plus its gather, the chain again fully cached; and, in the same run, the same
-chain as plain chained Ray tasks (the floor). Every state change is recorded in the metadata DB
+chain as plain chained Ray tasks (the floor) and the fan-out as plain Ray tasks gathered by one
+more (the fan-out's floor). Every state change is recorded in the metadata DB
 (SQLite in a temporary RAYLINE_HOME unless RAYLINE_DB_URL is set).
 
     .venv/bin/python benchmarks/orchestration.py [--steps 50]
 
 Last line: {"chain_ms_per_step": …, "fanout_ms_per_step": …, "cached_rerun_s": …,
-"ray_floor_ms_per_step": …}
+"ray_floor_ms_per_step": …, "ray_fanout_floor_ms_per_step": …}
 """
 
 from __future__ import annotations
@@ -89,10 +90,20 @@ def main() -> None:
         value = ray.get(plain.remote(value))
     floor_s = time.perf_counter() - t
 
+    # The fan-out's floor: the same n independent tasks and one task gathering their results.
+    @ray.remote
+    def plain_gather(*values):
+        return sum(values)
+
+    t = time.perf_counter()
+    total = ray.get(plain_gather.remote(*[plain.remote(i - 1) for i in range(n)]))
+    fanout_floor_s = time.perf_counter() - t
+    assert total == sum(range(n))
+
     print(
         f"chain: {n} steps in {chain_s:.3f} s; fan-out: {n}+1 steps in {fanout_s:.3f} s; "
         f"cached re-run: {cached_s:.3f} s ({events} events recorded); "
-        f"plain Ray chain: {floor_s:.3f} s"
+        f"plain Ray chain: {floor_s:.3f} s; plain Ray fan-out: {fanout_floor_s:.3f} s"
     )
     print(
         json.dumps(
@@ -101,6 +112,7 @@ def main() -> None:
                 "fanout_ms_per_step": round(fanout_s / (n + 1) * 1000, 2),
                 "cached_rerun_s": round(cached_s, 3),
                 "ray_floor_ms_per_step": round(floor_s / n * 1000, 2),
+                "ray_fanout_floor_ms_per_step": round(fanout_floor_s / (n + 1) * 1000, 2),
             }
         )
     )
