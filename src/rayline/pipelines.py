@@ -156,7 +156,7 @@ class Pipeline(PipelineDefinition):
         from rayline.engine.repository import open_repository
 
         repo = open_repository(db_url)
-        _require_stored(repo, self.name)
+        repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
         return _cache_entries(repo, self, step, now=time.time())
 
     def invalidate_cache(
@@ -168,7 +168,7 @@ class Pipeline(PipelineDefinition):
         from rayline.engine.repository import open_repository
 
         repo = open_repository(db_url)
-        _require_stored(repo, self.name)
+        repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
         # Entries and invalidation share one instant: a run ending after it is not dropped,
         # and is not counted either.
         now = time.time()
@@ -205,29 +205,13 @@ def delete_pipeline(name: str) -> None:
 def cache_entries(pipeline_name: str, step: str | None = None) -> list[CacheEntry]:
     """The cache entries of the stored pipeline ``pipeline_name`` (its latest version's cache
     windows), as ``Pipeline.cache_entries`` returns them."""
-    return _load_stored(pipeline_name).cache_entries(step)
+    return Pipeline.load(pipeline_name).cache_entries(step)
 
 
 def invalidate_cache(pipeline_name: str, step: str | None = None) -> list[CacheEntry]:
     """Drop the cache entries of the stored pipeline ``pipeline_name`` (only step ``step``'s,
     if given), as ``Pipeline.invalidate_cache`` does; returns the entries dropped."""
-    return _load_stored(pipeline_name).invalidate_cache(step)
-
-
-def _load_stored(name: str) -> Pipeline:
-    from rayline.engine.repository import open_repository
-
-    _require_stored(open_repository(), name)
-    return Pipeline.load(name)
-
-
-def _require_stored(repo: PipelineRepository, name: str) -> None:
-    names = [p.name for p in repo.list_pipelines()]
-    if name not in names:
-        raise NotFoundError(
-            f"pipeline {name!r} does not exist; stored pipelines: {', '.join(names) or 'none'} "
-            "(store one with `rayline pipeline upsert FILE` or Pipeline(...).upsert())"
-        )
+    return Pipeline.load(pipeline_name).invalidate_cache(step)
 
 
 def _cache_entries(

@@ -79,9 +79,10 @@ class PipelineRepository:
         with self.db.connect() as conn:
             row = conn.execute(sa.select(pipelines).where(pipelines.c.name == name)).first()
         if row is None:
+            stored = ", ".join(p.name for p in self.list_pipelines()) or "none"
             raise NotFoundError(
-                f"pipeline {name!r} does not exist; create it with `rayline pipeline upsert FILE` "
-                "or Pipeline(...).upsert()"
+                f"pipeline {name!r} does not exist; stored pipelines: {stored} (create it with "
+                "`rayline pipeline upsert FILE` or Pipeline(...).upsert())"
             )
         return PipelineRecord(**row._mapping)
 
@@ -91,9 +92,8 @@ class PipelineRepository:
         return [PipelineRecord(**r._mapping) for r in rows]
 
     def get_definition(self, name: str, version: int | None = None) -> tuple[int, str]:
-        latest = self.get_pipeline(name).latest_version
         if version is None:
-            version = latest
+            version = self.get_pipeline(name).latest_version
         with self.db.connect() as conn:
             definition = conn.execute(
                 sa.select(pipeline_versions.c.definition).where(
@@ -102,6 +102,7 @@ class PipelineRepository:
                 )
             ).scalar()
         if definition is None:
+            latest = self.get_pipeline(name).latest_version  # raises if there is no pipeline
             raise NotFoundError(
                 f"pipeline {name!r} has no version {version}; its versions are 1 to {latest} "
                 f"(rayline pipeline describe {name})"
