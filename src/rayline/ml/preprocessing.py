@@ -119,9 +119,11 @@ def preprocess(
             f"train/validation/test sizes {sizes} must be positive and sum to 1 "
             "(e.g. 0.6, 0.2, 0.2)"
         )
-    table = None
+    # A feature group's rows are read into memory either way: once, for whichever path runs.
+    group = _group_table(source) if isinstance(source, FeatureGroupSource) else None
     if distributed is not True:
-        table, rows = _small_input(source, limit=None if distributed is False else LOCAL_MAX_ROWS)
+        limit = None if distributed is False else LOCAL_MAX_ROWS
+        table, rows = _small_input(source, group, limit=limit)
         if table is not None:
             reason = (
                 "distributed=False: in this process"
@@ -143,7 +145,7 @@ def preprocess(
     saved_order = context.execution_options.preserve_order
     context.execution_options.preserve_order = True
     try:
-        result = _preprocess(source, label, output_dirs, sizes, seed, drop_columns)
+        result = _preprocess(source, group, label, output_dirs, sizes, seed, drop_columns)
         return replace(result, reason=reason)
     finally:
         context.execution_options.preserve_order = saved_order
@@ -151,6 +153,7 @@ def preprocess(
 
 def _preprocess(
     source: str | Path | FeatureGroupSource,
+    group: Any,
     label: str,
     output_dirs: dict[str, str | Path],
     sizes: tuple[float, float, float],
@@ -159,7 +162,7 @@ def _preprocess(
 ) -> PreprocessingResult:
     from ray.data.preprocessors import StandardScaler
 
-    ds = _read_group(source) if isinstance(source, FeatureGroupSource) else _read_parquet(source)
+    ds = _group_dataset(group) if group is not None else _read_parquet(source)
     schema_names = list(ds.schema().names)
     _check_label(label, schema_names, source)
     if "is_deleted" in schema_names:
@@ -189,14 +192,16 @@ def _preprocess(
     )
 
 
-def _small_input(source: str | Path | FeatureGroupSource, *, limit: int | None) -> tuple[Any, int]:
-    """``source`` as one pyarrow Table when it has at most ``limit`` rows (None: any size),
-    else ``(None, rows)``; counting a Parquet input reads only its footers."""
+def _small_input(
+    source: str | Path | FeatureGroupSource, group: Any, *, limit: int | None
+) -> tuple[Any, int]:
+    """``source`` (``group``: a feature group's rows, already read) as one pyarrow Table when it
+    has at most ``limit`` rows (None: any size), else ``(None, rows)``; counting a Parquet input
+    reads only its footers."""
     import pyarrow.dataset as pads
 
-    if isinstance(source, FeatureGroupSource):
-        table = _group_table(source)
-        return (table if limit is None or table.num_rows <= limit else None), table.num_rows
+    if group is not None:
+        return (group if limit is None or group.num_rows <= limit else None), group.num_rows
     _check_exists(source)
     filesystem, path = filesystem_for(source)
     dataset = pads.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive")
@@ -225,10 +230,7 @@ def _preprocess_local(
     import pyarrow.parquet as pq
 
     names = list(table.column_names)
-    if label not in names:
-        raise SchemaError(
-            f"label column {label!r} is not in {source} (columns: {', '.join(names)})"
-        )
+    _check_label(label, names, source)
     if "is_deleted" in names:
         table = table.filter(pc.invert(pc.fill_null(table["is_deleted"], False)))
     features, columns = _columns(names, label, drop_columns)
@@ -324,13 +326,11 @@ def _read_parquet(source: str | Path) -> Any:
 _GROUP_BLOCK_ROWS = 100_000
 
 
-def _read_group(source: FeatureGroupSource) -> Any:
-    """The group's rows as a Ray Dataset: one DuckDB query over the committed offline files
-    (the latest non-deleted record per identifier, or every version with ``history``), sorted by
-    identifier and event time so the same store gives the same blocks."""
+def _group_dataset(table: Any) -> Any:
+    """A feature group's rows (``_group_table``) as a Ray Dataset of fixed-size blocks, so the
+    same store gives the same blocks."""
     import ray.data
 
-    table = _group_table(source)
     blocks = [
         table.slice(start, _GROUP_BLOCK_ROWS)
         for start in range(0, table.num_rows, _GROUP_BLOCK_ROWS)
@@ -339,7 +339,9 @@ def _read_group(source: FeatureGroupSource) -> Any:
 
 
 def _group_table(source: FeatureGroupSource) -> Any:
-    """The group's rows (see ``_read_group``) as one pyarrow Table."""
+    """The group's rows as one pyarrow Table: one DuckDB query over the committed offline files
+    (the latest non-deleted record per identifier, or every version with ``history``), sorted by
+    identifier and event time."""
     from rayline.featurestore import FeatureGroup, create_dataset
 
     group = FeatureGroup(source.name, db_url=source.db_url)
