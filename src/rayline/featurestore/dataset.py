@@ -196,12 +196,18 @@ class DatasetBuilder:
         # Order comes from an explicit ORDER BY; without this setting DuckDB keeps every
         # intermediate in scan order, which costs about a third of a 1M-row join.
         con.execute("SET preserve_insertion_order = false")
+        # Point-in-time joins dedupe through the ASOF key (``_KEY``); only they need it.
+        asof = self.point_in_time and not self.include_duplicated
+
+        def base_src(rows: str) -> str:
+            return f"base_src AS ({_keyed(rows, latest=True) if asof else rows})"
+
         ctes = []
         if isinstance(self.base, FeatureGroupDescription):
             desc = self.base
             offline.create_view(con, desc, "base_offline", db=db, distinct=distinct)
             records = self._records_sql(desc, "base_offline", params, for_base=True)
-            ctes.append(f"base_src AS ({_keyed(records, latest=True)})")
+            ctes.append(base_src(records))
             base_cols = list(desc.feature_names)
             base_et = _ET
         else:
@@ -221,8 +227,7 @@ class DatasetBuilder:
             et_expr = (
                 _seconds_expr(quote(et), table.schema.field(et).type) if et else "NULL::DOUBLE"
             )
-            rows = f"SELECT *, {et_expr} AS {_ET} FROM base_input"
-            ctes.append(f"base_src AS ({_keyed(rows, latest=True)})")
+            ctes.append(base_src(f"SELECT *, {et_expr} AS {_ET} FROM base_input"))
             base_et = _ET
         select_cols = [f"b.{quote(c)}" for c in base_cols]
         taken = set(base_cols)
@@ -236,7 +241,6 @@ class DatasetBuilder:
                 )
             join_db = db if join.db_url == self.db_url else open_database(join.db_url)
             offline.create_view(con, join.desc, f"{alias}_offline", db=join_db, distinct=distinct)
-            asof = self.point_in_time and not self.include_duplicated
             records = self._records_sql(
                 join.desc, f"{alias}_offline", params, for_base=False, dedup=not asof
             )
