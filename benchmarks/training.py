@@ -118,6 +118,22 @@ def training_step(paths: dict[str, Path], **trainer_options):
     )  # fmt: skip
 
 
+def tuning_step(paths: dict[str, Path], trials: int, **trainer_options):
+    """A Bayesian TuningStep of ``trials`` trials (2 at a time) over ``ranges()``."""
+    from rayline.ml import TuningStep, XGBoostTrainer
+
+    return TuningStep(
+        "Tune",
+        trainer=XGBoostTrainer(label="PRICE", num_boost_round=ROUNDS, **trainer_options),
+        hyperparameter_ranges=ranges(),
+        objective_metric="validation:rmse",
+        strategy="Bayesian",
+        max_jobs=trials,
+        max_parallel_jobs=2,
+        inputs={"train": str(paths["train"]), "validation": str(paths["validation"])},
+    )
+
+
 def ranges():
     from rayline.ml import ContinuousParameter, IntegerParameter
 
@@ -233,7 +249,6 @@ def main() -> None:
     big = write_split(tmp / "big", args.rows, args.rows // 10)
     small = write_split(tmp / "small", 10_000, 2_000)
 
-    from rayline.ml import TuningStep, XGBoostTrainer
     from rayline.ray_connection import ensure_ray
 
     ensure_ray()
@@ -246,16 +261,7 @@ def main() -> None:
     def keep(name: str, seconds: float) -> None:
         best[name] = min(seconds, best.get(name, float("inf")))
 
-    tune = TuningStep(
-        "Tune",
-        trainer=XGBoostTrainer(label="PRICE", num_boost_round=ROUNDS),
-        hyperparameter_ranges=ranges(),
-        objective_metric="validation:rmse",
-        strategy="Bayesian",
-        max_jobs=args.trials,
-        max_parallel_jobs=2,
-        inputs={"train": str(small["train"]), "validation": str(small["validation"])},
-    )
+    tune = tuning_step(small, args.trials)
     for _ in range(args.repeat):
         keep("plain_xgb_1m_s", plain_xgb(big))
         seconds, execution = run_pipeline("bench-train-1m", training_step(big))
@@ -279,17 +285,8 @@ def main() -> None:
             file=sys.stderr,
         )
     if args.distributed_trials:
-        distributed_tune = TuningStep(
-            "Tune",
-            trainer=XGBoostTrainer(
-                label="PRICE", num_boost_round=ROUNDS, num_workers=2, distributed=True
-            ),
-            hyperparameter_ranges=ranges(),
-            objective_metric="validation:rmse",
-            strategy="Bayesian",
-            max_jobs=args.distributed_trials,
-            max_parallel_jobs=2,
-            inputs={"train": str(small["train"]), "validation": str(small["validation"])},
+        distributed_tune = tuning_step(
+            small, args.distributed_trials, num_workers=2, distributed=True
         )
         seconds, execution = run_pipeline("bench-tune-10k-dist", distributed_tune)
         run = execution.step("Tune")

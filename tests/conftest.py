@@ -55,6 +55,17 @@ def s3_artifacts(rayline_home, s3_bucket, monkeypatch):
     return uri
 
 
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    """Poll ``predicate`` every 0.1 s until it is true; fail the test after ``timeout``."""
+    import time
+
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
 def free_port_block() -> int:
     """A port P with P, P+404 and P+1101 free (Serve's frontend, HAProxy stats and metrics)."""
     import socket

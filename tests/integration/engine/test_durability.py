@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_for
 
 from rayline import Pipeline
 from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
@@ -31,14 +32,6 @@ if sys.argv[2] == "slow" and not (log.parent / "resume-now").exists():
 for out in ctx.outputs.values():
     (out / "done.txt").write_text(sys.argv[2])
 """
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 def test_kill_driver_then_resume_keeps_succeeded_steps(
@@ -69,7 +62,7 @@ def test_kill_driver_then_resume_keeps_succeeded_steps(
     monkeypatch.setenv("RAY_ADDRESS", ray_session.get_runtime_context().gcs_address)
     execution = pipeline.start(detach=True)
     # Kill the driver once Slow really runs (its worker wrote to the log), not merely submitted.
-    _wait_for(lambda: log.is_file() and "slow" in log.read_text().split())
+    wait_for(lambda: log.is_file() and "slow" in log.read_text().split())
     driver = execution.describe().driver
     os.kill(int(driver.rsplit(":", 1)[1]), signal.SIGKILL)
     time.sleep(0.5)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
+from tests.conftest import wait_for
 
 from rayline import Pipeline
 from rayline.cli.main import main
@@ -29,14 +29,6 @@ deadline = time.time() + 120
 while not release.exists() and time.time() < deadline:
     time.sleep(0.1)
 """
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 def _json(capsys, *argv: str):
@@ -59,11 +51,11 @@ def test_killed_driver_is_shown_with_the_retry_to_run(
     # Claimed for the detached driver at once: not taken for an orphan while it starts up.
     assert _json(capsys, "execution", "describe", execution_id)["driver_alive"] is True
 
-    _wait_for(started.is_file)  # the step really runs
+    wait_for(started.is_file)  # the step really runs
     execution = Execution(execution_id)
     assert _json(capsys, "execution", "describe", execution_id)["driver_alive"] is True
     os.kill(int(execution.describe().driver.rsplit(":", 1)[1]), signal.SIGKILL)
-    _wait_for(lambda: is_orphaned(execution.describe()), timeout=10)
+    wait_for(lambda: is_orphaned(execution.describe()), timeout=10)
 
     assert main(["execution", "describe", execution_id]) == 0
     out = " ".join(capsys.readouterr().out.split())
