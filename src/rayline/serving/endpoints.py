@@ -104,10 +104,14 @@ class Endpoints:
         wait: bool = True,
         timeout: float = 120.0,
     ) -> Endpoint:
-        """Serve another Approved version: replicas load it and swap, no request is dropped.
+        """Serve another Approved version: no request is dropped.
 
-        ``resources`` moves the replicas (``{}``: anywhere); Serve starts new replicas where
-        they now belong and stops the old ones once the new ones answer.
+        Like SageMaker's blue/green update, the endpoint gets one replica more for the update:
+        Serve starts it with the new version, then moves the others over one at a time while
+        the rest answer, and the extra one goes once all serve the new version (the cluster
+        needs room for one more replica meanwhile). ``resources`` moves the replicas (``{}``:
+        anywhere). ``wait=False`` skips the extra replica: the replicas swap models in place,
+        and a one-replica endpoint stops answering for the moment its replica reloads.
         """
         package = self._approved(model)
         placement = None if resources is None else check_resources(resources)
@@ -141,6 +145,10 @@ class Endpoints:
                 detail=f"from {current.model_version}",
             )
             self.registry.record_deployment(conn, name, package)
+        if wait:
+            # Serve updates a deployment one replica at a time and routes only to RUNNING
+            # replicas; with one replica, that one would stop answering while it reloads.
+            self._deploy(name, package, wait=True, timeout=timeout, surge=True, record=False)
         return self._deploy(name, package, wait=wait, timeout=timeout)
 
     def delete(self, name: str, *, wait: bool = True, timeout: float = 60.0) -> None:
@@ -262,10 +270,21 @@ class Endpoints:
     def _package(self, endpoint: Endpoint) -> ModelPackage:
         return self.registry.describe(endpoint.model_package_group, endpoint.model_package_version)
 
-    def _deploy(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> Endpoint:
+    def _deploy(
+        self,
+        name: str,
+        package: ModelPackage,
+        *,
+        wait: bool,
+        timeout: float,
+        surge: bool = False,
+        record: bool = True,
+    ) -> Endpoint:
+        """Apply the endpoints' Serve config and wait until ``name`` serves ``package``;
+        ``surge``: with one replica more than its record says."""
         try:
             ray_serve.connect(allow_process_local=self.allow_process_local)
-            blocked = self._apply()
+            blocked = self._apply(surge=name if surge else None)
         except Exception as exc:
             self._fail(name, str(exc))
             raise
@@ -277,22 +296,39 @@ class Endpoints:
             )
             self._fail(name, reason)
             raise ConflictError(f"endpoint {name!r} cannot be deployed: {reason}")
-        self._wait_ready(name, package, wait=wait, timeout=timeout)
+        self._wait_ready(name, package, wait=wait, timeout=timeout, surge=surge, record=record)
         return self.describe(name, probe=False)
 
-    def _apply(self) -> set[str]:
+    def _apply(self, *, surge: str | None = None) -> set[str]:
         """Deploy rayline's applications (one per active endpoint), leaving others alone;
-        returns the endpoints another application's name or route blocked."""
-        apps = [
-            ray_serve.app_config(e.name, e.config, _user_config(e.name, self._package(e)))
-            for e in self.repository.active()
-        ]
+        returns the endpoints another application's name or route blocked. Endpoint ``surge``
+        gets one replica more than its record says."""
+        apps = []
+        for e in self.repository.active():
+            config = dict(e.config)
+            if e.name == surge:
+                config["replicas"] = int(config.get("replicas", 1)) + 1
+            apps.append(
+                ray_serve.app_config(e.name, config, _user_config(e.name, self._package(e)))
+            )
         # Every recorded endpoint is rayline's to change, also one being deleted.
         return ray_serve.apply(apps, owned=set(self.repository.names()))
 
-    def _wait_ready(self, name: str, package: ModelPackage, *, wait: bool, timeout: float) -> None:
+    def _wait_ready(
+        self,
+        name: str,
+        package: ModelPackage,
+        *,
+        wait: bool,
+        timeout: float,
+        surge: bool = False,
+        record: bool = True,
+    ) -> None:
+        """Wait until Serve runs ``name``'s replicas (one more with ``surge``), all at its
+        config, and the endpoint answers with ``package``; ``record``: mark it InService."""
         if not wait:
             return
+        replicas = int(self.repository.get(name).config.get("replicas", 1)) + int(surge)
         url = ray_serve.endpoint_url(name)
         deadline = time.monotonic() + timeout
         while True:
@@ -300,13 +336,23 @@ class Endpoints:
             if status in ("DEPLOY_FAILED", "UNHEALTHY"):
                 self._fail(name, message or status)
                 raise BackendError(f"endpoint {name!r} failed to deploy: {message or status}")
-            if status == "RUNNING" and probe_version(url) == package.ref:
+            # RUNNING alone may still be the state before the apply; the replica count and
+            # the version answering tell the new config has been rolled out.
+            if (
+                status == "RUNNING"
+                and probe_version(url) == package.ref
+                and ray_serve.running_replicas(name) == replicas
+            ):
                 break
             if time.monotonic() > deadline:
                 reason = f"not ready after {timeout:.0f} s (Serve status {status}: {message})"
+                if surge:
+                    reason += "; an update needs room on the cluster for one more replica"
                 self._fail(name, reason)
                 raise BackendError(f"endpoint {name!r} is {reason}")
             time.sleep(0.1)
+        if not record:
+            return
         with self.repository.transaction() as conn:
             self.repository.update(
                 conn, name, status=EndpointStatus.IN_SERVICE, failure_reason=None

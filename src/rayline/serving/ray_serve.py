@@ -242,13 +242,15 @@ def app_statuses() -> dict[str, tuple[str, str]]:
 
 def replica_nodes(app: str) -> list[str]:
     """The Ray nodes (ids) the replicas of application ``app`` run on, distinct and sorted."""
+    return sorted({r["node_id"] for r in _replicas(app) if r.get("node_id")})
+
+
+def running_replicas(app: str) -> int:
+    """How many replicas of application ``app`` are RUNNING (serving requests) now."""
+    return sum(1 for r in _replicas(app) if r.get("state") == "RUNNING")
+
+
+def _replicas(app: str) -> list[dict[str, Any]]:
     details = ensure_serve().get_serve_details()
     deployments = ((details.get("applications") or {}).get(app) or {}).get("deployments") or {}
-    return sorted(
-        {
-            replica["node_id"]
-            for deployment in deployments.values()
-            for replica in deployment.get("replicas") or []
-            if replica.get("node_id")
-        }
-    )
+    return [r for d in deployments.values() for r in d.get("replicas") or []]
