@@ -142,7 +142,8 @@ def committed_hash(run: StepRunRecord, output: str, store: ArtifactStore) -> str
 
 
 def cache_key(step: Step, resolver: CacheKeyResolver) -> str:
-    """SHA-256 over the step's kind, resolved arguments, code content and input file content."""
+    """SHA-256 over the step's kind, resolved arguments, code content (a ``source_dir``'s every
+    file), input file content and Ray ``runtime_env``."""
     resolved = resolve(step, resolver)
     code = step.code_ref()
     material = {
@@ -151,6 +152,8 @@ def cache_key(step: Step, resolver: CacheKeyResolver) -> str:
         "code": code.cache_identity if code else None,
         "files": {p: content_hash(to_path(p)) for p in step.local_files()},
     }
+    if step.runtime_env:  # only when set, so the keys of steps without one stay as they were
+        material["runtime_env"] = step.runtime_env
     blob = json.dumps(material, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

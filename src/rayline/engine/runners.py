@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rayline.definition.expressions import resolve
+from rayline.definition.source_dirs import SourceDirRef
 from rayline.definition.steps import ConditionStep, FailStep, FunctionStep, ProcessingStep
 from rayline.engine.context import ProcessingContext, StepContext, StepResult
 from rayline.engine.environment import process_state
+from rayline.engine.staging import materialize_source_dir
 from rayline.errors import NotFoundError, StepFailedError
 from rayline.store.artifacts import open_artifact_store
 
@@ -42,12 +44,25 @@ def run_processing(step: ProcessingStep, ctx: StepContext) -> StepResult:
     env.update({f"RAYLINE_OUTPUT_{n.upper()}": str(p) for n, p in ctx.outputs.items()})
     store = open_artifact_store(ctx.artifact_uri)
     ref = step.code_ref()
-    with process_state(env=env, cwd=ctx.work_dir):
+    cwd, import_root = ctx.work_dir, None
+    if isinstance(ref, SourceDirRef):
+        # The directory is the script's working directory and import root, as SageMaker's
+        # unpacked source_dir is.
+        try:
+            cwd = import_root = materialize_source_dir(ref, ctx.work_dir / "code", store=store)
+        except NotFoundError as exc:
+            raise StepFailedError(
+                f"step {step.name!r}: {exc}; upsert the pipeline again to store it"
+            ) from None
+    with process_state(env=env, cwd=cwd, import_root=import_root):
         if step.code is not None:
             # Run the snapshot under the script's own file name so tracebacks read naturally.
-            script = ctx.work_dir / "code" / Path(ref.path).name
-            script.parent.mkdir(parents=True, exist_ok=True)
-            script.write_bytes(_code(store, f"{ref.sha256}.py"))
+            if import_root is not None:
+                script = import_root / ref.entry_point
+            else:
+                script = ctx.work_dir / "code" / Path(ref.path).name
+                script.parent.mkdir(parents=True, exist_ok=True)
+                script.write_bytes(_code(store, f"{ref.sha256}.py"))
             sys.argv = [str(script), *args]
             try:
                 runpy.run_path(str(script), run_name="__main__")

@@ -493,6 +493,10 @@ class Scheduler:
         options.setdefault("num_cpus", 0)
         if step.resources:  # placement: the custom Ray resources the step asks for
             options["resources"] = {**options.get("resources", {}), **step.resources}
+        if step.runtime_env:  # the step's pip requirements and env vars, over its kind's
+            from rayline.engine.environment import task_runtime_env
+
+            options["runtime_env"] = task_runtime_env(options.get("runtime_env"), step.runtime_env)
         ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
             STEP_KINDS[step.kind].runner, resolved, ctx
         )
@@ -507,6 +511,12 @@ class Scheduler:
             outcome = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
             self._record_step(run.name, StepStatus.STOPPED)
+            return
+        except ray.exceptions.RuntimeEnvSetupError as exc:  # its pip requirements, say
+            from rayline.engine.environment import runtime_env_failure
+
+            reason = runtime_env_failure(run.name, exc)
+            self._after_failure(step, run, reason, ("RuntimeEnvSetupError",), None, "")
             return
         except (
             ray.exceptions.WorkerCrashedError,

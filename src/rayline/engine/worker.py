@@ -96,8 +96,9 @@ def run_step(runner_target: str, step: Any, ctx: StepContext) -> StepOutcome:
         finally:
             if store.local_path(store.uri) is None:  # node scratch: everything is uploaded
                 shutil.rmtree(work_dir, ignore_errors=True)
-            else:  # inputs downloaded from an object store into the attempt's folder
+            else:  # inputs downloaded from an object store, and the unpacked code, go
                 shutil.rmtree(work_dir / "input", ignore_errors=True)
+                shutil.rmtree(work_dir / "code", ignore_errors=True)
 
 
 def _failed(exc: BaseException, logs: str) -> StepOutcome:

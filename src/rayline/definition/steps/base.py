@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from rayline.definition.expressions import StepOutputs, StepProperties, from_request
 from rayline.definition.policies import CacheConfig, RetryPolicy
+from rayline.definition.runtime_envs import checked_runtime_env
 from rayline.errors import PipelineDefinitionError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,255}$")
@@ -22,6 +23,7 @@ _COMMON = (
     "display_name",
     "description",
     "resources",
+    "runtime_env",
 )
 
 # Ray's built-in resources, which a step sets with its own options (num_cpus, num_gpus), not as
@@ -93,6 +95,13 @@ class Step:
     definition (``RayResources``) and is no part of the cache key: where a step runs does not
     change what it computes.
 
+    Every step also takes ``runtime_env``, Ray's runtime environment of its task: its own pip
+    requirements and environment variables (``{"pip": ["tabulate"], "env_vars": {"K": "v"}}``,
+    checked by ``rayline.definition.runtime_envs``), merged with what the engine and the kind
+    set. It is recorded in the definition (``RayRuntimeEnv``) and is part of the cache key: the
+    packages and settings a step runs with can change what it computes. A kind the scheduler
+    runs itself starts no task, so it has no runtime environment to apply.
+
     The contract between a kind and the rest of rayline: graph, validation, scheduler and lineage
     ask the step, never its kind.
 
@@ -119,6 +128,8 @@ class Step:
     description: str | None = no_resolve(default=None)
     # Placement: custom Ray resources of the step's task (see the class docstring).
     resources: dict[str, float] = no_resolve(default_factory=dict)
+    # Ray's runtime_env of the step's task: pip requirements and env vars (see the docstring).
+    runtime_env: dict[str, Any] = no_resolve(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -129,6 +140,7 @@ class Step:
         object.__setattr__(self, "depends_on", tuple(self.depends_on or ()))
         object.__setattr__(self, "retry_policies", tuple(self.retry_policies or ()))
         object.__setattr__(self, "resources", _checked_resources(self.name, self.resources))
+        object.__setattr__(self, "runtime_env", checked_runtime_env(self.name, self.runtime_env))
 
     # --- what the DSL exposes ---------------------------------------------------------------
     @property
@@ -217,6 +229,8 @@ class Step:
             out["Description"] = self.description
         if self.resources:
             out["RayResources"] = dict(self.resources)
+        if self.runtime_env:
+            out["RayRuntimeEnv"] = dict(self.runtime_env)
         files = self.declared_property_files()
         if files:
             out["PropertyFiles"] = [pf.to_request() for pf in files]
@@ -243,6 +257,7 @@ def common_from_request(request: dict[str, Any]) -> dict[str, Any]:
         "display_name": request.get("DisplayName"),
         "description": request.get("Description"),
         "resources": dict(request.get("RayResources", {})),
+        "runtime_env": dict(request.get("RayRuntimeEnv", {})),
     }
 
 

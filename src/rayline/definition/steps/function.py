@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from rayline.definition.expressions import Expression, StepProperty, to_request
 from rayline.definition.policies import CacheConfig, RetryPolicy
+from rayline.definition.runtime_envs import checked_runtime_env
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.definition.steps.processing import function_ref
 
@@ -126,6 +127,7 @@ def step(
     num_cpus: float = 1,
     num_gpus: float = 0,
     resources: dict[str, float] | None = None,
+    runtime_env: dict[str, Any] | None = None,
     display_name: str | None = None,
     description: str | None = None,
     dependencies: tuple[Any, ...] = (),
@@ -136,7 +138,9 @@ def step(
     (counted per decorated function, so build a pipeline once per process and reuse it).
     The function runs in a Ray task; its arguments and return value must pickle, and a
     JSON-serialisable return value is stored in the metadata DB. ``resources`` places the
-    task with custom Ray resources (``{"worker": 0.1}``).
+    task with custom Ray resources (``{"worker": 0.1}``); ``runtime_env`` gives it Ray's
+    runtime environment: pip requirements and environment variables
+    (``{"pip": ["tabulate"], "env_vars": {"MODE": "fast"}}``), part of the cache key.
 
     The step's cache key covers the function's source and the source of the code it uses in
     your own modules (followed through the names it reads, transitively; library code is not
@@ -147,6 +151,7 @@ def step(
     def decorate(func: Callable[..., Any]) -> Callable[..., FunctionStep]:
         base = name or func.__name__
         calls = itertools.count(1)
+        checked_runtime_env(base, runtime_env)  # a bad one fails at the decorator, not a call
 
         @functools.wraps(func)
         def make_step(*args: Any, **kwargs: Any) -> FunctionStep:
@@ -162,6 +167,7 @@ def step(
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,
                 resources=dict(resources or {}),
+                runtime_env=dict(runtime_env or {}),
                 display_name=display_name,
                 description=description,
                 dependencies=tuple(dependencies),

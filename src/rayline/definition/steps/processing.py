@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from rayline.definition.code_deps import dependency_source
 from rayline.definition.expressions import Expression, StepOutput, to_request
+from rayline.definition.source_dirs import SourceDirRef, directory_snapshot, source_dir_ref
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
 
@@ -74,6 +75,14 @@ class ProcessingStep(Step):
     its inputs and output directories through ``rayline.processing_context()`` (or the
     ``RAYLINE_INPUT_<DEST>`` / ``RAYLINE_OUTPUT_<NAME>`` environment variables).
 
+    ``source_dir`` ships a whole code directory, as SageMaker's ``source_dir``: ``code`` then
+    names the entry script inside it (``code="preprocess.py", source_dir="src/"``). The
+    directory is snapshotted by content when the pipeline is upserted (every file's content is
+    part of the cache key; ``__pycache__``, ``.git`` and ``*.pyc`` are left out) and unpacked on
+    the node that runs the step, where it is the script's working directory and import root.
+    ``env`` sets environment variables for the script (SageMaker's processor ``env``);
+    ``runtime_env`` (every step's) adds pip requirements and variables through Ray.
+
     >>> prep = ProcessingStep("Prep", code="scripts/preprocess.py",
     ...     arguments=["--train_size", "0.6"],
     ...     inputs=[ProcessingInput(source="data/raw.csv", destination="raw")],
@@ -92,6 +101,8 @@ class ProcessingStep(Step):
     num_gpus: float = no_resolve(default=0)
     env: dict[str, str] = field(default_factory=dict)
     function_ref: CodeRef | None = no_resolve(default=None)
+    # The step's code directory (see the class docstring); ``code`` is its entry script.
+    source_dir: str | None = no_resolve(default=None)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,6 +118,23 @@ class ProcessingStep(Step):
                 f"ProcessingStep {self.name!r} needs exactly one of code= (a script path) or "
                 "function= (a Python callable)"
             )
+        if self.source_dir is not None and not isinstance(self.code, SourceDirRef):
+            if self.code is None:
+                raise PipelineDefinitionError(
+                    f"ProcessingStep {self.name!r}: source_dir= needs code= naming the entry "
+                    "script inside it (code='preprocess.py', source_dir='src/'); a function= "
+                    "step takes no source_dir"
+                )
+            if not isinstance(self.source_dir, str):
+                raise PipelineDefinitionError(
+                    f"ProcessingStep {self.name!r}: source_dir must be a directory path, not "
+                    f"{type(self.source_dir).__name__}"
+                )
+            code = self.code.path if isinstance(self.code, CodeRef) else self.code
+            ref = source_dir_ref(self.source_dir, code, step=self.name)
+            object.__setattr__(self, "code", ref)
+        if isinstance(self.code, SourceDirRef):
+            object.__setattr__(self, "source_dir", self.code.directory)
         if isinstance(self.code, str):
             object.__setattr__(self, "code", script_ref(self.code, step=self.name))
         if self.function is not None and self.function_ref is None:
@@ -153,6 +181,9 @@ class ProcessingStep(Step):
             import cloudpickle
 
             return [(cloudpickle.dumps(self.function), ".pkl")]
+        if isinstance(self.code, SourceDirRef):
+            archive = directory_snapshot(self.code, step=self.name)
+            return [] if archive is None else [(archive, ".tar")]
         if isinstance(self.code, CodeRef) and Path(self.code.path).is_file():
             return [(Path(self.code.path).read_bytes(), ".py")]
         return []
@@ -177,7 +208,7 @@ class ProcessingStep(Step):
         cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
     ) -> ProcessingStep:
         code = arguments["Code"]
-        ref = CodeRef.from_request(code)
+        ref = SourceDirRef.from_request(code) if "SourceDir" in code else CodeRef.from_request(code)
         res = arguments.get("Resources", {})
         return cls(
             name,
