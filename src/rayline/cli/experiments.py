@@ -1,7 +1,8 @@
 """``rayline experiments``: MLflow runs of executions, steps and tuning trials, in the terminal.
 
 ``rayline experiments`` (or ``experiments runs``) lists runs, newest first, with their key
-metrics; ``--execution ID`` shows one execution's runs as a tree (execution → steps → trials);
+metrics (a step's cache hit says whose result it reused); ``--execution ID`` shows one
+execution's runs as a tree (execution → every step → tuning trials);
 ``experiments list`` lists the experiments (one per pipeline). The same store opens in
 ``mlflow ui --backend-store-uri <tracking uri>`` (``experiments uri`` prints it).
 """
@@ -56,8 +57,12 @@ def _summary_json(r: Any) -> dict[str, Any]:
 
 
 def _key_metrics(metrics: dict[str, float]) -> str:
-    # Validation metrics first: they are what tuning and gates look at.
-    keys = sorted(metrics, key=lambda k: (not k.startswith(("validation", "best")), k))
+    # Validation metrics first: they are what tuning and gates look at; rayline's own
+    # bookkeeping (duration, attempts) last.
+    keys = sorted(
+        metrics,
+        key=lambda k: (k.startswith("rayline."), not k.startswith(("validation", "best")), k),
+    )
     shown = [f"{k}={metrics[k]:.5g}" for k in keys[:_METRIC_COLUMNS]]
     more = len(keys) - len(shown)
     return ", ".join(shown) + (f" (+{more})" if more > 0 else "")
@@ -83,7 +88,7 @@ def cmd_runs(args: Any) -> int:
             [
                 "  " * depth + (r.name or r.run_id[:8]),
                 r.experiment,
-                r.status,
+                r.status + (f" (cache hit of {r.cached_from})" if r.cached_from else ""),
                 when(r.started_at),
                 duration(took),
                 _key_metrics(r.metrics),
@@ -98,7 +103,7 @@ def cmd_runs(args: Any) -> int:
         )
     )
     if not rows:
-        console().print("no runs yet: ML steps (Training, Tuning) record runs when they run")
+        console().print("no runs yet: every step of an execution records a run when it runs")
     return 0
 
 
@@ -154,6 +159,7 @@ def cmd_show(args: Any) -> int:
     c.print(f"[bold]{data['name']}[/] ({data['run_id']}) {data['status']}")
     c.print(table("Parameters", ["name", "value"], sorted(data["params"].items())))
     c.print(table("Metrics", ["name", "value"], sorted(data["metrics"].items())))
+    c.print(table("Tags", ["name", "value"], sorted(data["tags"].items())))
     return 0
 
 

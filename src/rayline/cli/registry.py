@@ -100,6 +100,20 @@ def _ref(ref: str) -> tuple[str, int | None]:
     return ref, None
 
 
+def _test_metrics(mp) -> list[str]:
+    """The evaluation report's regression metrics (the test split's), rmse first."""
+    found = (mp.metrics or {}).get("regression_metrics")
+    names = [n for n in found if mp.metric(n) is not None] if isinstance(found, dict) else []
+    return sorted(names, key=lambda n: (n != "rmse", n))
+
+
+def _metric(mp, name: str) -> str:
+    value = mp.metric(name)
+    if value is None:
+        return ""
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def _rmse(mp) -> str:
     value = mp.metric("rmse")
     return f"{value:,.1f}" if value is not None else ""
@@ -161,13 +175,13 @@ def cmd_describe(args: Any) -> int:
         ("Model", mp.model_uri),
         ("Preprocessor", mp.preprocessor_uri),
         ("Metrics", mp.metrics_uri),
-        ("RMSE", _rmse(mp)),
+        *((f"Test {m.upper()}", _metric(mp, m)) for m in _test_metrics(mp)),
         ("Input columns", ",".join(mp.inference_spec.input_columns)),
         ("Content types", ", ".join(mp.inference_spec.content_types)),
         ("Label", mp.inference_spec.label),
         ("Pipeline execution", mp.execution_id),
         ("Step", mp.step_name),
-        ("MLflow run", mp.mlflow_run_id),
+        ("MLflow run", mp.mlflow_run_id or "none recorded (registered outside a tracked run)"),
         ("Registered", f"{when(mp.created_at)} by {mp.created_by}"),
         ("Description", mp.description),
     ]

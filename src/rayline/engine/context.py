@@ -75,7 +75,6 @@ class StepContext:
     mlflow_tracking_uri: str
     online_store_uri: str
     parameters: dict[str, Any]
-    mlflow_run_id: str | None = None
     resolver: Resolver | None = field(default=None, compare=False)
     #: Where each declared output is uploaded once the runner returns (``ctx.outputs`` are the
     #: local directories the runner writes; the Ray task uploads them from there).

@@ -6,7 +6,8 @@ as a ``module:attribute`` string (as in ``rayline.step_kinds``) and imported onl
 event is recorded. The scheduler hands every event it records to ``notify`` once the event's
 transaction has committed; a listener is called as ``listener(event, repository)`` with the
 ``EventRecord`` and the engine's ``PipelineRepository`` (to read the execution). Listeners run
-in the driver, between scheduling steps, so they should be quick.
+in the driver, on the scheduler's thread, for every event: one with slow work (tracking's MLflow
+calls) queues it on a thread of its own and returns.
 
 A listener that raises never changes the execution's outcome: the failure is recorded as a
 ``ListenerFailed`` event naming the listener.
@@ -22,7 +23,10 @@ from rayline.engine.records import EventKind, EventRecord
 from rayline.step_kinds import load
 
 LISTENERS: dict[EventKind, tuple[str, ...]] = {
-    # Close the execution's MLflow run (opened by its first ML step, if any).
+    # Every step's MLflow run: opened when it starts, recorded and ended when it finishes
+    # (tracking queues the work on a thread of its own: the scheduler does not wait for MLflow).
+    EventKind.STEP_STATUS: ("rayline.tracking.listener:track_step_event",),
+    # Close the execution's MLflow run, once the steps' queued tracking work is done.
     EventKind.EXECUTION_ENDED: ("rayline.tracking.listener:close_execution_run",),
 }
 

@@ -1,11 +1,11 @@
 """Runners of the ML step kinds (``Training``, ``Tuning``), executed inside a step's Ray task.
 
-Each runs the library function on the resolved inputs, writes the step's outputs, records an
-MLflow run nested under the execution's run (and one per tuning trial), puts the run ids on
-rayline's execution and step records, and returns properties later steps can read.
+Each runs the library function on the resolved inputs, writes the step's outputs, logs into
+the step's MLflow run (opened by tracking's listener when the step started; one nested run per
+tuning trial, as each ends), and returns properties later steps can read.
 
 MLflow is imported in a background thread while the model trains (it takes 1-3 s on small
-machines); the step's run is created afterwards with the step's real start time.
+machines); the step's metrics, parameters and artifacts are logged afterwards.
 """
 
 from __future__ import annotations
@@ -101,8 +101,17 @@ def _tracked_work(step: Any, ctx: StepContext) -> Iterator[float]:
 def _record(
     step: Any, ctx: StepContext, *, started: float, ended: float, status: str, fill: Any
 ) -> str:
-    from rayline.tracking.runs import artifacts_root, track_step
+    from rayline.tracking.runs import artifacts_root, step_tracker, track_step
 
+    # A recorded step's one run is opened by tracking's listener: log into it (the listener
+    # ends it with the step's status, so ``status`` and ``ended`` are its to record).
+    existing = step_tracker(
+        ctx.execution_id, ctx.step_name, db_url=ctx.db_url, uri=ctx.mlflow_tracking_uri
+    )
+    if existing is not None:
+        if fill is not None:
+            fill(existing)
+        return existing.run_id
     with track_step(
         pipeline_name=ctx.pipeline_name,
         step_name=ctx.step_name,
@@ -192,6 +201,7 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
         if _in_object_store(ctx) and "models" in ctx.output_uris
         else ctx.outputs["models"]
     )
+    trial_runs = _TrialRuns(step, ctx)
     with _tracked_work(step, ctx) as started:
         result = tune_xgboost(
             **_data(step),
@@ -205,6 +215,7 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             work_dir=ctx.work_dir / "ray-tune",
             storage_uri=_ray_storage_uri(ctx, "ray-tune"),
             seed=step.seed,
+            on_trial=trial_runs.log,
         )
     write_results(result, ctx.outputs["results"])
     copy_model(result.get_top_model_uri(0), ctx.outputs["best_model"])
@@ -238,22 +249,9 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
         tracker.set_tags({"rayline.best_trial": best["trial"]})
         tracker.log_artifacts(ctx.outputs["results"], "results")
         tracker.log_artifacts(ctx.outputs["best_model"], "best_model")
+        # Trials were logged as they ended; now that all are in, each gets its rank.
         for row in trials:
-            metrics = {k: v for k, v in row.items() if "-" in k}
-            metrics["training_seconds"] = row.get("training_seconds")
-            tracker.log_trial(
-                str(row["trial"]),
-                params={n: row.get(n) for n in names},
-                metrics=metrics,
-                tags={
-                    "rayline.trial_status": row["status"],
-                    "rayline.model_uri": row.get("model_uri") or "",
-                    "rayline.rank": "" if _missing(row.get("rank")) else row["rank"],
-                },
-                status="FINISHED" if row["status"] != "Failed" else "FAILED",
-                start_time=None if _missing(row.get("started_at")) else row["started_at"],
-                end_time=None if _missing(row.get("ended_at")) else row["ended_at"],
-            )
+            trial_runs.log(row, tracker=tracker)
 
     run_id = _track(step, ctx, started=started, status="FINISHED", fill=fill)
     summaries = [{k: _plain(v) for k, v in row.items()} for row in trials[:MAX_TRIALS_PROPERTY]]
@@ -279,6 +277,64 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
         # Already in the store (uploaded by the trials): published as it is.
         outputs={"models": str(models_dir)} if isinstance(models_dir, str) else {},
     )
+
+
+class _TrialRuns:
+    """Each tuning trial's nested MLflow run, logged when the trial ends (``on_trial``, while
+    the others still run) under the step's run; a trial seen again (the final table, with its
+    rank) only gets its rank tagged."""
+
+    def __init__(self, step: TuningStep, ctx: StepContext) -> None:
+        self.step, self.ctx = step, ctx
+        self.names = list(step.hyperparameter_ranges)
+        self.runs: dict[str, str] = {}
+        self._tracker: Any = None
+        self._unavailable = False
+
+    def tracker(self) -> Any:
+        if self._tracker is None and not self._unavailable:
+            from rayline.tracking.runs import step_tracker
+
+            try:
+                self._tracker = step_tracker(
+                    self.ctx.execution_id,
+                    self.ctx.step_name,
+                    db_url=self.ctx.db_url,
+                    uri=self.ctx.mlflow_tracking_uri,
+                )
+            except Exception as exc:
+                # Asked once: every later trial would wait as long again for nothing.
+                self._unavailable = True
+                print(f"WARNING: tuning trials are not tracked: {type(exc).__name__}: {exc}")
+        return self._tracker
+
+    def log(self, row: dict[str, Any], *, tracker: Any = None) -> None:
+        tracker = tracker or self.tracker()
+        if tracker is None:  # not a recorded step: the step's run logs them at the end
+            return
+        name = str(row["trial"])
+        rank = {} if _missing(row.get("rank")) else {"rayline.rank": str(row["rank"])}
+        if name in self.runs:
+            if rank:
+                from rayline.tracking.runs import client
+
+                client(tracker.uri).set_tag(self.runs[name], "rayline.rank", rank["rayline.rank"])
+            return
+        metrics = {k: v for k, v in row.items() if "-" in k}
+        metrics["training_seconds"] = row.get("training_seconds")
+        self.runs[name] = tracker.log_trial(
+            name,
+            params={n: row.get(n) for n in self.names},
+            metrics=metrics,
+            tags={
+                "rayline.trial_status": row["status"],
+                "rayline.model_uri": row.get("model_uri") or "",
+                **rank,
+            },
+            status="FINISHED" if row["status"] != "Failed" else "FAILED",
+            start_time=None if _missing(row.get("started_at")) else row["started_at"],
+            end_time=None if _missing(row.get("ended_at")) else row["ended_at"],
+        )
 
 
 def _missing(value: Any) -> bool:

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,7 @@ def tune_xgboost(
     seed: int | None = 0,
     cpus_per_trial: float | None = None,
     resources: Mapping[str, float] | None = None,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> TuningResult:
     """Run up to ``max_jobs`` trials of ``trainer`` (``max_parallel_jobs`` at a time) on Ray Tune.
 
@@ -258,7 +259,9 @@ def tune_xgboost(
     uploads its model to ``models_dir/<trial id>``); ``storage_uri`` (a directory or an
     ``s3://`` prefix; default ``work_dir``) is Ray Tune's ``storage_path``. ``resources``
     (custom Ray resources, ``{"worker": 0.1}``) places each trial; by default trials follow the
-    placement of the Ray task that tunes (the step's ``resources=``).
+    placement of the Ray task that tunes (the step's ``resources=``). ``on_trial`` is called
+    with each trial's row (as in ``results``, without ``rank``) as soon as the trial ends, in
+    the process that tunes.
     """
     import pandas as pd
     from ray import tune
@@ -375,6 +378,16 @@ def tune_xgboost(
             **storage.run_config(),
             verbose=0,
             log_to_file=False,
+            callbacks=[
+                _trial_callback(
+                    on_trial,
+                    ranges=hyperparameter_ranges,
+                    objective=objective,
+                    num_rounds=num_rounds,
+                )
+            ]
+            if on_trial is not None
+            else None,
         ),
     )
     # Trial results are kept in memory; with the file loggers off, Tune's result grid warns
@@ -390,35 +403,18 @@ def tune_xgboost(
         finally:
             analysis_log.setLevel(saved_level)
 
-    rows = []
-    for r in grid:
-        metrics = dict(r.metrics or {})
-        config = dict(r.config or {})
-        hyper = dict(config.get("__point__") or config)
-        finished = metrics.get("boost_round") == num_rounds and "model_uri" in metrics
-        status = "Failed" if r.error else ("Completed" if finished else "Stopped")
-        row: dict[str, Any] = {
-            "trial": metrics.get("trial_id") or Path(r.path).name,
-            "status": status,
-            **{name: hyper.get(name) for name in hyperparameter_ranges},
-            "objective": metrics.get(objective),
-        }
-        for k, v in metrics.items():
-            if "-" in k and isinstance(v, int | float):
-                row[k] = float(v)
-        row["boost_rounds"] = metrics.get("boost_round")
-        row["training_seconds"] = metrics.get("training_seconds")
-        # Tune stamps each result (Unix seconds) and counts the trial's running time.
-        ended = metrics.get("timestamp")
-        row["ended_at"] = float(ended) if ended is not None else None
-        row["started_at"] = (
-            float(ended) - float(metrics.get("time_total_s") or 0.0) if ended is not None else None
+    rows = [
+        _trial_row(
+            metrics=dict(r.metrics or {}),
+            config=dict(r.config or {}),
+            error=str(r.error) if r.error else None,
+            fallback_id=Path(r.path).name,
+            ranges=hyperparameter_ranges,
+            objective=objective,
+            num_rounds=num_rounds,
         )
-        row["model_uri"] = metrics.get("model_uri") if finished else None
-        # Distributed trials: the Ray nodes their Train workers ran on, by rank.
-        row["worker_nodes"] = metrics.get("worker_nodes") or None
-        row["error"] = str(r.error).splitlines()[0] if r.error else None
-        rows.append(row)
+        for r in grid
+    ]
     if not rows:
         raise BackendError("Ray Tune ran no trials")
     df = pd.DataFrame(rows)
@@ -445,6 +441,72 @@ def tune_xgboost(
         reason=choice.reason,
         max_concurrent_trials=parallel,
     )
+
+
+def _trial_row(
+    *,
+    metrics: dict[str, Any],
+    config: dict[str, Any],
+    error: str | None,
+    fallback_id: str,
+    ranges: Mapping[str, Parameter],
+    objective: str,
+    num_rounds: int,
+) -> dict[str, Any]:
+    """One trial as a row of the results table (and as ``on_trial`` receives it)."""
+    hyper = dict(config.get("__point__") or config)
+    finished = metrics.get("boost_round") == num_rounds and "model_uri" in metrics
+    status = "Failed" if error else ("Completed" if finished else "Stopped")
+    row: dict[str, Any] = {
+        "trial": metrics.get("trial_id") or fallback_id,
+        "status": status,
+        **{name: hyper.get(name) for name in ranges},
+        "objective": metrics.get(objective),
+    }
+    for k, v in metrics.items():
+        if "-" in k and isinstance(v, int | float):
+            row[k] = float(v)
+    row["boost_rounds"] = metrics.get("boost_round")
+    row["training_seconds"] = metrics.get("training_seconds")
+    # Tune stamps each result (Unix seconds) and counts the trial's running time.
+    ended = metrics.get("timestamp")
+    row["ended_at"] = float(ended) if ended is not None else None
+    row["started_at"] = (
+        float(ended) - float(metrics.get("time_total_s") or 0.0) if ended is not None else None
+    )
+    row["model_uri"] = metrics.get("model_uri") if finished else None
+    # Distributed trials: the Ray nodes their Train workers ran on, by rank.
+    row["worker_nodes"] = metrics.get("worker_nodes") or None
+    row["error"] = error.splitlines()[0] if error else None
+    return row
+
+
+def _trial_callback(on_trial: Callable[[dict[str, Any]], None], **row_args: Any) -> Any:
+    """A Ray Tune callback that hands each trial's row to ``on_trial`` as soon as the trial
+    ends (completed, stopped early or failed), while the other trials still run."""
+    from ray.tune import Callback
+
+    class _OnTrial(Callback):
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
+            self._report(trial, None)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any):
+            self._report(trial, f"trial {trial.trial_id} failed (see {trial.error_file})")
+
+        def _report(self, trial: Any, error: str | None) -> None:
+            row = _trial_row(
+                metrics=dict(trial.last_result or {}),
+                config=dict(trial.config or {}),
+                error=error,
+                fallback_id=str(trial.trial_id),
+                **row_args,
+            )
+            try:
+                on_trial(row)
+            except Exception as exc:  # tracking a trial never fails the tuning
+                print(f"WARNING: could not report trial {row['trial']}: {exc}")
+
+    return _OnTrial()
 
 
 def _concurrent_distributed_trials(

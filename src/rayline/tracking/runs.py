@@ -1,19 +1,25 @@
 """MLflow runs for rayline executions, steps and tuning trials.
 
 Layout in the tracking store: one experiment per pipeline (named after it); one run per
-execution (tag ``rayline.execution_id``); a nested run per ML step (``mlflow.parentRunId`` = the
-execution's run; tag ``rayline.step``); a nested run per tuning trial under its step's run.
+execution (tag ``rayline.execution_id``); a nested run per step of every kind
+(``mlflow.parentRunId`` = the execution's run; tag ``rayline.step``); a nested run per tuning
+trial under its step's run, logged as the trial ends.
 
-The execution's run is created lazily by the first ML step that runs (so pipelines without ML
-steps never import MLflow) and its id is stored on ``executions.mlflow_run_id`` with a
-compare-and-set, so parallel steps agree on one run. Each step's run id goes on
-``step_runs.mlflow_run_id``; both through the engine's ``PipelineRepository``, which owns those
-tables. When the execution ends, the engine's event listener
-(``rayline.tracking.listener:close_execution_run``) ends its run with :func:`finish_execution_run`.
+Step runs come from the engine's events (``rayline.tracking.listener``, subscribed in
+``rayline.engine.listeners``): tracking's background worker (``rayline.tracking.background``)
+opens a step's run when it starts and records and ends it when it finishes
+(``rayline.tracking.steps``), so the scheduler never waits for MLflow. The execution's run is
+created by the first step's run and its id stored on ``executions.mlflow_run_id`` with a
+compare-and-set; each step's run id goes on ``step_runs.mlflow_run_id``; both through the
+engine's ``PipelineRepository``, which owns those tables. The ML runners log into their step's
+run (:func:`step_tracker`); outside a pipeline, :func:`track_step` makes a run of its own. When
+the execution ends, ``close_execution_run`` waits for the queued step work and ends its run with
+:func:`finish_execution_run`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -27,6 +33,8 @@ from rayline.engine.records import ExecutionStatus
 from rayline.errors import BackendError, NotFoundError
 
 _clients: dict[str, Any] = {}
+# Experiment ids by (tracking URI, name): every step run looks its pipeline's up.
+_experiments: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
 
 # MLflow's own terminal statuses, from rayline's execution statuses.
@@ -74,19 +82,24 @@ def prewarm(uri: str | None = None) -> threading.Thread:
 def experiment_id(name: str, *, uri: str | None = None, artifact_root: str | None = None) -> str:
     """The id of experiment ``name``, created when missing (its artifacts under
     ``artifact_root``, default :func:`artifact_location`'s)."""
+    key = (uri or tracking_uri(), name)
+    found = _experiments.get(key)
+    if found is not None:
+        return found
     c = client(uri)
     exp = c.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    location = artifact_location(name, root=artifact_root)
-    try:
-        return c.create_experiment(name, artifact_location=location)
-    except Exception:
-        # Another step created it between our read and our write.
+    if exp is None:
+        location = artifact_location(name, root=artifact_root)
+        # Another step may create it between our read and our write: read it back either way.
+        with contextlib.suppress(Exception):
+            c.create_experiment(name, artifact_location=location)
         exp = c.get_experiment_by_name(name)
         if exp is None:
-            raise
-        return exp.experiment_id
+            raise BackendError(f"cannot create the MLflow experiment {name!r} in {key[0]}")
+    if exp.lifecycle_stage != "active":
+        return exp.experiment_id  # deleted: MLflow says so on use; not remembered
+    _experiments[key] = exp.experiment_id
+    return exp.experiment_id
 
 
 def artifacts_root(*, artifact_uri: str | None = None, home: str | Path | None = None) -> str:
@@ -284,6 +297,35 @@ class StepTracker:
         return run.info.run_id
 
 
+def step_tracker(
+    execution_id: str | None,
+    step_name: str,
+    *,
+    db_url: str | None,
+    uri: str | None = None,
+    timeout: float = 60.0,
+) -> StepTracker | None:
+    """A tracker on the MLflow run tracking's listener opened for this recorded step (the one
+    run of the step: a runner logs into it, the listener ends it with the step); None when the
+    step has no record (library use: see :func:`track_step`)."""
+    from rayline.tracking.steps import wait_for_step_run
+
+    if execution_id is None:
+        return None
+    run_id = wait_for_step_run(execution_id, step_name, db_url=db_url, timeout=timeout)
+    if run_id is None:
+        return None
+    uri = uri or tracking_uri()
+    run = client(uri).get_run(run_id)
+    return StepTracker(
+        run_id,
+        run.info.experiment_id,
+        uri,
+        parent_run_id=run.data.tags.get("mlflow.parentRunId"),
+        execution_id=execution_id,
+    )
+
+
 def _ms(seconds: float | None) -> int | None:
     return int(seconds * 1000) if seconds is not None else None
 
@@ -370,6 +412,9 @@ class RunSummary:
     step: str | None
     params: dict[str, str]
     metrics: dict[str, float]
+    #: A step's run: its kind, and the execution it reused the result of (a cache hit).
+    step_type: str | None = None
+    cached_from: str | None = None
 
 
 def list_runs(
@@ -414,6 +459,8 @@ def list_runs(
             step=r.data.tags.get("rayline.step"),
             params=dict(r.data.params),
             metrics=dict(r.data.metrics),
+            step_type=r.data.tags.get("rayline.step_type"),
+            cached_from=r.data.tags.get("rayline.cached_from"),
         )
         for r in runs
     ]
