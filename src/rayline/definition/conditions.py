@@ -38,7 +38,8 @@ class _Comparison(Condition):
     def to_request(self) -> dict[str, Any]:
         return {
             "Type": self.type_name,
-            "Arguments": {"LeftValue": to_request(self.left), "RightValue": to_request(self.right)},
+            "LeftValue": to_request(self.left),
+            "RightValue": to_request(self.right),
         }
 
     def evaluate(self, resolver: Resolver) -> bool:
@@ -107,10 +108,8 @@ class ConditionIn(Condition):
     def to_request(self) -> dict[str, Any]:
         return {
             "Type": "In",
-            "Arguments": {
-                "QueryValue": to_request(self.value),
-                "InValues": to_request(list(self.in_values)),
-            },
+            "QueryValue": to_request(self.value),
+            "Values": to_request(list(self.in_values)),
         }
 
     def evaluate(self, resolver: Resolver) -> bool:
@@ -126,7 +125,7 @@ class ConditionNot(Condition):
     type_name: ClassVar[str] = "Not"
 
     def to_request(self) -> dict[str, Any]:
-        return {"Type": "Not", "Arguments": {"Expression": self.expression.to_request()}}
+        return {"Type": "Not", "Expression": self.expression.to_request()}
 
     def evaluate(self, resolver: Resolver) -> bool:
         return not self.expression.evaluate(resolver)
@@ -146,7 +145,7 @@ class ConditionOr(Condition):
     def to_request(self) -> dict[str, Any]:
         return {
             "Type": "Or",
-            "Arguments": {"Conditions": [c.to_request() for c in self.conditions]},
+            "Conditions": [c.to_request() for c in self.conditions],
         }
 
     def evaluate(self, resolver: Resolver) -> bool:
@@ -169,8 +168,16 @@ CONDITION_TYPES: dict[str, type[Condition]] = {
 
 
 def condition_from_request(request: dict[str, Any], parameters: dict[str, Any]) -> Condition:
+    """The condition a definition's condition object describes.
+
+    Reads the SageMaker SDK's flat shape (``{"Type", "LeftValue", "RightValue"}``, ``In`` with
+    ``QueryValue``/``Values``) and the shape rayline wrote before, which nested the operands under
+    ``"Arguments"`` and named ``In``'s list ``InValues``: stored pipeline versions keep working.
+    """
     kind = request.get("Type")
-    args = request.get("Arguments", {})
+    args = dict(request.get("Arguments") or request)
+    if "InValues" in args and "Values" not in args:
+        args["Values"] = args["InValues"]
     cls = CONDITION_TYPES.get(kind)  # type: ignore[arg-type]
     if cls is None:
         raise PipelineDefinitionError(
@@ -184,7 +191,7 @@ def condition_from_request(request: dict[str, Any], parameters: dict[str, Any]) 
     if cls is ConditionIn:
         return ConditionIn(
             from_request(args["QueryValue"], parameters),
-            tuple(from_request(args["InValues"], parameters)),
+            tuple(from_request(args["Values"], parameters)),
         )
     if cls is ConditionNot:
         return ConditionNot(condition_from_request(args["Expression"], parameters))

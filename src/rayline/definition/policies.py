@@ -161,13 +161,17 @@ class RetryPolicy:
 
     def to_request(self) -> dict[str, Any]:
         """The policy as it appears in a step of the JSON definition."""
-        return {
+        out: dict[str, Any] = {
             "ExceptionType": list(self.exception_types),
             "IntervalSeconds": self.interval_seconds,
             "BackoffRate": self.backoff_rate,
-            "MaxAttempts": self.max_attempts,
-            "ExpireAfterMin": self.expire_after_mins,
         }
+        # The SDK omits an unset limit rather than writing null (retry.py to_request).
+        if self.max_attempts is not None:
+            out["MaxAttempts"] = self.max_attempts
+        if self.expire_after_mins is not None:
+            out["ExpireAfterMin"] = self.expire_after_mins
+        return out
 
     @classmethod
     def from_request(cls, r: dict[str, Any]) -> RetryPolicy:

@@ -114,7 +114,7 @@ def test_definition_round_trips(script):
     assert evaluate["ProcessingInputs"][0]["Source"] == {"Get": "Steps.Prep.Outputs['test']"}
     assert {"Get": "Execution.PipelineExecutionId"} in evaluate["ContainerArguments"]
     cond = doc["Steps"][3]["Arguments"]["Conditions"][0]
-    assert cond["Arguments"]["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
+    assert cond["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
     fail = doc["Steps"][3]["Arguments"]["ElseSteps"][0]["Arguments"]["ErrorMessage"]
     assert fail == {
         "Std:Join": {
