@@ -186,6 +186,34 @@ class Pipeline(PipelineDefinition):
         _, definition = open_repository().get_definition(name, version)
         return cls.from_definition(definition, name=name)
 
+    @classmethod
+    def from_sagemaker_definition(
+        cls,
+        definition: str | dict[str, Any],
+        *,
+        name: str | None = None,
+        mappings: dict[str, Any] | None = None,
+    ) -> Pipeline:
+        """A pipeline from a definition the SageMaker Python SDK wrote (``definition()``).
+
+        ``mappings`` maps ``s3://bucket/prefix`` to a local directory the code (and literal
+        inputs) under it are read from; otherwise they are read through the configured S3
+        store. What was accepted but not applied (image, instances, role, ...) is
+        ``pipeline.sagemaker_not_applied``; see ``rayline.sagemaker.importer``.
+        """
+        from rayline.sagemaker.importer import import_sagemaker_definition
+
+        imported = import_sagemaker_definition(definition, name=name, mappings=mappings)
+        pipeline = cls(
+            imported.name,
+            parameters=imported.parameters,
+            steps=imported.steps,
+            parallelism_config=imported.parallelism_config,
+            description=imported.description,
+        )
+        pipeline.sagemaker_not_applied = imported.not_applied
+        return pipeline
+
 
 def list_pipelines() -> list[PipelineRecord]:
     """Every stored pipeline, by name."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command, parallelism, parse_pairs
+from rayline.cli.pipeline_import import register_import
 from rayline.cli.render import console, placement, print_json, table, when
 from rayline.errors import ParameterError, PipelineDefinitionError, UserInputError
 
@@ -27,6 +28,7 @@ def register(sub: Any) -> None:
         ),
         json="print the result as JSON",
     )
+    register_import(cmds)
     command(cmds, "list", cmd_list, "List stored pipelines.", json=True)
     command(
         cmds,
@@ -154,7 +156,13 @@ def cmd_describe(args: Any) -> int:
                 **vars(record),
                 "parameters": [p.definition() for p in pipeline.parameters],
                 "steps": [
-                    {"name": s.name, "type": s.kind, "resources": s.resources}
+                    {
+                        "name": s.name,
+                        "type": s.kind,
+                        "resources": s.resources,
+                        "runtime_env": s.runtime_env,
+                        "source_dir": getattr(s, "source_dir", None),
+                    }
                     for s in pipeline.graph.steps.values()
                 ],
                 "recent_executions": [{"id": e.id, "status": e.status.value} for e in execs],
@@ -184,7 +192,7 @@ def cmd_describe(args: Any) -> int:
     out.print(
         table(
             "Steps",
-            ["step", "type", "after", "cache", "placement"],
+            ["step", "type", "after", "cache", "placement", "environment"],
             [
                 (
                     s.name,
@@ -194,6 +202,7 @@ def cmd_describe(args: Any) -> int:
                     if s.cache_config and s.cache_config.enable_caching
                     else "",
                     placement(s.resources),
+                    _environment(s),
                 )
                 for s in pipeline.graph.steps.values()
             ],
@@ -270,3 +279,15 @@ def cmd_delete(args: Any) -> int:
     delete_pipeline(args.name)
     console().print(f"deleted pipeline {args.name}")
     return 0
+
+
+def _environment(step: Any) -> str:
+    """A step's code directory and Ray runtime env, in brief: ``source_dir src; pip tabulate;
+    env MODE``."""
+    parts = [f"source_dir {step.source_dir}"] if getattr(step, "source_dir", None) else []
+    pip = step.runtime_env.get("pip")
+    if pip:
+        parts.append("pip " + ", ".join(pip["packages"] if isinstance(pip, dict) else pip))
+    if step.runtime_env.get("env_vars"):
+        parts.append("env " + ", ".join(sorted(step.runtime_env["env_vars"])))
+    return "; ".join(parts)
