@@ -125,7 +125,8 @@ class ConditionNot(Condition):
     type_name: ClassVar[str] = "Not"
 
     def to_request(self) -> dict[str, Any]:
-        return {"Type": "Not", "Expression": self.expression.to_request()}
+        # The SDK (2.257) writes the negated condition under "Condition".
+        return {"Type": "Not", "Condition": self.expression.to_request()}
 
     def evaluate(self, resolver: Resolver) -> bool:
         return not self.expression.evaluate(resolver)
@@ -171,8 +172,9 @@ def condition_from_request(request: dict[str, Any], parameters: dict[str, Any]) 
     """The condition a definition's condition object describes.
 
     Reads the SageMaker SDK's flat shape (``{"Type", "LeftValue", "RightValue"}``, ``In`` with
-    ``QueryValue``/``Values``) and the shape rayline wrote before, which nested the operands under
-    ``"Arguments"`` and named ``In``'s list ``InValues``: stored pipeline versions keep working.
+    ``QueryValue``/``Values``, ``Not`` with ``Condition``) and the shape rayline wrote before,
+    which nested the operands under ``"Arguments"``, named ``In``'s list ``InValues`` and ``Not``'s
+    operand ``Expression``: stored pipeline versions keep working.
     """
     kind = request.get("Type")
     args = dict(request.get("Arguments") or request)
@@ -194,7 +196,8 @@ def condition_from_request(request: dict[str, Any], parameters: dict[str, Any]) 
             tuple(from_request(args["Values"], parameters)),
         )
     if cls is ConditionNot:
-        return ConditionNot(condition_from_request(args["Expression"], parameters))
+        inner = args["Condition"] if "Condition" in args else args["Expression"]
+        return ConditionNot(condition_from_request(inner, parameters))
     return ConditionOr(tuple(condition_from_request(c, parameters) for c in args["Conditions"]))
 
 

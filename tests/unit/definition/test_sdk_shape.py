@@ -42,7 +42,7 @@ def test_conditions_are_written_in_the_sdk_shape():
             },
             {
                 "Type": "Not",
-                "Expression": {
+                "Condition": {
                     "Type": "In",
                     "QueryValue": {"Get": "Parameters.region"},
                     "Values": ["eu", "us"],
@@ -79,7 +79,7 @@ def test_the_shape_rayline_stored_before_is_still_read():
         },
     }
     cond = condition_from_request(old, p)
-    assert cond.to_request()["Conditions"][1]["Expression"]["Values"] == ["eu", "us"]
+    assert cond.to_request()["Conditions"][1]["Condition"]["Values"] == ["eu", "us"]
     assert cond.to_request()["Conditions"][0]["LeftValue"] == {"Get": "Parameters.threshold"}
 
 
@@ -101,3 +101,21 @@ def test_cache_config_omits_unset_expiry():
         "Enabled": True,
         "ExpireAfter": "P30d",
     }
+
+
+def test_conditions_and_parameters_the_sdk_wrote_are_written_back_unchanged():
+    # tests/fixtures/sagemaker/conditions.json was written by the SageMaker SDK 2.257.7
+    # (tests/fixtures/sagemaker/generate.py): rayline reads it and writes the same JSON.
+    import json
+    from pathlib import Path
+
+    from rayline.definition.parameters import parameter_from_definition
+
+    fixture = Path(__file__).parents[2] / "fixtures" / "sagemaker" / "conditions.json"
+    sdk = json.loads(fixture.read_text())
+    params = {p["Name"]: parameter_from_definition(p) for p in sdk["Parameters"]}
+    for entry in sdk["Parameters"]:
+        assert params[entry["Name"]].definition() == entry
+    (gate,) = [s for s in sdk["Steps"] if s["Type"] == "Condition"]
+    for written in gate["Arguments"]["Conditions"]:
+        assert condition_from_request(written, params).to_request() == written
