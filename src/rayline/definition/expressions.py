@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from rayline.definition.properties import output_named_by
 from rayline.errors import PipelineDefinitionError
 
 
@@ -144,8 +145,13 @@ class StepOutput(Expression):
     step: str
     output: str
     source: Any = field(default=None, compare=False, repr=False)  # the Step object, if known
+    # Where SageMaker's counterpart of the step reports this URI (a ProcessingStep's
+    # ``ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri``); written so when set.
+    path: str | None = field(default=None, compare=False, repr=False)
 
     def to_request(self) -> Any:
+        if self.path:
+            return {"Get": f"Steps.{self.step}.{self.path}"}
         return {"Get": f"Steps.{self.step}.Outputs['{self.output}']"}
 
     def resolve(self, resolver: Resolver) -> Any:
@@ -157,14 +163,17 @@ class StepOutput(Expression):
 
 @dataclass(frozen=True)
 class StepProperty(Expression):
-    """A property a step reports when it succeeds: ``step.properties["BestTrial.Metric"]``."""
+    """A property a step reports when it succeeds, in SageMaker's shape:
+    ``tune.properties.BestTrainingJob.TrainingJobName``,
+    ``train.properties.FinalMetricDataList["validation:rmse"].Value`` (or one dotted path:
+    ``step.properties["BestTrainingJob.TrainingJobName"]``)."""
 
     step: str
     path: str
     source: Any = field(default=None, compare=False, repr=False)
 
     def to_request(self) -> Any:
-        return {"Get": f"Steps.{self.step}.Properties.{self.path}"}
+        return {"Get": f"Steps.{self.step}.{self.path}"}
 
     def resolve(self, resolver: Resolver) -> Any:
         return resolver.step_property(self.step, self.path)
@@ -173,8 +182,13 @@ class StepProperty(Expression):
         return {self.step}
 
     def __getitem__(self, key: str | int) -> StepProperty:
-        suffix = f"[{key}]" if isinstance(key, int) else f".{key}"
+        suffix = f"[{key}]" if isinstance(key, int) else f"['{key}']"
         return StepProperty(self.step, self.path + suffix, source=self.source)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _property(self.source, self.step, f"{self.path}.{name}")
 
 
 class StepOutputs(Mapping[str, StepOutput]):
@@ -190,7 +204,8 @@ class StepOutputs(Mapping[str, StepOutput]):
             raise PipelineDefinitionError(
                 f"step {self._step.name!r} has no output {name!r} (declared: {declared})"
             )
-        return StepOutput(self._step.name, name, source=self._step)
+        aliases = self._step.output_property_paths()
+        return StepOutput(self._step.name, name, source=self._step, path=aliases.get(name))
 
     def __iter__(self):
         return iter(self._names)
@@ -205,13 +220,22 @@ class StepProperties:
     def __init__(self, step: Any) -> None:
         self._step = step
 
-    def __getitem__(self, path: str) -> StepProperty:
-        return StepProperty(self._step.name, path, source=self._step)
+    def __getitem__(self, path: str) -> Any:
+        return _property(self._step, self._step.name, path)
 
-    def __getattr__(self, path: str) -> StepProperty:
+    def __getattr__(self, path: str) -> Any:
         if path.startswith("_"):
             raise AttributeError(path)
         return self[path]
+
+
+def _property(step: Any, name: str, path: str) -> Any:
+    """A property of ``step``, or the output it names (``ModelArtifacts.S3ModelArtifacts``)."""
+    aliases = getattr(step, "output_property_paths", None)
+    for output, alias in (aliases() if aliases else {}).items():
+        if alias == path:
+            return StepOutput(name, output, source=step, path=path)
+    return StepProperty(name, path, source=step)
 
 
 @dataclass(frozen=True)
@@ -311,7 +335,10 @@ def get_json_path(document: Any, path: str, *, where: str) -> Any:
     value = document
     for token in parse_json_path(path):
         try:
-            value = value[token]
+            if isinstance(value, list) and isinstance(token, str):
+                value = _named_item(value, token)
+            else:
+                value = value[token]
         except (KeyError, IndexError, TypeError):
             raise PipelineDefinitionError(
                 f"{where} has no value at {path!r} (missing {token!r})"
@@ -319,11 +346,24 @@ def get_json_path(document: Any, path: str, *, where: str) -> Any:
     return value
 
 
+#: The fields that name an item of a list of objects (SageMaker's ``FinalMetricDataList``).
+_ITEM_NAMES = ("MetricName", "Name")
+
+
+def _named_item(items: list[Any], name: str) -> Any:
+    """The item of ``items`` named ``name``: ``FinalMetricDataList['validation:rmse']``."""
+    for item in items:
+        if isinstance(item, dict) and any(item.get(k) == name for k in _ITEM_NAMES):
+            return item
+    raise KeyError(name)
+
+
 # --- serialisation ------------------------------------------------------------------------------
 
 _GET_STEP = re.compile(
     r"^Steps\.([^.\[]+)\.(Outputs\['([^']+)'\]|Properties\.(.+)|PropertyFiles\.(.+))$"
 )
+_GET_STEP_PATH = re.compile(r"^Steps\.([^.\[]+)\.([A-Za-z_].*)$")
 
 
 def to_request(value: Any) -> Any:
@@ -379,11 +419,18 @@ def _from_get(ref: str, parameters: Mapping[str, Any]) -> Expression:
         step, _, output, prop, _pf = m.groups()
         if output is not None:
             return StepOutput(step, output)
-        if prop is not None:
+        if prop is not None:  # the shape rayline wrote before: Steps.<step>.Properties.<path>
             return StepProperty(step, prop)
+    m = _GET_STEP_PATH.match(ref)
+    if m and not m.group(2).startswith("PropertyFiles."):
+        step, path = m.groups()
+        output = output_named_by(path)
+        if output is not None:
+            return StepOutput(step, output, path=path)
+        return StepProperty(step, path)
     raise PipelineDefinitionError(
         f"cannot read reference {{'Get': {ref!r}}}; expected Parameters.<name>, Execution.<name>, "
-        "Steps.<step>.Outputs['<name>'] or Steps.<step>.Properties.<path>"
+        "Steps.<step>.Outputs['<name>'] or Steps.<step>.<property path>"
     )
 
 

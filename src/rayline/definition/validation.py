@@ -9,11 +9,13 @@ from rayline.definition.expressions import (
     ExecutionVariables,
     JsonGet,
     StepOutput,
+    StepProperty,
     unknown_execution_variable,
     walk,
 )
 from rayline.definition.graph import StepGraph
 from rayline.definition.parameters import Parameter
+from rayline.definition.properties import check_property_path
 from rayline.errors import PipelineDefinitionError
 
 
@@ -83,6 +85,8 @@ def _check_expression(
                 f"step {step!r} reads output {expr.output!r} of step {expr.step!r}, which "
                 f"declares no such output (declared: {_names(outputs)})"
             )
+    if isinstance(expr, StepProperty):
+        check_property_path(expr.step, graph.steps[expr.step].property_schema(), expr.path)
     if isinstance(expr, JsonGet):
         files = [pf.name for pf in graph.steps[expr.step_name].declared_property_files()]
         if expr.property_file not in files:

@@ -260,6 +260,10 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             "BestTrainingJob": {
                 "TrainingJobName": best["trial"],
                 "FinalHyperParameters": {n: best[n] for n in names},
+                "FinalHyperParameterTuningJobObjectiveMetric": {
+                    "MetricName": result.objective_metric,
+                    "Value": best["objective"],
+                },
                 "ObjectiveMetric": result.objective_metric,
                 "ObjectiveValue": best["objective"],
                 "ModelUri": result.get_top_model_uri(0),

@@ -20,12 +20,17 @@ from typing import Any, ClassVar
 
 from rayline.config import settings
 from rayline.definition.expressions import Expression, to_request
+from rayline.definition.properties import ANY, NamedList
 from rayline.definition.steps.base import ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
 from rayline.ml.hyperparameters import Parameter, parameter_from_dict
 from rayline.ml.trainers import XGBoostTrainer
 
 _INPUT_CHANNELS = ("train", "validation")
+
+
+#: Properties both ML kinds report: where they ran and their MLflow run.
+_RUN_PROPERTIES = ("Distributed", "DistributedReason", "NumWorkers", "MlflowRunId")
 
 
 def training_threads() -> int:
@@ -97,6 +102,20 @@ class TrainingStep(_XGBoostStep):
 
     def declared_outputs(self) -> tuple[str, ...]:
         return ("model", "metrics")
+
+    def property_schema(self) -> dict[str, Any]:
+        metric = NamedList({"MetricName": ANY, "Value": ANY}, key="MetricName")
+        return {
+            "ModelArtifacts": {"S3ModelArtifacts": ANY},
+            "FinalMetricDataList": metric,
+            **dict.fromkeys(
+                (*_RUN_PROPERTIES, "FinalMetrics", "WorkerNodes", "NumRows", "TrainingSeconds"), ANY
+            ),
+        }
+
+    def output_property_paths(self) -> dict[str, str]:
+        # SageMaker's training job reports its model where rayline has the ``model`` output.
+        return {"model": "ModelArtifacts.S3ModelArtifacts"}
 
     def ray_options(self) -> dict[str, Any]:
         # XGBoost's OpenMP pool is sized from OMP_NUM_THREADS when the library loads, and Ray
@@ -185,6 +204,18 @@ class TuningStep(_XGBoostStep):
 
     def declared_outputs(self) -> tuple[str, ...]:
         return ("models", "results", "best_model")
+
+    def property_schema(self) -> dict[str, Any]:
+        best = {
+            "TrainingJobName": ANY,
+            "FinalHyperParameters": ANY,
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": ANY, "Value": ANY},
+            "ObjectiveMetric": ANY,
+            "ObjectiveValue": ANY,
+            "ModelUri": ANY,
+        }
+        names = ("TopModelUris", "Trials", "NumTrials", "MaxConcurrentTrials", "TuningSeconds")
+        return {"BestTrainingJob": best, **dict.fromkeys((*_RUN_PROPERTIES, *names), ANY)}
 
     def ray_options(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": 0}

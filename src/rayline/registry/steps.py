@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rayline.definition.expressions import to_request
+from rayline.definition.properties import ANY
 from rayline.definition.steps.base import ParseContext, Step
 from rayline.errors import PipelineDefinitionError
 from rayline.registry.entities import ApprovalStatus
@@ -63,6 +64,10 @@ class ModelStep(Step):
                     f"step {self.name!r}: content type {ctype!r} is not supported; use "
                     f"{' and/or '.join(_CONTENT_TYPES)}"
                 )
+
+    def property_schema(self) -> dict[str, Any]:
+        names = ("ModelPackageGroupName", "ModelPackageVersion", "ModelPackageStatus")
+        return dict.fromkeys((*names, "ModelPackageArn", "ModelUri", "MlflowRunId"), ANY)
 
     def ray_options(self) -> dict[str, Any]:
         # Copying three small files and a few rows: no reason to hold a whole CPU.

@@ -111,7 +111,10 @@ def test_definition_round_trips(script):
     assert doc["Version"] == "2020-12-01"
     assert [s["Name"] for s in doc["Steps"]] == ["Ingest", "Prep", "Evaluate", "Check"]
     evaluate = doc["Steps"][2]["Arguments"]
-    assert evaluate["ProcessingInputs"][0]["Source"] == {"Get": "Steps.Prep.Outputs['test']"}
+    # A ProcessingStep's output, where SageMaker's ProcessingStep reports it.
+    assert evaluate["ProcessingInputs"][0]["Source"] == {
+        "Get": "Steps.Prep.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
     assert {"Get": "Execution.PipelineExecutionId"} in evaluate["ContainerArguments"]
     cond = doc["Steps"][3]["Arguments"]["Conditions"][0]
     assert cond["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"

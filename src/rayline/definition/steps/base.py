@@ -105,7 +105,8 @@ class Step:
     The contract between a kind and the rest of rayline: graph, validation, scheduler and lineage
     ask the step, never its kind.
 
-    - ``declared_outputs()`` / ``declared_property_files()``: what other steps may read from it;
+    - ``declared_outputs()`` / ``declared_property_files()`` / ``property_schema()`` /
+      ``output_property_paths()``: what other steps may read from it;
     - ``branches()``: the steps it controls, by branch label (a condition's if/else);
     - ``validate()``: checks of its own fields, run before anything executes;
     - ``ray_options()``: the Ray options of its task (``resources`` adds custom Ray resources);
@@ -169,6 +170,17 @@ class Step:
 
     def declared_outputs(self) -> tuple[str, ...]:
         return ()
+
+    def property_schema(self) -> dict[str, Any] | None:
+        """The properties the step reports (``rayline.definition.properties``): references to
+        others are refused when the pipeline is defined; ``None``: not checked."""
+        return None
+
+    def output_property_paths(self) -> dict[str, str]:
+        """``{output: SageMaker property path}`` for outputs SageMaker's counterpart of the kind
+        reports as properties (``ModelArtifacts.S3ModelArtifacts``): such a path reads the
+        output, and the output is written so in the definition."""
+        return {}
 
     def declared_property_files(self) -> tuple[Any, ...]:
         return ()

@@ -13,6 +13,7 @@ from rayline.definition.parameters import (
     ParameterInteger,
     ParameterString,
 )
+from rayline.definition.properties import ANY
 from rayline.definition.steps.base import ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
 
@@ -60,6 +61,9 @@ class ConditionStep(Step):
                     f"({_describe(left)}) with a {rt} ({_describe(right)}); both sides must have "
                     "the same type"
                 )
+
+    def property_schema(self) -> dict[str, Any]:
+        return {"Outcome": ANY}
 
     def ray_options(self) -> dict[str, Any]:
         return {}

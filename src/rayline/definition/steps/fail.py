@@ -17,6 +17,9 @@ class FailStep(Step):
 
     error_message: Any = ""
 
+    def property_schema(self) -> dict[str, Any]:
+        return {}  # a FailStep reports nothing: it ends the execution
+
     def ray_options(self) -> dict[str, Any]:
         return {}
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from rayline.definition.expressions import Expression, StepProperty, to_request
 from rayline.definition.policies import CacheConfig, RetryPolicy
+from rayline.definition.properties import ANY
 from rayline.definition.runtime_envs import checked_runtime_env
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.definition.steps.processing import function_ref
@@ -62,6 +63,9 @@ class FunctionStep(Step):
     def result(self) -> StepProperty:
         """The function's return value, as an expression."""
         return StepProperty(self.name, "Return", source=self)
+
+    def property_schema(self) -> dict[str, Any]:
+        return {"Return": ANY}
 
     def upstream_steps(self) -> list[Step]:
         return [

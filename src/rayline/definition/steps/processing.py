@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from rayline.definition.code_deps import dependency_source
 from rayline.definition.expressions import Expression, StepOutput, to_request
+from rayline.definition.properties import ANY, processing_output_path
 from rayline.definition.source_dirs import SourceDirRef, directory_snapshot, source_dir_ref
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
@@ -162,6 +163,14 @@ class ProcessingStep(Step):
     def declared_outputs(self) -> tuple[str, ...]:
         return tuple(o.output_name for o in self.outputs)
 
+    def property_schema(self) -> dict[str, Any]:
+        outputs = {o: {"S3Output": {"S3Uri": ANY}} for o in self.declared_outputs()}
+        # ``Return``: what a processing function returns.
+        return {"ProcessingOutputConfig": {"Outputs": outputs}, "Return": ANY}
+
+    def output_property_paths(self) -> dict[str, str]:
+        return {o: processing_output_path(o) for o in self.declared_outputs()}
+
     def declared_property_files(self) -> tuple[PropertyFile, ...]:
         return self.property_files
 
@@ -249,7 +258,8 @@ class DeclaredOutputs(tuple):
                 f"step {self.source.name!r} has no output {key!r} (declared: "
                 f"{', '.join(map(repr, names)) or 'none'})"
             )
-        return StepOutput(self.source.name, key, source=self.source)
+        path = processing_output_path(key)
+        return StepOutput(self.source.name, key, source=self.source, path=path)
 
 
 def script_ref(path: str, *, step: str) -> CodeRef:
