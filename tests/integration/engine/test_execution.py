@@ -322,7 +322,9 @@ def test_cache_hit_miss_and_code_change(tmp_path):
 def test_cache_miss_when_input_file_changes_and_after_expiry(tmp_path):
     marker = tmp_path / "runs.txt"
 
-    @step(cache_config=CacheConfig(enable_caching=True, expire_after="PT2S"))
+    # A window of seconds: the first execution of a fresh home also sets up MLflow's tables
+    # before wait() returns, and a loaded machine takes a while to reach the cache lookup.
+    @step(cache_config=CacheConfig(enable_caching=True, expire_after="PT6S"))
     def count(path):
         with open(path, "a") as f:
             f.write("x")
@@ -330,10 +332,11 @@ def test_cache_miss_when_input_file_changes_and_after_expiry(tmp_path):
 
     pipeline = Pipeline("expiry", steps=[count(str(marker))])
     pipeline.start().wait()
+    first_done = time.time()
     hit = pipeline.start()
     hit.wait()
     assert hit.step("count").cached_from is not None
-    time.sleep(2.2)
+    time.sleep(max(0.0, first_done + 6.3 - time.time()))
     expired = pipeline.start()
     expired.wait()
     assert expired.step("count").cached_from is None
@@ -344,7 +347,9 @@ def test_cache_window_counts_from_the_run_that_computed(tmp_path):
     """Reuse inside the window does not extend it: a hit is not a new source of the result."""
     marker = tmp_path / "runs.txt"
 
-    @step(cache_config=CacheConfig(enable_caching=True, expire_after="PT4S"))
+    # The hit comes half-way through the window and the late start just after it, so a loaded
+    # machine (an execution taking seconds to reach its cache lookup) cannot blur the two.
+    @step(cache_config=CacheConfig(enable_caching=True, expire_after="PT10S"))
     def count(path):
         with open(path, "a") as f:
             f.write("x")
@@ -354,12 +359,12 @@ def test_cache_window_counts_from_the_run_that_computed(tmp_path):
     computed = pipeline.start()
     computed.wait()
     first_done = time.time()
-    time.sleep(1.5)
-    hit = pipeline.start()  # reused; its own record ends ~1.5 s after the computing run
+    time.sleep(5.0)
+    hit = pipeline.start()  # reused; its own record ends 5 s or more after the computing run
     hit.wait()
     assert hit.step("count").cached_from == computed.id
-    time.sleep(max(0.0, first_done + 4.3 - time.time()))
-    # 4.3 s after the run that computed, inside 4 s of the hit: the result has expired.
+    time.sleep(max(0.0, first_done + 10.3 - time.time()))
+    # 10.3 s after the run that computed, about 5 s after the hit: the result has expired.
     late = pipeline.start()
     late.wait()
     assert late.step("count").cached_from is None
