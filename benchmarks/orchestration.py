@@ -4,12 +4,17 @@ Runs, through rayline's public API: a 50-step chain of no-op function steps (cac
 50-wide fan-out plus its gather, the chain again fully cached; and, in the same run, the same
 chain as plain chained Ray tasks (the floor) and the fan-out as plain Ray tasks gathered by one
 more (the fan-out's floor). Every state change is recorded in the metadata DB
-(SQLite in a temporary RAYLINE_HOME unless RAYLINE_DB_URL is set).
+(SQLite in a temporary RAYLINE_HOME unless RAYLINE_DB_URL is set), and every step gets its
+MLflow run. Those runs are written by tracking's worker process right behind the steps: each
+timed run ends when the execution has, and before the next one starts the benchmark waits,
+untimed, until MLflow has caught up (``wait(tracked=True)``); ``tracking_catch_up_s`` is the
+longest of those waits.
 
     .venv/bin/python benchmarks/orchestration.py [--steps 50]
 
 Last line: {"chain_ms_per_step": …, "fanout_ms_per_step": …, "cached_rerun_s": …,
-"ray_floor_ms_per_step": …, "ray_fanout_floor_ms_per_step": …}
+"ray_floor_ms_per_step": …, "ray_fanout_floor_ms_per_step": …, "chain_ratio": …,
+"fanout_ratio": …, "tracking_catch_up_s": …}
 """
 
 from __future__ import annotations
@@ -54,7 +59,13 @@ def main() -> None:
 
     # Warm up the workers and the DB (the benchmark is about steady-state overhead).
     ray.get([plain.remote(0) for _ in range(8)])
-    Pipeline("warmup", steps=[gather([leaf(i) for i in range(4)])]).start().wait()
+    Pipeline("warmup", steps=[gather([leaf(i) for i in range(4)])]).start().wait(tracked=True)
+    catch_up: list[float] = []
+
+    def tracked(execution) -> None:
+        t = time.perf_counter()
+        execution.wait(tracked=True)
+        catch_up.append(time.perf_counter() - t)
 
     chain = 0
     for _ in range(n):
@@ -66,6 +77,7 @@ def main() -> None:
     execution.wait()
     chain_s = time.perf_counter() - t
     assert execution.result(chain.name) == n
+    tracked(execution)
 
     fan = gather([leaf(i) for i in range(n)])
     fan_pipeline = Pipeline("bench-fanout", steps=[fan])
@@ -75,11 +87,13 @@ def main() -> None:
     execution.wait()
     fanout_s = time.perf_counter() - t
     assert execution.result(fan.name) == sum(range(n))
+    tracked(execution)
 
     t = time.perf_counter()
     execution = chain_pipeline.start()
     execution.wait()
     cached_s = time.perf_counter() - t
+    tracked(execution)
     steps = execution.list_steps()
     assert all(s.cached_from for s in steps), "the re-run was not fully cached"
     events = len(execution.events())
@@ -113,6 +127,9 @@ def main() -> None:
                 "cached_rerun_s": round(cached_s, 3),
                 "ray_floor_ms_per_step": round(floor_s / n * 1000, 2),
                 "ray_fanout_floor_ms_per_step": round(fanout_floor_s / (n + 1) * 1000, 2),
+                "chain_ratio": round(chain_s / floor_s, 2),
+                "fanout_ratio": round(fanout_s / fanout_floor_s, 2),
+                "tracking_catch_up_s": round(max(catch_up), 3),
             }
         )
     )

@@ -93,11 +93,20 @@ class Execution:
         return props
 
     def wait(
-        self, *, timeout: float | None = None, poll_s: float = 0.2, raise_on_failure: bool = True
+        self,
+        *,
+        timeout: float | None = None,
+        poll_s: float = 0.2,
+        raise_on_failure: bool = True,
+        tracked: bool = False,
     ) -> ExecutionRecord:
         """Block until the execution ends. Raises ``ExecutionFailedError`` when it Failed or was
         Stopped (unless ``raise_on_failure=False``) and when its driver died before it ended
-        (nothing would end it: ``retry()`` resumes it), ``TimeoutError`` after ``timeout``."""
+        (nothing would end it: ``retry()`` resumes it), ``TimeoutError`` after ``timeout``.
+
+        MLflow's runs of the execution and its steps are written right behind the steps, by a
+        worker of the driver's process (which finishes them before it exits). ``tracked=True``
+        also waits until they are complete: the execution's MLflow run has ended."""
         deadline = None if timeout is None else time.monotonic() + timeout
         thread = _threads.get(self.id)
         if thread is not None:
@@ -122,6 +131,11 @@ class Execution:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"execution {self.id} still {record.status} after {timeout} s")
             time.sleep(poll_s)
+        if tracked:
+            from rayline.tracking.runs import wait_until_tracked
+
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            record = wait_until_tracked(self.id, db_url=self._repo.db.url, timeout=left)
         if raise_on_failure and record.status != ExecutionStatus.SUCCEEDED:
             raise ExecutionFailedError(
                 f"execution {self.id} of pipeline {record.pipeline_name!r} "
@@ -166,7 +180,11 @@ class Execution:
             self._repo.set_max_parallel_steps(
                 self.id, parallelism_config.max_parallel_execution_steps
             )
-        self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
+        from rayline.engine.listeners import notify
+
+        event = self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
+        if event is not None:  # tracking marks the execution's MLflow run running again
+            notify(event, self._repo)
         launch(self.id, db_url=self._repo.db.url, detach=detach)
         return self
 

@@ -12,8 +12,9 @@ Standalone::
 
 It adds ``record_id`` (the row number) and ``event_time`` (Unix seconds: by default the CSV's
 modification time, so running again on the same file changes nothing), creates the feature
-group if it is missing, ingests through ``--num_actors`` Ray actors of 0.5 CPU each, prints the
-report, and writes ``ingestion.json`` into its output directory when the step declares one
+group if it is missing, ingests through ``--num_actors`` Ray actors of 0.5 CPU each (``auto``,
+the default: actors for a large input on a multi-node cluster, this process for a small one,
+where starting actors would cost more than the work), prints the report, and writes ``ingestion.json`` into its output directory when the step declares one
 (``--output_dir`` standalone). Rejected rows fail the step unless ``--allow_rejected``.
 """
 
@@ -56,9 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--feature_group_name", required=True)
     parser.add_argument(
         "--num_actors",
-        type=int,
-        default=4,
-        help="Ray actors (0.5 CPU each) that ingest in parallel",
+        type=_num_actors,
+        default=None,
+        help="Ray actors (0.5 CPU each) that ingest in parallel, or 'auto' (the default): "
+        "rayline chooses, actors for a large input on a multi-node cluster and this process "
+        "otherwise (the report says which ran)",
     )
     parser.add_argument(
         "--csv",
@@ -85,6 +88,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.csv:
         parser.error("no CSV: pass --csv PATH or declare a ProcessingInput with destination 'raw'")
     return args
+
+
+def _num_actors(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 1, not {value!r}")
+    return count
 
 
 def _declared_output() -> str | None:
@@ -135,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "online_rows_written": report.online_rows_written,
         "offline_rows_written": report.offline_rows_written,
         "offline_duplicates_skipped": report.offline_duplicates_skipped,
+        "mode": report.mode,
         "workers": report.workers,
         "nodes": list(report.nodes),
         "duration_s": round(report.duration_s, 3),

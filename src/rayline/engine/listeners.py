@@ -26,6 +26,8 @@ LISTENERS: dict[EventKind, tuple[str, ...]] = {
     # Every step's MLflow run: opened when it starts, recorded and ended when it finishes
     # (tracking queues the work on a thread of its own: the scheduler does not wait for MLflow).
     EventKind.STEP_STATUS: ("rayline.tracking.listener:track_step_event",),
+    # A retried execution's MLflow run is running again.
+    EventKind.EXECUTION_STATUS: ("rayline.tracking.listener:reopen_execution_run",),
     # Close the execution's MLflow run, once the steps' queued tracking work is done.
     EventKind.EXECUTION_ENDED: ("rayline.tracking.listener:close_execution_run",),
 }

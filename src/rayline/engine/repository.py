@@ -299,36 +299,47 @@ class PipelineRepository:
     ) -> EventRecord:
         """Insert (``create`` holds the new row's fields) or update a step run, and append its
         event, in one transaction; returns the event."""
-        now = time.time()
-        values["status"] = status.value
-        if status == StepStatus.STARTING:
-            values.setdefault("started_at", now)
-        if status.finished:
-            values.setdefault("ended_at", now)
         with self.db.begin() as conn:
-            if create is not None:
-                conn.execute(
-                    step_runs.insert(),
-                    {"execution_id": execution_id, "step_name": step_name, **create, **values},
-                )
-            else:
-                conn.execute(
-                    _update_step(tuple(sorted(values))),
-                    {
-                        "b_execution_id": execution_id,
-                        "b_step_name": step_name,
-                        **{f"b_{k}": v for k, v in values.items()},
-                    },
-                )
-            return _append_event(
+            return _record_step(
+                conn, execution_id, step_name, status, time.time(), create, detail, values
+            )
+
+    def start_step(
+        self,
+        execution_id: str,
+        step_name: str,
+        *,
+        started_at: float,
+        create: dict[str, Any] | None = None,
+        detail: str | None = None,
+        **values: Any,
+    ) -> tuple[EventRecord, EventRecord]:
+        """Record a step handed to Ray at ``started_at``: its ``Starting`` (at that time) and
+        ``Executing`` events and its row (inserted when ``create`` holds the new row's fields),
+        in one transaction; returns both events."""
+        values["started_at"] = started_at
+        with self.db.begin() as conn:
+            # Both changes in the log, in order; the row goes straight to Executing.
+            starting = _append_event(
                 conn,
                 execution_id,
                 EventKind.STEP_STATUS,
                 step_name=step_name,
-                status=status.value,
-                at=now,
+                status=StepStatus.STARTING.value,
+                at=started_at,
                 detail=detail,
             )
+            executing = _record_step(
+                conn,
+                execution_id,
+                step_name,
+                StepStatus.EXECUTING,
+                time.time(),
+                create,
+                None,
+                values,
+            )
+        return starting, executing
 
     def add_event(
         self,
@@ -372,20 +383,16 @@ class PipelineRepository:
         Only runs that computed their result count: a cache hit is recorded as a successful run
         too, and matching it would slide the window forward on every reuse. Invalidated runs
         (``invalidate_cache``) no longer count."""
-        q = (
-            sa.select(step_runs)
-            .where(
-                *_computed_cache_runs(pipeline_name),
-                step_runs.c.step_name == step_name,
-                step_runs.c.cache_key == cache_key,
-            )
-            .order_by(step_runs.c.ended_at.desc())
-            .limit(1)
-        )
-        if not_before is not None:
-            q = q.where(step_runs.c.ended_at >= not_before)
         with self.db.connect() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(
+                _find_cached(windowed=not_before is not None),
+                {
+                    "b_pipeline": pipeline_name,
+                    "b_step": step_name,
+                    "b_key": cache_key,
+                    "b_not_before": not_before,
+                },
+            ).first()
         return _step_run(row) if row is not None else None
 
     # -- cache entries: what find_cached may still return -------------------------------------
@@ -510,7 +517,47 @@ class PipelineRepository:
         return [r.id for r in rows]
 
 
-def _computed_cache_runs(pipeline_name: str) -> tuple[Any, ...]:
+def _record_step(
+    conn: Any,
+    execution_id: str,
+    step_name: str,
+    status: StepStatus,
+    now: float,
+    create: dict[str, Any] | None,
+    detail: str | None,
+    values: dict[str, Any],
+) -> EventRecord:
+    values = {**values, "status": status.value}
+    if status == StepStatus.STARTING:
+        values.setdefault("started_at", now)
+    if status.finished:
+        values.setdefault("ended_at", now)
+    if create is not None:
+        conn.execute(
+            step_runs.insert(),
+            {"execution_id": execution_id, "step_name": step_name, **create, **values},
+        )
+    else:
+        conn.execute(
+            _update_step(tuple(sorted(values))),
+            {
+                "b_execution_id": execution_id,
+                "b_step_name": step_name,
+                **{f"b_{k}": v for k, v in values.items()},
+            },
+        )
+    return _append_event(
+        conn,
+        execution_id,
+        EventKind.STEP_STATUS,
+        step_name=step_name,
+        status=status.value,
+        at=now,
+        detail=detail,
+    )
+
+
+def _computed_cache_runs(pipeline_name: Any) -> tuple[Any, ...]:
     # The runs a cache lookup may match (as in find_cached): successful, with a cache key,
     # computed rather than reused, and not invalidated.
     c = step_runs.c
@@ -528,6 +575,23 @@ def open_repository(db_url: str | None = None) -> PipelineRepository:
     from rayline.store.db import open_database
 
     return PipelineRepository(open_database(db_url))
+
+
+@functools.cache
+def _find_cached(*, windowed: bool) -> Any:
+    # Built once: a cached step looks itself up on every start.
+    c = step_runs.c
+    q = (
+        sa.select(step_runs)
+        .where(
+            *_computed_cache_runs(sa.bindparam("b_pipeline")),
+            c.step_name == sa.bindparam("b_step"),
+            c.cache_key == sa.bindparam("b_key"),
+        )
+        .order_by(c.ended_at.desc())
+        .limit(1)
+    )
+    return q.where(c.ended_at >= sa.bindparam("b_not_before")) if windowed else q
 
 
 @functools.cache

@@ -260,26 +260,32 @@ class Scheduler:
             self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
 
     def _create_or_update(self, step: Step, status: StepStatus, **values: Any) -> None:
-        create = None
-        if step.name not in self.existing:
-            create = {"pipeline_name": self.pipeline.name, "step_type": step.kind}
-            self.existing.add(step.name)
-        else:  # a retried or resumed step starts a fresh record of its run
-            values = {
-                "failure_reason": None,
-                "user_traceback": None,
-                "logs": None,
-                "outputs": None,
-                "properties": None,
-                "ended_at": None,
-                "cached_from": None,
-                "branch": None,
-                "manifests": None,
-                "node": None,
-                "started_at": time.time(),
-                **values,
-            }
+        create, values = self._fresh_run(step, values)
         self._record_step(step.name, status, create=create, **values)
+
+    def _fresh_run(
+        self, step: Step, values: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The new row's fields (a first run) or the fields that reset a retried or resumed
+        step's record, with ``values`` over them."""
+        if step.name not in self.existing:
+            self.existing.add(step.name)
+            return {"pipeline_name": self.pipeline.name, "step_type": step.kind}, values
+        # a retried or resumed step starts a fresh record of its run
+        return None, {
+            "failure_reason": None,
+            "user_traceback": None,
+            "logs": None,
+            "outputs": None,
+            "properties": None,
+            "ended_at": None,
+            "cached_from": None,
+            "branch": None,
+            "manifests": None,
+            "node": None,
+            "started_at": time.time(),
+            **values,
+        }
 
     def _reuse(self, step: Step, key: str) -> bool:
         window = step.cache_config.expire_after_seconds
@@ -480,15 +486,6 @@ class Scheduler:
 
         resolved = resolve(step, self.resolver)
         ctx = self._context(step, attempt=attempt)
-        if attempt == 1:
-            self._create_or_update(step, StepStatus.STARTING, attempts=1, cache_key=key)
-        else:
-            self._record_step(
-                step.name,
-                StepStatus.STARTING,
-                attempts=attempt,
-                detail=f"attempt {attempt}",
-            )
         options = {k: v for k, v in step.ray_options().items() if v}
         options.setdefault("num_cpus", 0)
         if step.resources:  # placement: the custom Ray resources the step asks for
@@ -497,11 +494,23 @@ class Scheduler:
             from rayline.engine.environment import task_runtime_env
 
             options["runtime_env"] = task_runtime_env(options.get("runtime_env"), step.runtime_env)
+        started = time.time()
         ref = run_step.options(name=f"{self.pipeline.name}.{step.name}", **options).remote(
             STEP_KINDS[step.kind].runner, resolved, ctx
         )
         self.running[ref] = _Running(step.name, attempt, first_started, key)
-        self._record_step(step.name, StepStatus.EXECUTING)
+        # Recorded while the task already runs: Starting (when it was handed to Ray) and
+        # Executing, in one transaction.
+        if attempt == 1:
+            create, values = self._fresh_run(step, {"attempts": 1, "cache_key": key})
+            values.pop("started_at", None)  # it started now
+            detail = None
+        else:
+            create, values, detail = None, {"attempts": attempt}, f"attempt {attempt}"
+        for event in self.repo.start_step(
+            self.execution.id, step.name, started_at=started, create=create, detail=detail, **values
+        ):
+            notify(event, self.repo)
 
     def _finish(self, ref: Any, run: _Running) -> None:
         import ray

@@ -1,56 +1,81 @@
 """Tracking's reaction to the engine's events (subscribed in ``rayline.engine.listeners``).
 
-The engine calls listeners on the scheduler's thread, so these only queue the MLflow work on
-tracking's background worker (``rayline.tracking.background``) and return; the execution's end
-waits for its queued work, then ends the execution's run.
+The engine calls listeners on the scheduler's thread, so these only queue the MLflow work for
+tracking's worker process (``rayline.tracking.background``) and return: the jobs are the
+functions of ``rayline.tracking.steps`` and ``rayline.tracking.runs`` named below, run in the
+order the events happened, the execution's run ended after its steps'.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from rayline.config import settings
-from rayline.engine.records import EventKind, EventRecord, StepStatus
+from rayline.engine.records import EventKind, EventRecord, ExecutionStatus, StepStatus
 from rayline.tracking import background
-from rayline.tracking.runs import finish_execution_run
 
 STEP_EVENTS_LISTENER = "rayline.tracking.listener:track_step_event"
+EXECUTION_END_LISTENER = "rayline.tracking.listener:close_execution_run"
+REOPEN_LISTENER = "rayline.tracking.listener:reopen_execution_run"
 
 
 def track_step_event(event: EventRecord, repository: Any) -> None:
-    """Open a step's MLflow run when it starts, record and end it when it finishes (queued)."""
+    """Queue the opening of a step's MLflow run when it starts, and its record and end when it
+    finishes."""
     if event.step_name is None or event.status is None:
         return
     status = StepStatus(event.status)
     if status == StepStatus.STARTING:
-        from rayline.tracking.steps import open_step_run as work
+        job = "rayline.tracking.steps:step_started"
     elif status.finished:
-        from rayline.tracking.steps import close_step_run as work
+        job = "rayline.tracking.steps:step_ended"
     else:
         return
-    uri = settings().mlflow_tracking_uri
-    execution_id, step_name = event.execution_id, event.step_name
+    _queue(job, STEP_EVENTS_LISTENER, event, repository, step_name=event.step_name)
 
-    def failed(exc: BaseException) -> None:
+
+def reopen_execution_run(event: EventRecord, repository: Any) -> None:
+    """Queue marking the execution's MLflow run running again when it is retried."""
+    if event.status == ExecutionStatus.EXECUTING.value:
+        _queue("rayline.tracking.runs:reopen_execution_run", REOPEN_LISTENER, event, repository)
+
+
+def close_execution_run(event: EventRecord, repository: Any) -> None:
+    """Queue the end of the execution's MLflow run with its final status, after its steps'
+    work (an execution without a run: nothing to do, and MLflow is not imported)."""
+    _queue(
+        "rayline.tracking.runs:finish_execution_run",
+        EXECUTION_END_LISTENER,
+        event,
+        repository,
+        status=str(event.status),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _settings_of(execution_id: str) -> dict[str, str]:
+    # Every job of an execution runs with the settings its first event saw (reading the
+    # environment on each of a step's events would cost the scheduler more than queueing).
+    return background.settings_now()
+
+
+def _queue(job: str, listener: str, event: EventRecord, repository: Any, **kwargs: Any) -> None:
+    execution_id = event.execution_id
+
+    def failed(error: str) -> None:
         # As the engine records a listener that raises: never the execution's outcome.
         repository.add_event(
             execution_id,
             EventKind.LISTENER_FAILED,
-            step_name=step_name,
-            detail=f"{STEP_EVENTS_LISTENER}: {type(exc).__name__}: {exc}",
+            step_name=event.step_name,
+            detail=f"{listener}: {error}",
         )
 
-    background.submit(lambda: work(repository, execution_id, step_name, uri=uri), on_error=failed)
-
-
-def close_execution_run(event: EventRecord, repository: Any) -> None:
-    """End the execution's MLflow run with the execution's final status, after its steps' queued
-    tracking work (no run: nothing to do, and MLflow is not imported)."""
-    background.run_after_queued(
-        lambda: finish_execution_run(
-            event.execution_id,
-            event.status,
-            db_url=repository.db.url,
-            uri=settings().mlflow_tracking_uri,
-        )
+    background.submit(
+        job,
+        on_error=failed,
+        env=_settings_of(execution_id),
+        execution_id=execution_id,
+        db_url=repository.db.url,
+        **kwargs,
     )

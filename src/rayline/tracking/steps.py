@@ -1,13 +1,17 @@
 """Every step's MLflow run, kept from the engine's step events (any kind, cache hits included).
 
-A step's run is opened when the step starts (its first ``Starting``; a cache hit, which starts
-nothing, when it is recorded) and nested under the execution's run. When the step ends its run
-gets what the step's record holds: status, kind, duration, attempts, whether it was a cache hit
-(and of which execution), its resolved arguments as parameters, its numeric properties and the
-numbers of its property files (an evaluation report) as metrics, and its outputs' URIs as tags.
+These run in tracking's worker process (:func:`step_started`, :func:`step_ended`, queued by
+``rayline.tracking.listener``). The run of a kind that logs into it while it runs (training,
+tuning, registration: ``StepKind.logs_while_running``) is opened when the step starts; the
+others' runs are written in one go when the step ends (a create, a batch, an end: MLflow's
+store calls are what tracking costs). Each is nested under the execution's run. When the
+step ends its run gets what the step's record holds: status, kind, duration, attempts, whether
+it was a cache hit (and of which execution), its resolved arguments as parameters, its numeric
+properties and the numbers of its property files (an evaluation report) as metrics, and its
+outputs' URIs as tags.
 
-Only this module creates a recorded step's run (in tracking's background worker, one at a time),
-so there is never more than one per step: the ML runners log into it
+Only this module creates a recorded step's run (in tracking's worker, one job at a time), so
+there is never more than one per step: the ML runners log into it
 (:func:`wait_for_step_run`) rather than making their own.
 """
 
@@ -35,6 +39,24 @@ MAX_METRICS = 200
 
 _KEY_CHARS = re.compile(r"[^0-9A-Za-z_\-. /]")
 _definitions: dict[tuple[str, int], Any] = {}
+
+
+def step_started(*, execution_id: str, step_name: str, db_url: str) -> None:
+    """A step started: open its run now if its kind logs into it while it runs."""
+    from rayline.step_kinds import STEP_KINDS
+    from rayline.tracking.runs import _repository, tracking_uri
+
+    repo = _repository(db_url)
+    kind = STEP_KINDS.get(repo.get_step_run(execution_id, step_name).step_type)
+    if kind is not None and kind.logs_while_running:
+        open_step_run(repo, execution_id, step_name, uri=tracking_uri())
+
+
+def step_ended(*, execution_id: str, step_name: str, db_url: str) -> str:
+    """A step ended: record it on its run (opened here when it was not) and end the run."""
+    from rayline.tracking.runs import _repository, tracking_uri
+
+    return close_step_run(_repository(db_url), execution_id, step_name, uri=tracking_uri())
 
 
 def open_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) -> str:
@@ -82,7 +104,7 @@ def close_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) ->
 
     record = repo.get_step_run(execution_id, step_name)
     run_id = record.mlflow_run_id
-    if not run_id:  # a cache hit (or a step that failed before it started)
+    if not run_id:  # written now: a kind not tracked while it runs, or a cache hit
         run_id = open_step_run(repo, execution_id, step_name, uri=uri)
     c = client(uri)
     tags = {

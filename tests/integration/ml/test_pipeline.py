@@ -79,7 +79,7 @@ def test_housing_pipeline_tunes_evaluates_and_tracks(ray_session, rayline_home, 
     assert Pipeline.from_definition(pipeline.definition()).definition() == pipeline.definition()
 
     execution = pipeline.start()
-    execution.wait()
+    execution.wait(tracked=True)  # the MLflow runs are checked below
 
     # Tuning: 4 trials inside the declared space; the best model went to the evaluation.
     best = execution.step("HPTuning").properties["BestTrainingJob"]

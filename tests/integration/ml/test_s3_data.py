@@ -121,7 +121,7 @@ def test_training_step_on_s3(ray_session, s3_bucket, s3_artifacts, splits):
         inputs={n: store.uri_for("splits", n) for n in ("train", "validation")},
     )
     execution = Pipeline("s3-training", steps=[train]).start()
-    assert execution.wait().status == "Succeeded"
+    assert execution.wait(tracked=True).status == "Succeeded"
     step = execution.step("Train")
     assert step.outputs["model"].startswith(s3_artifacts + "/")
     assert store.list_files(step.outputs["model"]) == ["model.ubj"]

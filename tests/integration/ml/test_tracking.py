@@ -14,6 +14,7 @@ from rayline.engine.records import EventKind, ExecutionStatus, StepStatus
 from rayline.engine.repository import PipelineRepository
 from rayline.engine.schema import executions, step_runs
 from rayline.store.db import open_database
+from rayline.tracking import background
 from rayline.tracking.runs import (
     client,
     ensure_execution_run,
@@ -93,7 +94,8 @@ def test_the_listener_ends_the_run_when_the_execution_ends(rayline_home):
     ended = repo.set_execution_status(
         "exec-3", ExecutionStatus.STOPPED, failure_reason="stopped by request"
     )
-    notify(ended, repo)
+    notify(ended, repo)  # queues the run's end for tracking's worker
+    background.flush(timeout=60)
     assert client().get_run(run_id).info.status == "KILLED"
     assert [e.kind for e in repo.list_events("exec-3")] == [EventKind.EXECUTION_ENDED]
 
@@ -106,6 +108,7 @@ def test_a_failing_tracking_store_never_changes_the_outcome(rayline_home):
     assert repo.claim_mlflow_run("exec-4", "another-run") == "no-such-run"  # first one wins
     notify(repo.set_execution_status("exec-4", ExecutionStatus.SUCCEEDED), repo)
     assert repo.execution_status("exec-4") == ExecutionStatus.SUCCEEDED
+    background.flush(timeout=60)  # the run's end was queued; its failure is recorded
     *_, failed = repo.list_events("exec-4")
     assert failed.kind == EventKind.LISTENER_FAILED
     assert failed.detail.startswith("rayline.tracking.listener:close_execution_run: ")

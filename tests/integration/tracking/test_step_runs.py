@@ -112,11 +112,11 @@ def _reference_like(tmp_path: Path) -> Pipeline:
 
 
 def _ended(execution) -> dict:
-    """The execution's MLflow runs by step, once its run is ended (tracking's listener ends it
-    after the steps' queued work; a detached driver's ``wait()`` returns on the status)."""
-    record = execution.describe()
+    """The execution's MLflow runs by step, once tracking has written them (``wait(tracked=
+    True)``: tracking's worker writes them right behind the steps)."""
+    record = execution.wait(tracked=True, raise_on_failure=False, timeout=120)
     assert record.mlflow_run_id
-    wait_for(lambda: client().get_run(record.mlflow_run_id).info.status != "RUNNING")
+    assert client().get_run(record.mlflow_run_id).info.status != "RUNNING"
     runs = list_runs(execution_id=execution.id, max_results=1000)
     by_step: dict[str, list] = {}
     for r in runs:
@@ -285,3 +285,35 @@ def test_a_failed_step_run_says_why_and_the_execution_run_failed(ray_session, ra
     assert tags["rayline.status"] == StepStatus.FAILED
     assert "bad input 3" in tags["rayline.failure_reason"]
     assert client().get_run(tracked["execution"]).info.status == "FAILED"
+
+
+def test_a_retried_executions_run_is_running_again_until_the_retry_ends(
+    ray_session, rayline_home, tmp_path
+):
+    from rayline import step
+
+    marker, gate = tmp_path / "failed-once", tmp_path / "go"
+
+    @step(name="Flaky")
+    def flaky(x: int) -> int:
+        import pathlib
+        import time as t
+
+        if not pathlib.Path(marker).exists():
+            pathlib.Path(marker).touch()
+            raise ValueError("first attempt fails")
+        while not pathlib.Path(gate).exists():  # the retry holds here until the test looks
+            t.sleep(0.05)
+        return x
+
+    execution = Pipeline("tracked-retry", steps=[flaky(3)]).start()
+    assert execution.wait(raise_on_failure=False).status == "Failed"
+    run_id = _ended(execution)["execution"]
+    assert client().get_run(run_id).info.status == "FAILED"
+
+    execution.retry()
+    wait_for(lambda: client().get_run(run_id).info.status == "RUNNING", timeout=60)
+    gate.touch()
+    assert execution.wait().status == "Succeeded"
+    assert _ended(execution)["execution"] == run_id
+    assert client().get_run(run_id).info.status == "FINISHED"
