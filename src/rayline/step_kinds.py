@@ -6,9 +6,9 @@ graph, validation, scheduler and lineage ask it) and a runner ``run(step, ctx) -
 (``rayline.engine.context``). Both are named as ``module:attribute`` strings and imported only
 when needed, so reading a definition never imports Ray. The scheduler treats every kind alike.
 
-``logs_while_running=True`` kinds (training, tuning, registration) log into their step's MLflow run as they
-run, so tracking opens it when the step starts; the other kinds' runs are written once they
-end, in one go.
+``logs_while_running=True`` kinds (training, tuning, registration) log into their step's MLflow
+run as they run, so tracking opens it when the step starts; the other kinds' runs are written
+once they end, in one go.
 
 ``on_ray=False`` kinds are evaluated by the scheduler itself: they are instant, read only the
 execution's own state, and get ``ctx.resolver`` to resolve their fields. The others run in a Ray

@@ -52,10 +52,10 @@ def test_pipeline_import_stores_the_definition_and_reports_what_is_not_applied(r
 
     bad = json.loads((FIXTURES / "abalone.json").read_text())
     bad["Steps"][0]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] = ["java", "-jar"]
-    bad["Steps"].append({"Name": "Train", "Type": "Training", "Arguments": {}})
+    bad["Steps"].append({"Name": "Score", "Type": "Transform", "Arguments": {}})
     path = rayline_home.parent / "bad.json"
     path.write_text(json.dumps(bad))
     refused = rayline("pipeline", "import", str(path), "--map", MAP)
     assert refused.returncode != 0
     assert "step 'PreprocessAbaloneData': AppSpecification.ContainerEntrypoint" in refused.stderr
-    assert "step 'Train': Type 'Training'" in refused.stderr
+    assert "step 'Score': Type 'Transform'" in refused.stderr

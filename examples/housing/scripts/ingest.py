@@ -14,8 +14,9 @@ It adds ``record_id`` (the row number) and ``event_time`` (Unix seconds: by defa
 modification time, so running again on the same file changes nothing), creates the feature
 group if it is missing, ingests through ``--num_actors`` Ray actors of 0.5 CPU each (``auto``,
 the default: actors for a large input on a multi-node cluster, this process for a small one,
-where starting actors would cost more than the work), prints the report, and writes ``ingestion.json`` into its output directory when the step declares one
-(``--output_dir`` standalone). Rejected rows fail the step unless ``--allow_rejected``.
+where starting actors would cost more than the work), prints the report, and writes
+``ingestion.json`` into its output directory when the step declares one (``--output_dir``
+standalone). Rejected rows fail the step unless ``--allow_rejected``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 
 A parameter without a default is required when the pipeline starts. ``enum_values`` restricts the
 allowed values. Values given as strings (from the CLI: ``-p RMSEThreshold=20000``) are parsed.
+
+Each is written as the SageMaker SDK writes it: ``Name``, ``Type``, ``DefaultValue`` unless there
+is none, ``EnumValues`` unless there are none (an empty list restricts nothing, as in the SDK,
+where it is simply not written). The SDK takes ``enum_values`` on ``ParameterString`` only;
+rayline takes it on every type and writes it the same way.
 """
 
 from __future__ import annotations
@@ -33,11 +38,9 @@ class Parameter(Expression):
                 f"parameter name {self.name!r} is invalid: use letters, digits, '_' and '-'"
             )
         if self.enum_values is not None:
-            object.__setattr__(
-                self,
-                "enum_values",
-                tuple(self.coerce(v, where="enum_values") for v in self.enum_values),
-            )
+            values = tuple(self.coerce(v, where="enum_values") for v in self.enum_values)
+            # The SDK writes no EnumValues for an empty list: no restriction, not "no value".
+            object.__setattr__(self, "enum_values", values or None)
         if self.default_value is not None:
             object.__setattr__(
                 self, "default_value", self.coerce(self.default_value, where="default_value")

@@ -10,10 +10,26 @@ from rayline.definition.graph import StepGraph, build_graph, collect_steps
 from rayline.definition.parameters import Parameter, parameter_from_definition
 from rayline.definition.policies import ParallelismConfiguration
 from rayline.definition.steps.base import ParseContext, Step, common_from_request
+from rayline.definition.steps.processing import EXTENSION_KEY
 from rayline.definition.validation import validate
 from rayline.errors import PipelineDefinitionError
 
 DEFINITION_VERSION = "2020-12-01"
+
+# ``EXTENSION_KEY`` ("Rayline") holds what rayline records and SageMaker's definition has no key
+# for: at the top level the pipeline's name and description (``PipelineName``,
+# ``PipelineDescription``; SageMaker takes them as arguments of ``CreatePipeline``, beside the
+# definition, whose ``Metadata`` the SDK writes empty), in a step's ``Arguments`` what that kind
+# adds (``steps.processing``).
+
+#: ``PipelineExperimentConfig`` as the SDK writes it by default (the experiment named after the
+#: pipeline, the trial after the execution): what rayline's tracking does, one MLflow
+#: experiment per pipeline and one run per execution. It is written in every definition; any
+#: other value would not be applied, so none is accepted.
+PIPELINE_EXPERIMENT_CONFIG: dict[str, Any] = {
+    "ExperimentName": {"Get": "Execution.PipelineName"},
+    "TrialName": {"Get": "Execution.PipelineExecutionId"},
+}
 
 
 class PipelineDefinition:
@@ -68,18 +84,30 @@ class PipelineDefinition:
                 f"(steps: {', '.join(self.graph.steps)})"
             ) from None
 
+    @property
+    def pipeline_experiment_config(self) -> dict[str, Any]:
+        """SageMaker's ``PipelineExperimentConfig`` of this pipeline: always the SDK's default,
+        which is how rayline tracks it (``PIPELINE_EXPERIMENT_CONFIG``)."""
+        return {key: dict(value) for key, value in PIPELINE_EXPERIMENT_CONFIG.items()}
+
     # --- definition -------------------------------------------------------------------------
     def to_request(self) -> dict[str, Any]:
+        """The definition as the SageMaker SDK's ``Pipeline.definition()`` writes it: ``Version``,
+        ``Metadata`` (empty), ``Parameters``, ``PipelineExperimentConfig`` and ``Steps``; then
+        ``ParallelismConfiguration`` when set (SageMaker's is an argument of ``CreatePipeline``)
+        and ``Rayline``: the name and description (see ``EXTENSION_KEY``)."""
         out: dict[str, Any] = {
             "Version": DEFINITION_VERSION,
-            "Metadata": {"Name": self.name, "Description": self.description},
+            "Metadata": {},
             "Parameters": [p.definition() for p in self.parameters],
+            "PipelineExperimentConfig": self.pipeline_experiment_config,
             "Steps": [s.to_request() for s in self.graph.top_level],
         }
         if self.parallelism_config is not None:
             out["ParallelismConfiguration"] = {
                 "MaxParallelExecutionSteps": self.parallelism_config.max_parallel_execution_steps
             }
+        out[EXTENSION_KEY] = {"PipelineName": self.name, "PipelineDescription": self.description}
         return out
 
     def definition(self) -> str:
@@ -88,7 +116,10 @@ class PipelineDefinition:
 
     @classmethod
     def from_definition(cls, definition: str | dict[str, Any], *, name: str | None = None):
-        """Rebuild a pipeline from its JSON definition (``definition()`` round-trips)."""
+        """Rebuild a pipeline from its JSON definition (``definition()`` round-trips).
+
+        The name is ``name``, else the definition's ``Rayline.PipelineName``, else (a definition
+        rayline wrote before) ``Metadata.Name``."""
         try:
             request = json.loads(definition) if isinstance(definition, str) else definition
         except json.JSONDecodeError as exc:
@@ -109,16 +140,30 @@ class PipelineDefinition:
         ctx = ParseContext(by_name, None)
         ctx = ParseContext(by_name, lambda r: step_from_request(r, ctx))
         steps = [step_from_request(s, ctx) for s in request["Steps"]]
-        meta = request.get("Metadata", {})
+        _check_experiment_config(request)
+        # Where rayline keeps the name and description, or where it kept them before.
+        meta = request.get(EXTENSION_KEY) or {}
+        old = request.get("Metadata") or {}
         par = request.get("ParallelismConfiguration")
         return cls(
-            name or meta.get("Name") or "pipeline",
+            name or meta.get("PipelineName") or old.get("Name") or "pipeline",
             parameters=parameters,
             steps=steps,
             parallelism_config=ParallelismConfiguration(par["MaxParallelExecutionSteps"])
             if par
             else None,
-            description=meta.get("Description", ""),
+            description=meta.get("PipelineDescription", old.get("Description", "")),
+        )
+
+
+def _check_experiment_config(request: dict[str, Any]) -> None:
+    # Definitions rayline wrote before have none: they were tracked the default's way too.
+    config = request.get("PipelineExperimentConfig", PIPELINE_EXPERIMENT_CONFIG)
+    if config != PIPELINE_EXPERIMENT_CONFIG:
+        raise PipelineDefinitionError(
+            f"PipelineExperimentConfig {config!r} is not applied by rayline, whose tracking names "
+            "the MLflow experiment after the pipeline and its run after the execution; write "
+            f"{PIPELINE_EXPERIMENT_CONFIG!r} (the SageMaker SDK's default) or leave it out"
         )
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,25 @@ from rayline.engine.schema import events, executions, pipeline_versions, pipelin
 from rayline.errors import ConflictError, NotFoundError
 from rayline.store.db import Database
 from rayline.store.rows import from_row
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """One change for :meth:`PipelineRepository.record_changes`: a step's new ``status`` (its
+    row's ``values``; ``create`` holds a new row's fields), a step handed to Ray at
+    ``started_at`` (its Starting and Executing), or else an event of ``kind`` that is no
+    status change."""
+
+    step_name: str | None
+    status: StepStatus | None = None
+    create: dict[str, Any] | None = None
+    detail: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    kind: EventKind = EventKind.STEP_STATUS
+    #: When it happened (a step handed to Ray: when it was Executing), not when it is written:
+    #: changes recorded together keep their own times, in order.
+    at: float = field(default_factory=time.time)
 
 
 class PipelineRepository:
@@ -304,42 +324,63 @@ class PipelineRepository:
                 conn, execution_id, step_name, status, time.time(), create, detail, values
             )
 
-    def start_step(
-        self,
-        execution_id: str,
-        step_name: str,
-        *,
-        started_at: float,
-        create: dict[str, Any] | None = None,
-        detail: str | None = None,
-        **values: Any,
-    ) -> tuple[EventRecord, EventRecord]:
-        """Record a step handed to Ray at ``started_at``: its ``Starting`` (at that time) and
-        ``Executing`` events and its row (inserted when ``create`` holds the new row's fields),
-        in one transaction; returns both events."""
-        values["started_at"] = started_at
+    def record_changes(self, execution_id: str, changes: Sequence[StepChange]) -> list[EventRecord]:
+        """Record ``changes`` in order, in one transaction; returns their events in order (a
+        step handed to Ray has two: its ``Starting`` and its ``Executing``)."""
+        out: list[EventRecord] = []
         with self.db.begin() as conn:
-            # Both changes in the log, in order; the row goes straight to Executing.
-            starting = _append_event(
-                conn,
-                execution_id,
-                EventKind.STEP_STATUS,
-                step_name=step_name,
-                status=StepStatus.STARTING.value,
-                at=started_at,
-                detail=detail,
-            )
-            executing = _record_step(
-                conn,
-                execution_id,
-                step_name,
-                StepStatus.EXECUTING,
-                time.time(),
-                create,
-                None,
-                values,
-            )
-        return starting, executing
+            for c in changes:
+                if c.started_at is not None:
+                    # Starting when it was handed to Ray; the row goes straight to Executing.
+                    out.append(
+                        _append_event(
+                            conn,
+                            execution_id,
+                            EventKind.STEP_STATUS,
+                            step_name=c.step_name,
+                            status=StepStatus.STARTING.value,
+                            at=c.started_at,
+                            detail=c.detail,
+                        )
+                    )
+                    values = {**c.values, "started_at": c.started_at}
+                    out.append(
+                        _record_step(
+                            conn,
+                            execution_id,
+                            c.step_name,
+                            StepStatus.EXECUTING,
+                            c.at,
+                            c.create,
+                            None,
+                            values,
+                        )
+                    )
+                elif c.status is not None:
+                    out.append(
+                        _record_step(
+                            conn,
+                            execution_id,
+                            c.step_name,
+                            c.status,
+                            c.at,
+                            c.create,
+                            c.detail,
+                            c.values,
+                        )
+                    )
+                else:
+                    out.append(
+                        _append_event(
+                            conn,
+                            execution_id,
+                            c.kind,
+                            step_name=c.step_name,
+                            at=c.at,
+                            detail=c.detail,
+                        )
+                    )
+        return out
 
     def add_event(
         self,

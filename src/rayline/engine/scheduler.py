@@ -16,6 +16,7 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from rayline.definition.steps.base import Step
 from rayline.engine.context import StepContext, StepResult, local_work_dir, output_uri
 from rayline.engine.listeners import notify
 from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
-from rayline.engine.repository import PipelineRepository
+from rayline.engine.repository import PipelineRepository, StepChange
 from rayline.engine.resolution import CacheKeyResolver, ExecutionResolver, cache_key
 from rayline.errors import ConflictError, RaylineError
 from rayline.step_kinds import STEP_KINDS, load
@@ -99,6 +100,9 @@ class Scheduler:
         self.running: dict[Any, _Running] = {}
         self.delayed: list[tuple[float, str, int, float, str | None]] = []
         self.existing: set[str] = set()
+        # Inside _together(): the changes to record in one transaction, and what waits for it.
+        self._changes: list[StepChange] | None = None
+        self._published: list[Callable[[], None]] = []
         # Attempts an earlier driver already started, per unfinished step: a resumed step runs
         # its attempts again under the same prefixes, which are cleared first.
         self.started_before: dict[str, int] = {}
@@ -158,9 +162,13 @@ class Scheduler:
             if not self.running and not self.delayed:
                 break
             if self.running:
-                ready, _ = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
-                for ref in ready:
-                    self._finish(ref, self.running.pop(ref))
+                ready, rest = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)
+                if ready and rest:  # whatever else has finished: recorded in the same commit
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                    ready += more
+                with self._together():
+                    for ref in ready:
+                        self._finish(ref, self.running.pop(ref))
             else:
                 time.sleep(min(POLL_S, max(0.0, self.delayed[0][0] - time.time())))
             self._release_delayed(stopping)
@@ -196,30 +204,74 @@ class Scheduler:
             notify(event, self.repo)
 
     # Every event the scheduler records goes to the listeners subscribed to its kind.
-    def _record_step(self, name: str, status: StepStatus, **values: Any) -> None:
-        notify(self.repo.record_step(self.execution.id, name, status, **values), self.repo)
+    def _record_step(
+        self,
+        name: str,
+        status: StepStatus,
+        *,
+        create: dict[str, Any] | None = None,
+        detail: str | None = None,
+        **values: Any,
+    ) -> None:
+        self._record(StepChange(name, status, create=create, detail=detail, values=values))
 
-    def _add_event(self, kind: EventKind, **values: Any) -> None:
-        notify(self.repo.add_event(self.execution.id, kind, **values), self.repo)
+    def _add_event(
+        self, kind: EventKind, *, step_name: str | None = None, detail: str | None = None
+    ) -> None:
+        self._record(StepChange(step_name, kind=kind, detail=detail))
+
+    def _record(self, change: StepChange) -> None:
+        if self._changes is not None:
+            self._changes.append(change)
+            return
+        for event in self.repo.record_changes(self.execution.id, [change]):
+            notify(event, self.repo)
+
+    @contextlib.contextmanager
+    def _together(self) -> Iterator[None]:
+        """Record the changes made inside in one transaction when the block ends; then their
+        events go to the listeners, and what waited for the commit is published (a fan-out's
+        steps start, or finish, in one commit instead of one each)."""
+        self._changes, self._published = [], []
+        try:
+            yield
+        finally:
+            changes, self._changes = self._changes, None
+            published, self._published = self._published, []
+            if changes:
+                for event in self.repo.record_changes(self.execution.id, changes):
+                    notify(event, self.repo)
+            for publish in published:
+                publish()
+
+    def _publish(self, publish: Callable[[], None]) -> None:
+        # Commit, then publish: later steps see a result once its record is committed.
+        if self._changes is None:
+            publish()
+        else:
+            self._published.append(publish)
 
     # --- scheduling -------------------------------------------------------------------------
     def _launch_ready(self, pending: list[str]) -> list[str]:
+        # Pass after pass (a pass's steps start in one commit; what they published, a cache
+        # hit or a condition's branch, makes more steps ready for the next pass).
         progressed = True
         while progressed:
             progressed = False
             still: list[str] = []
-            for name in pending:
-                state = self._readiness(name)
-                if state == "wait" or (state == "ready" and self._busy()):
-                    still.append(name)
-                    continue
-                progressed = True
-                if state == "skip":
-                    self.skipped.add(name)
-                else:
-                    self._start(name)
-                if self.failed or self.fail_message is not None:
-                    return []
+            with self._together():
+                for name in pending:
+                    state = self._readiness(name)
+                    if state == "wait" or (state == "ready" and self._busy()):
+                        still.append(name)
+                        continue
+                    progressed = True
+                    if state == "skip":
+                        self.skipped.add(name)
+                    else:
+                        self._start(name)
+                    if self.failed or self.fail_message is not None:
+                        return []
             pending = still
         return pending
 
@@ -316,14 +368,16 @@ class Scheduler:
             logs=run.logs,
             detail=detail,
         )
-        self._done(
-            step,
-            outputs=run.outputs,
-            properties=run.properties,
-            branch=run.branch,
-            key=key,
-            cached_from=source,
-            manifests=run.manifests,
+        self._publish(
+            lambda: self._done(
+                step,
+                outputs=run.outputs,
+                properties=run.properties,
+                branch=run.branch,
+                key=key,
+                cached_from=source,
+                manifests=run.manifests,
+            )
         )
 
     def _apply_selection(self) -> None:
@@ -451,13 +505,15 @@ class Scheduler:
             node=node,
             detail=result.summary,
         )
-        self._done(
-            step,
-            outputs=outputs,
-            properties=result.properties,
-            branch=result.branch,
-            key=key,
-            manifests=manifests,
+        self._publish(
+            lambda: self._done(
+                step,
+                outputs=outputs,
+                properties=result.properties,
+                branch=result.branch,
+                key=key,
+                manifests=manifests,
+            )
         )
 
     def _context(self, step: Step, *, attempt: int, resolver: Any = None) -> StepContext:
@@ -507,10 +563,9 @@ class Scheduler:
             detail = None
         else:
             create, values, detail = None, {"attempts": attempt}, f"attempt {attempt}"
-        for event in self.repo.start_step(
-            self.execution.id, step.name, started_at=started, create=create, detail=detail, **values
-        ):
-            notify(event, self.repo)
+        self._record(
+            StepChange(step.name, create=create, detail=detail, values=values, started_at=started)
+        )
 
     def _finish(self, ref: Any, run: _Running) -> None:
         import ray

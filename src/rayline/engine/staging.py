@@ -15,7 +15,7 @@ import hashlib
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from rayline.definition.source_dirs import SourceDirRef
 from rayline.errors import BackendError, NotFoundError
@@ -26,14 +26,21 @@ from rayline.store.artifacts import ArtifactStore, is_local, to_path, write_atom
 def materialize_input(source: str, scratch: Path, *, store: ArtifactStore) -> Path:
     """A local path holding ``source``: the path itself when it is local, the stored tree for a
     ``file://`` store, else a download into ``scratch`` (from the store, or from an ``s3://``
-    location outside it)."""
+    location outside it). A downloaded tree is ``scratch`` itself; a downloaded file keeps its
+    own name, ``scratch/<name>`` (as a local file input does, and as SageMaker downloads it:
+    ``s3://bucket/data.csv`` is ``data.csv`` to the script)."""
     source = str(source)
     if is_local(source):
         path = to_path(source)
         if not path.exists():
             raise NotFoundError(f"input {source} does not exist")
         return path
-    if store.contains(source):
+    inside = store.contains(source)
+    if inside and store.local_path(source) is not None:
+        return store.materialize(source, scratch)
+    if locations.kind(source) == "file":
+        scratch = scratch / PurePosixPath(source.rstrip("/")).name
+    if inside:
         return store.materialize(source, scratch)
     return locations.download(source, scratch)
 

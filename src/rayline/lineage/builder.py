@@ -34,6 +34,12 @@ from rayline.store.db import Database, open_database
 _DATA_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".ubj", ".txt", ".npz", ".npy")
 # The serialised forms of expressions: parsed by the DSL, not here.
 _EXPRESSION_KEYS = ("Get", "Std:Join", "Std:JsonGet")
+#: Keys of a step's arguments that hold no reference: hashes, and container paths (where
+#: SageMaker would put an input, an output or the script, not data the step reads).
+_NOT_REFERENCES = ("Sha256", "SourceSha256", "LocalPath", "ContainerEntrypoint")
+#: Keys between a name and its value (``ProcessingInputs[].S3Input.S3Uri``): the relation is
+#: the name above them.
+_PASS_KEY_THROUGH = ("Source", "Values", "S3Input", "S3Uri", "DataSource", "S3DataSource")
 
 
 def _looks_like_data(value: str) -> bool:
@@ -360,11 +366,18 @@ def _references(args: Any, key: str = ""):
         if "Sha256" in args and "Path" in args:
             yield "code", args
             return
-        label = args.get("Destination") or args.get("OutputName")
+        # An input's name: SageMaker's InputName or ChannelName, or the Destination rayline
+        # wrote before.
+        label = (
+            args.get("InputName")
+            or args.get("ChannelName")
+            or args.get("Destination")
+            or args.get("OutputName")
+        )
         for k, v in args.items():
-            if k in ("Sha256", "SourceSha256"):
+            if k in _NOT_REFERENCES:
                 continue
-            yield from _references(v, label or (k if k not in ("Source", "Values") else key))
+            yield from _references(v, label or (k if k not in _PASS_KEY_THROUGH else key))
     elif isinstance(args, list):
         for v in args:
             yield from _references(v, key)

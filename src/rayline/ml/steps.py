@@ -20,10 +20,17 @@ from typing import Any, ClassVar
 
 from rayline.config import settings
 from rayline.definition.expressions import Expression, to_request
+from rayline.definition.pipeline import EXTENSION_KEY
 from rayline.definition.properties import ANY, NamedList
 from rayline.definition.steps.base import ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
-from rayline.ml.hyperparameters import Parameter, parameter_from_dict
+from rayline.ml.hyperparameters import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    Parameter,
+    parameter_from_dict,
+)
 from rayline.ml.trainers import XGBoostTrainer
 
 _INPUT_CHANNELS = ("train", "validation")
@@ -60,6 +67,115 @@ def _trainer_request(trainer: XGBoostTrainer) -> dict[str, Any]:
 
 def _trainer_from(request: dict[str, Any], ctx: ParseContext) -> XGBoostTrainer:
     return XGBoostTrainer.from_dict(ctx.value(request))
+
+
+def _hyperparameter_text(value: Any) -> Any:
+    """A hyperparameter as the SDK writes it: a string (lists comma-separated, as SageMaker's
+    XGBoost reads ``eval_metric``), or the expression that gives it."""
+    if isinstance(value, Expression):
+        return value.to_request()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(str(_hyperparameter_text(v)) for v in value)
+    return str(value)
+
+
+def hyperparameters_request(trainer: XGBoostTrainer) -> dict[str, Any]:
+    """The trainer's hyperparameters in SageMaker's XGBoost shape (``HyperParameters`` of a
+    training job): every value a string, ``num_round`` the boosting rounds."""
+    out = {k: _hyperparameter_text(v) for k, v in trainer.params.items()}
+    out["num_round"] = _hyperparameter_text(trainer.num_boost_round)
+    return out
+
+
+def channels_request(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """``InputDataConfig`` as the SDK writes it: a list of ``S3DataSource`` channels."""
+    return [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": to_request(uri),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+        for channel, uri in inputs.items()
+    ]
+
+
+def _channels_from(channels: Any, ctx: ParseContext) -> dict[str, Any]:
+    if isinstance(channels, dict):  # the shape rayline wrote before: {channel: uri}
+        return {k: ctx.value(v) for k, v in channels.items()}
+    return {
+        c["ChannelName"]: ctx.value(c["DataSource"]["S3DataSource"]["S3Uri"])
+        for c in channels or []
+    }
+
+
+#: ``ParameterRanges`` keys, by rayline's range type.
+_RANGE_KEYS = {
+    "Integer": "IntegerParameterRanges",
+    "Continuous": "ContinuousParameterRanges",
+    "Categorical": "CategoricalParameterRanges",
+}
+
+
+def _bound_text(value: Any) -> Any:
+    return value.to_request() if isinstance(value, Expression) else str(value)
+
+
+def ranges_request(ranges: Mapping[str, Parameter]) -> dict[str, list[dict[str, Any]]]:
+    """``ParameterRanges`` as CreateHyperParameterTuningJob takes them: one list per range
+    type, each range named, its bounds and values strings."""
+    out: dict[str, list[dict[str, Any]]] = {key: [] for key in _RANGE_KEYS.values()}
+    for name, p in ranges.items():
+        if isinstance(p, CategoricalParameter):
+            entry = {"Name": name, "Values": [_bound_text(v) for v in p.values]}
+        else:
+            entry = {
+                "Name": name,
+                "MinValue": _bound_text(p.min_value),
+                "MaxValue": _bound_text(p.max_value),
+                "ScalingType": p.scaling_type,
+            }
+        out[_RANGE_KEYS[p.to_dict()["Type"]]].append(entry)
+    return out
+
+
+def parse_number(text: Any) -> Any:
+    """A string the SDK wrote for a number (a range bound, a hyperparameter), as that number;
+    any other value unchanged."""
+    if not isinstance(text, str):
+        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def ranges_from_request(ranges: Mapping[str, Any]) -> dict[str, Parameter]:
+    """The inverse of :func:`ranges_request` (what the SDK writes too)."""
+    out: dict[str, Parameter] = {}
+    for r in ranges.get("IntegerParameterRanges") or []:
+        out[r["Name"]] = IntegerParameter(
+            int(r["MinValue"]), int(r["MaxValue"]), r.get("ScalingType", "Auto")
+        )
+    for r in ranges.get("ContinuousParameterRanges") or []:
+        # "1" reads as 1 and "1.0" as 1.0: the bound rayline was given writes back the same.
+        low, high = (parse_number(r[k]) for k in ("MinValue", "MaxValue"))
+        out[r["Name"]] = ContinuousParameter(
+            low if isinstance(low, int | float) else float(low),
+            high if isinstance(high, int | float) else float(high),
+            r.get("ScalingType", "Auto"),
+        )
+    for r in ranges.get("CategoricalParameterRanges") or []:
+        out[r["Name"]] = CategoricalParameter([parse_number(v) for v in r["Values"]])
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,23 +251,64 @@ class TrainingStep(_XGBoostStep):
         return self.outputs["model"]
 
     def to_arguments(self) -> dict[str, Any]:
+        """The arguments in the shape of SageMaker's ``CreateTrainingJob`` request (as the SDK's
+        ``TrainingStep`` writes them), less what rayline has no use for, plus one extension.
+
+        - ``AlgorithmSpecification``: ``TrainingInputMode`` ``File`` (the channels' files are
+          read whole). No ``TrainingImage``: XGBoost runs in the Ray worker's Python.
+        - ``HyperParameters``: SageMaker XGBoost's, every value a string (as the SDK writes
+          them; ``num_round`` the boosting rounds, lists comma-separated), or an expression.
+        - ``InputDataConfig``: the ``train`` (and ``validation``) channels, ``S3DataSource``
+          ``S3Prefix`` / ``FullyReplicated``, their ``S3Uri`` a URI, path or expression.
+        - ``ResourceConfig``: ``InstanceCount``, the trainer's ``num_workers``.
+        - ``Rayline``: what SageMaker's request has no key for: ``Trainer``, the whole
+          ``XGBoostTrainer`` (label column, workers, placement, the params with their types;
+          the step is read from it, ``HyperParameters`` is its SageMaker view), and
+          ``Resources.NumCpus`` of the step's task.
+
+        No ``OutputDataConfig`` (the engine picks the model's URI when the step runs),
+        ``StoppingCondition``, ``RoleArn`` or instance types: rayline applies none of them.
+        ``from_arguments`` reads this shape and the one rayline wrote before (``Trainer``,
+        ``InputDataConfig`` as an object, ``Resources``).
+        """
         return {
-            "Trainer": _trainer_request(self.trainer),
-            "InputDataConfig": {k: to_request(v) for k, v in self.inputs.items()},
-            "Resources": {"NumCpus": self.num_cpus},
+            "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "HyperParameters": hyperparameters_request(self.trainer),
+            "InputDataConfig": channels_request(self.inputs),
+            "ResourceConfig": {"InstanceCount": to_request(self.trainer.num_workers)},
+            EXTENSION_KEY: {
+                "Trainer": _trainer_request(self.trainer),
+                "Resources": {"NumCpus": self.num_cpus},
+            },
         }
 
     @classmethod
     def from_arguments(
         cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
     ) -> TrainingStep:
+        extension = _extension(name, arguments)
         return cls(
             name,
-            trainer=_trainer_from(arguments["Trainer"], ctx),
-            inputs={k: ctx.value(v) for k, v in arguments.get("InputDataConfig", {}).items()},
-            num_cpus=arguments.get("Resources", {}).get("NumCpus", 1),
+            trainer=_trainer_from(extension["Trainer"], ctx),
+            inputs=_channels_from(arguments.get("InputDataConfig"), ctx),
+            num_cpus=extension.get("Resources", {}).get("NumCpus", 1),
             **common,
         )
+
+
+def _extension(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The ``Rayline`` extension of an ML step's arguments (or, in the shape rayline wrote
+    before, the arguments themselves, which held ``Trainer`` and ``Resources``)."""
+    if "Trainer" in arguments:
+        return arguments
+    extension = arguments.get(EXTENSION_KEY) or {}
+    if "Trainer" not in extension:
+        raise PipelineDefinitionError(
+            f"step {name!r} has no Arguments.{EXTENSION_KEY}.Trainer (the XGBoostTrainer: label, "
+            "params, rounds); a definition the SageMaker SDK wrote is read with "
+            "Pipeline.from_sagemaker_definition instead"
+        )
+    return extension
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,25 +393,85 @@ class TuningStep(_XGBoostStep):
         return self.properties["TopModelUris"][int(top_k)]
 
     def to_arguments(self) -> dict[str, Any]:
-        return {
-            "Trainer": _trainer_request(self.trainer),
-            "HyperParameterRanges": {k: p.to_dict() for k, p in self.hyperparameter_ranges.items()},
+        """The arguments in the shape of SageMaker's ``CreateHyperParameterTuningJob`` request
+        (as the SDK's ``TuningStep`` writes them), plus one extension.
+
+        - ``HyperParameterTuningJobConfig``: ``Strategy``, ``ResourceLimits``
+          (``MaxNumberOfTrainingJobs``, ``MaxParallelTrainingJobs``),
+          ``TrainingJobEarlyStoppingType`` ``Off`` (``Hyperband`` stops trials early by its
+          own scheduler), ``HyperParameterTuningJobObjective`` (``Type``, ``MetricName``),
+          ``ParameterRanges`` (``Integer``/``Continuous``/``CategoricalParameterRanges``, each
+          range named, bounds and values strings, with ``ScalingType``) and ``RandomSeed``
+          (when set).
+        - ``TrainingJobDefinition``: ``StaticHyperParameters`` (the trainer's, as a training
+          step's ``HyperParameters``), ``AlgorithmSpecification`` and ``InputDataConfig`` as a
+          training step writes them, ``HyperParameterTuningResourceConfig.InstanceCount`` each
+          trial's ``num_workers``.
+        - ``Rayline``: ``Trainer`` (the whole ``XGBoostTrainer``, which the step is read from)
+          and ``Resources.NumCpus``, as a training step.
+
+        ``from_arguments`` reads this shape and the one rayline wrote before (``Trainer``,
+        ``HyperParameterRanges``, ``Objective``, top-level ``ResourceLimits``...).
+        """
+        config: dict[str, Any] = {
             "Strategy": to_request(self.strategy),
-            "Objective": {
-                "MetricName": to_request(self.objective_metric),
-                "Type": to_request(self.objective_type),
-            },
             "ResourceLimits": {
                 "MaxNumberOfTrainingJobs": to_request(self.max_jobs),
                 "MaxParallelTrainingJobs": to_request(self.max_parallel_jobs),
             },
-            "InputDataConfig": {k: to_request(v) for k, v in self.inputs.items()},
-            "RandomSeed": to_request(self.seed),
-            "Resources": {"NumCpus": self.num_cpus},
+            "TrainingJobEarlyStoppingType": "Off",
+            "HyperParameterTuningJobObjective": {
+                "Type": to_request(self.objective_type),
+                "MetricName": to_request(self.objective_metric),
+            },
+            "ParameterRanges": ranges_request(self.hyperparameter_ranges),
+        }
+        if self.seed is not None:
+            config["RandomSeed"] = to_request(self.seed)
+        return {
+            "HyperParameterTuningJobConfig": config,
+            "TrainingJobDefinition": {
+                "StaticHyperParameters": hyperparameters_request(self.trainer),
+                "AlgorithmSpecification": {"TrainingInputMode": "File"},
+                "InputDataConfig": channels_request(self.inputs),
+                "HyperParameterTuningResourceConfig": {
+                    "InstanceCount": to_request(self.trainer.num_workers)
+                },
+            },
+            EXTENSION_KEY: {
+                "Trainer": _trainer_request(self.trainer),
+                "Resources": {"NumCpus": self.num_cpus},
+            },
         }
 
     @classmethod
     def from_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> TuningStep:
+        if "Trainer" in arguments:
+            return cls._from_old_arguments(name, arguments, ctx, **common)
+        extension = _extension(name, arguments)
+        config = arguments.get("HyperParameterTuningJobConfig") or {}
+        objective = config.get("HyperParameterTuningJobObjective") or {}
+        limits = config.get("ResourceLimits") or {}
+        job = arguments.get("TrainingJobDefinition") or {}
+        return cls(
+            name,
+            trainer=_trainer_from(extension["Trainer"], ctx),
+            hyperparameter_ranges=ranges_from_request(config.get("ParameterRanges") or {}),
+            strategy=ctx.value(config.get("Strategy", "Bayesian")),
+            objective_metric=ctx.value(objective.get("MetricName", "validation:rmse")),
+            objective_type=ctx.value(objective.get("Type", "Minimize")),
+            max_jobs=ctx.value(limits.get("MaxNumberOfTrainingJobs", 4)),
+            max_parallel_jobs=ctx.value(limits.get("MaxParallelTrainingJobs", 2)),
+            inputs=_channels_from(job.get("InputDataConfig"), ctx),
+            seed=ctx.value(config.get("RandomSeed")),
+            num_cpus=extension.get("Resources", {}).get("NumCpus", 1),
+            **common,
+        )
+
+    @classmethod
+    def _from_old_arguments(
         cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
     ) -> TuningStep:
         objective = arguments.get("Objective", {})
@@ -271,7 +488,7 @@ class TuningStep(_XGBoostStep):
             objective_type=ctx.value(objective.get("Type", "Minimize")),
             max_jobs=ctx.value(limits.get("MaxNumberOfTrainingJobs", 4)),
             max_parallel_jobs=ctx.value(limits.get("MaxParallelTrainingJobs", 2)),
-            inputs={k: ctx.value(v) for k, v in arguments.get("InputDataConfig", {}).items()},
+            inputs=_channels_from(arguments.get("InputDataConfig", {}), ctx),
             seed=ctx.value(arguments.get("RandomSeed", 0)),
             num_cpus=arguments.get("Resources", {}).get("NumCpus", 1),
             **common,

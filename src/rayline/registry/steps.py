@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rayline.definition.expressions import to_request
+from rayline.definition.pipeline import EXTENSION_KEY
 from rayline.definition.properties import ANY
 from rayline.definition.steps.base import ParseContext, Step
 from rayline.errors import PipelineDefinitionError
@@ -74,23 +75,49 @@ class ModelStep(Step):
         return {"num_cpus": 0.25}
 
     def to_arguments(self) -> dict[str, Any]:
+        """The arguments in the shape of SageMaker's ``CreateModelPackage`` request (as the
+        SDK's ``RegisterModel`` writes them), plus one extension.
+
+        - ``ModelPackageGroupName``, ``ModelApprovalStatus``, ``ModelPackageDescription`` (when
+          set).
+        - ``InferenceSpecification``: one container whose ``ModelDataUrl`` is the model (a
+          file or a directory holding one; no ``Image``: rayline serves XGBoost models
+          itself), ``SupportedContentTypes`` and ``SupportedResponseMIMETypes``.
+        - ``ModelMetrics.ModelQuality.Statistics``: the evaluation report (``S3Uri``: the
+          ``evaluation.json`` or a directory holding it), ``application/json``.
+        - ``Rayline``: what CreateModelPackage has no key for: ``PreprocessorUri`` (the fitted
+          preprocessor registered with the model) and ``InputColumns``.
+
+        ``from_arguments`` reads this shape and the one rayline wrote before (``ModelUri``,
+        ``PreprocessorUri``, ``ModelMetricsUri``, ``InferenceSpecification.InputColumns``).
+        """
         out: dict[str, Any] = {
-            "ModelUri": to_request(self.model),
             "ModelPackageGroupName": to_request(self.model_package_group),
-            "ModelApprovalStatus": to_request(self.approval_status),
             "InferenceSpecification": {
+                "Containers": [{"ModelDataUrl": to_request(self.model)}],
                 "SupportedContentTypes": list(self.content_types),
                 "SupportedResponseMIMETypes": list(self.response_types),
             },
+            "ModelApprovalStatus": to_request(self.approval_status),
         }
-        if self.preprocessor is not None:
-            out["PreprocessorUri"] = to_request(self.preprocessor)
         if self.metrics is not None:
-            out["ModelMetricsUri"] = to_request(self.metrics)
-        if self.input_columns is not None:
-            out["InferenceSpecification"]["InputColumns"] = to_request(self.input_columns)
+            out["ModelMetrics"] = {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": to_request(self.metrics),
+                    }
+                }
+            }
         if self.model_description:
             out["ModelPackageDescription"] = to_request(self.model_description)
+        extension: dict[str, Any] = {}
+        if self.preprocessor is not None:
+            extension["PreprocessorUri"] = to_request(self.preprocessor)
+        if self.input_columns is not None:
+            extension["InputColumns"] = to_request(self.input_columns)
+        if extension:
+            out[EXTENSION_KEY] = extension
         return out
 
     @classmethod
@@ -98,16 +125,33 @@ class ModelStep(Step):
         cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
     ) -> ModelStep:
         spec = arguments.get("InferenceSpecification", {})
+        if "ModelUri" in arguments:  # the shape rayline wrote before
+            extension = arguments
+            model = arguments["ModelUri"]
+            metrics = arguments.get("ModelMetricsUri")
+            input_columns = spec.get("InputColumns")
+        else:
+            extension = arguments.get(EXTENSION_KEY) or {}
+            containers = spec.get("Containers") or [{}]
+            if len(containers) != 1 or "ModelDataUrl" not in containers[0]:
+                raise PipelineDefinitionError(
+                    f"step {name!r}: InferenceSpecification.Containers must hold one container "
+                    "with the ModelDataUrl of the model to register"
+                )
+            model = containers[0]["ModelDataUrl"]
+            statistics = (arguments.get("ModelMetrics") or {}).get("ModelQuality") or {}
+            metrics = (statistics.get("Statistics") or {}).get("S3Uri")
+            input_columns = extension.get("InputColumns")
         return cls(
             name,
-            model=ctx.value(arguments["ModelUri"]),
+            model=ctx.value(model),
             model_package_group=ctx.value(arguments["ModelPackageGroupName"]),
-            preprocessor=ctx.value(arguments.get("PreprocessorUri")),
-            metrics=ctx.value(arguments.get("ModelMetricsUri")),
+            preprocessor=ctx.value(extension.get("PreprocessorUri")),
+            metrics=ctx.value(metrics),
             approval_status=ctx.value(arguments.get("ModelApprovalStatus", ApprovalStatus.PENDING)),
             content_types=tuple(spec.get("SupportedContentTypes", _CONTENT_TYPES)),
             response_types=tuple(spec.get("SupportedResponseMIMETypes", _CONTENT_TYPES)),
-            input_columns=ctx.value(spec.get("InputColumns")),
+            input_columns=ctx.value(input_columns),
             model_description=ctx.value(arguments.get("ModelPackageDescription", "")),
             **common,
         )

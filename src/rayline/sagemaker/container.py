@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from rayline.definition.steps.processing import CONTAINER_ROOT
 from rayline.errors import StepFailedError
 
-#: Where SageMaker processing containers keep inputs, outputs and code.
-CONTAINER_ROOT = "/opt/ml/processing"
+__all__ = ["CONTAINER_ROOT", "ContainerScript", "in_container_root", "map_container_paths"]
 
 
 def in_container_root(path: str) -> bool:
@@ -48,11 +48,11 @@ class ContainerScript:
     code_dir: str
     input_paths: dict[str, str] = field(default_factory=dict)
     output_paths: dict[str, str] = field(default_factory=dict)
-    #: The step's arguments end with one per input (in ``input_paths``' order): its resolved
-    #: source, so a file input keeps its own name (``s3://b/data.csv`` ->
-    #: ``LocalPath/data.csv``, as SageMaker downloads it; the engine names its copy after the
-    #: slot). The script does not see them.
-    source_arguments: bool = True
+    #: Steps imported before the engine kept a downloaded file's own name end their arguments
+    #: with one per input (in ``input_paths``' order), its resolved source, to name the file
+    #: (``s3://b/data.csv`` -> ``LocalPath/data.csv``, as SageMaker downloads it); the script
+    #: does not see them. Their stored pickles say ``True``; steps imported now need none.
+    source_arguments: bool = False
 
     def identity(self) -> str:
         """What the cache key hashes: the script's bytes and the path mapping."""

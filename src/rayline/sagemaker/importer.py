@@ -9,8 +9,9 @@ mapping gives), outputs go to rayline's artifact store, and container paths to t
 directories (``rayline.sagemaker.container``).
 
 What is recorded but not applied (the import's ``not_applied``): the container image, the
-instance resources, the IAM role, the experiment config, each output's ``S3Uri`` (rayline
-stores outputs itself) and similar. What cannot be mapped at all is one
+instance resources, the IAM role, an experiment config other than the SDK's default (which is
+what rayline's tracking does), each output's ``S3Uri`` (rayline stores outputs itself) and
+similar. What cannot be mapped at all is one
 ``PipelineDefinitionError`` listing every such field with its step.
 """
 
@@ -25,8 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rayline.definition.conditions import Condition, condition_from_request
-from rayline.definition.expressions import StepOutput, from_request
+from rayline.definition.expressions import from_request
 from rayline.definition.parameters import Parameter, parameter_from_definition
+from rayline.definition.pipeline import PIPELINE_EXPERIMENT_CONFIG
 from rayline.definition.policies import CacheConfig, ParallelismConfiguration, RetryPolicy
 from rayline.definition.steps import ConditionStep, FailStep, ProcessingStep
 from rayline.definition.steps.base import CodeRef, Step
@@ -36,6 +38,7 @@ from rayline.definition.steps.processing import (
     PropertyFile,
 )
 from rayline.errors import PipelineDefinitionError
+from rayline.sagemaker import ml_steps
 from rayline.sagemaker.container import ContainerScript, in_container_root
 
 #: Definition versions the SDK writes.
@@ -64,7 +67,8 @@ _STEP_COMMON = {
     "PropertyFiles",
 }
 _PIPELINE_NOT_APPLIED = {
-    "PipelineExperimentConfig": "MLflow tracks executions instead",
+    # Applied when it is the SDK's default (what rayline's tracking does), else recorded.
+    "PipelineExperimentConfig": None,
     "ParallelismConfiguration": None,  # applied
 }
 #: SageMaker's retryable failure classes are all the infrastructure's, not the script's:
@@ -76,9 +80,6 @@ _SAGEMAKER_EXCEPTIONS = {
     "SageMaker.CAPACITY_ERROR",
     "SageMaker.RESOURCE_LIMIT",
 }
-_OUTPUT_REF = re.compile(
-    r"^Steps\.([^.]+)\.ProcessingOutputConfig\.Outputs\[['\"]([^'\"]+)['\"]\]\.S3Output\.S3Uri$"
-)
 _PYTHON = re.compile(r"^(.*/)?python(3(\.\d+)?)?$")
 
 
@@ -111,6 +112,14 @@ def import_sagemaker_definition(
     for key, why in _PIPELINE_NOT_APPLIED.items():
         if key in request and why:
             importer.skip("pipeline", key, why)
+    experiment = request.get("PipelineExperimentConfig", PIPELINE_EXPERIMENT_CONFIG)
+    if experiment != PIPELINE_EXPERIMENT_CONFIG:
+        importer.skip(
+            "pipeline",
+            "PipelineExperimentConfig",
+            "rayline's MLflow experiment is named after the pipeline, its run after the "
+            "execution (the SDK's default config)",
+        )
     for key in request:
         if key not in {"Version", "Metadata", "Parameters", "Steps", *_PIPELINE_NOT_APPLIED}:
             importer.unsupported("pipeline", key, "not a field rayline knows")
@@ -205,43 +214,15 @@ class _Importer:
 
     def value(self, value: Any) -> Any:
         """A definition value with its expressions (SageMaker's property paths included)."""
-        return from_request(self._outputs_first(value), self.parameters)
-
-    def _outputs_first(self, value: Any) -> Any:
-        # An output in SageMaker's property path becomes a StepOutput before rayline's reader
-        # sees the value (the reader passes objects through, inside Std:Join too).
-        if isinstance(value, list):
-            return [self._outputs_first(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        ref = value.get("Get") if len(value) == 1 else None
-        if isinstance(ref, str):
-            m = _OUTPUT_REF.match(ref)
-            return StepOutput(m.group(1), m.group(2)) if m else value
-        return {k: self._outputs_first(v) for k, v in value.items()}
+        model = ml_steps.top_model_reference(value)  # a TuningStep's get_top_model_s3_uri()
+        return model if model is not None else from_request(value, self.parameters)
 
     def condition(self, request: dict[str, Any], where: str) -> Condition | None:
         try:
-            return condition_from_request(self._nested(request), self.parameters)
+            return condition_from_request(request, self.parameters)
         except (PipelineDefinitionError, KeyError) as exc:
             self.unsupported(where, f"condition {request.get('Type')!r}", str(exc))
             return None
-
-    def _nested(self, r: dict[str, Any]) -> dict[str, Any]:
-        # rayline's reader takes conditions with an "Arguments" object; the SDK writes them
-        # flat. Translated here until the reader takes both.
-        if "Arguments" in r:
-            return r
-        kind = r.get("Type")
-        if kind == "In":
-            args = {"QueryValue": r["QueryValue"], "InValues": r["Values"]}
-        elif kind == "Not":
-            args = {"Expression": self._nested(r.get("Condition") or r["Expression"])}
-        elif kind == "Or":
-            args = {"Conditions": [self._nested(c) for c in r["Conditions"]]}
-        else:
-            args = {"LeftValue": r["LeftValue"], "RightValue": r["RightValue"]}
-        return {"Type": kind, "Arguments": self._outputs_first(args)}
 
     def step(self, request: dict[str, Any]) -> Step | None:
         name = request.get("Name", "?")
@@ -257,10 +238,12 @@ class _Importer:
         if kind == "Fail":
             args = request.get("Arguments", {})
             return FailStep(name, error_message=self.value(args.get("ErrorMessage", "")), **common)
+        if ml_steps.handles(kind):  # Training, Tuning, RegisterModel (and the refused ML kinds)
+            return ml_steps.translate(self, name, request, common)
         self.unsupported(
             f"step {name!r}",
             f"Type {kind!r}",
-            "rayline imports Processing, Condition and Fail steps",
+            "rayline imports Processing, Training, Tuning, RegisterModel, Condition and Fail steps",
         )
         return None
 
@@ -426,10 +409,7 @@ class _Importer:
             name,
             function=script,
             function_ref=ref,
-            arguments=(
-                *(self.value(a) for a in app.get("ContainerArguments", [])),
-                *(i.source for i in inputs),  # see ContainerScript.source_arguments
-            ),
+            arguments=tuple(self.value(a) for a in app.get("ContainerArguments", [])),
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             property_files=property_files,

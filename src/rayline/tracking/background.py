@@ -9,7 +9,8 @@ return at once: the execution ends when its steps have, and MLflow catches up ri
 
 A job is a ``module:function`` name and JSON keyword arguments, plus the caller's
 ``RAYLINE_*``, ``MLFLOW_*`` and ``AWS_*`` settings at the moment it was queued (a test or a
-notebook may change them between executions; the worker outlives them). Jobs run one at a
+notebook may change them between executions; the worker outlives them; they are sent when they
+change). Jobs run one at a
 time, in the order they were queued. Nothing queued is lost when the driver exits: the
 interpreter's exit waits for the worker to finish (:func:`shutdown`, at most
 :data:`FLUSH_TIMEOUT_S`); :func:`flush` waits for everything queued so far.
@@ -26,6 +27,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,8 @@ from rayline.errors import BackendError
 
 #: How long the driver's exit (and :func:`flush`) waits for queued tracking work.
 FLUSH_TIMEOUT_S = 120.0
+#: How long the writer gathers jobs before it sends them to the worker.
+WRITE_EVERY_S = 0.05
 #: The settings a job carries to the worker: rayline's, MLflow's and the S3 credentials.
 ENV_PREFIXES = ("RAYLINE_", "MLFLOW_", "AWS_")
 
@@ -59,6 +63,7 @@ class _Worker:
             bufsize=1,
         )
         self.jobs: dict[int, _Job] = {}
+        self.env: dict[str, str] | None = None
         self.outbox: queue.Queue[str | None] = queue.Queue()
         self.writer = threading.Thread(target=self._write, daemon=True, name="rayline-tracking-w")
         self.reader = threading.Thread(target=self._read, daemon=True, name="rayline-tracking-r")
@@ -68,15 +73,30 @@ class _Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, job_id: int, job: _Job, message: dict[str, Any]) -> None:
+    def send(self, job_id: int, job: _Job, message: dict[str, Any], env: dict[str, str]) -> None:
         self.jobs[job_id] = job
+        if env != self.env:  # the worker keeps the last settings it was sent
+            message = {**message, "env": env}
+            self.env = env
         self.outbox.put(json.dumps({"id": job_id, **message}))
 
     def _write(self) -> None:
         assert self.proc.stdin is not None
-        while (line := self.outbox.get()) is not None:
+        closing = False
+        while not closing:
+            lines = [self.outbox.get()]
+            # Jobs come in bursts (a step's events, a fan-out's steps): gather what arrives in
+            # the next moment and write it at once, so the scheduler's thread hands the GIL
+            # over a few times a second rather than on every event.
+            time.sleep(WRITE_EVERY_S)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    lines.append(self.outbox.get_nowait())
+            if None in lines:
+                closing = True
+                lines = lines[: lines.index(None)]
             try:
-                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.write("".join(line + "\n" for line in lines))
                 self.proc.stdin.flush()
             except OSError:  # the worker died: the reader fails what is pending
                 return
@@ -144,7 +164,7 @@ def submit(
     job = _Job(on_error)
     env = settings_now() if env is None else env
     with _lock:
-        _current().send(next(_ids), job, {"target": target, "kwargs": kwargs, "env": env})
+        _current().send(next(_ids), job, {"target": target, "kwargs": kwargs}, env)
     return job.done
 
 
@@ -154,7 +174,7 @@ def call(target: str, /, *, timeout: float = FLUSH_TIMEOUT_S, **kwargs: Any) -> 
     job = _Job()
     env = settings_now()
     with _lock:
-        _current().send(next(_ids), job, {"target": target, "kwargs": kwargs, "env": env})
+        _current().send(next(_ids), job, {"target": target, "kwargs": kwargs}, env)
     if not job.done.wait(timeout):
         raise TimeoutError(
             f"the MLflow tracking work queued in this process did not finish in {timeout:g} s; "

@@ -61,25 +61,39 @@ def client(uri: str | None = None) -> Any:
             return found
         from mlflow.tracking import MlflowClient
 
-        if uri.startswith("sqlite:///"):
-            _use_wal(Path(uri.removeprefix("sqlite:///")))
+        sqlite = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
         try:
-            made = MlflowClient(tracking_uri=uri)
+            with _sqlite_setup(sqlite):
+                made = MlflowClient(tracking_uri=uri)
         except Exception as exc:
             raise BackendError(f"cannot open the MLflow tracking store {uri}: {exc}") from exc
         _clients[uri] = made
         return made
 
 
-def _use_wal(path: Path) -> None:
-    """Put an SQLite tracking store in WAL mode (a setting the file keeps): each MLflow store
-    call commits, and WAL halves what a commit costs (measured: a step run's three calls took
-    54 ms, 26 ms in WAL); it also lets the MLflow UI read while a driver writes."""
+@contextmanager
+def _sqlite_setup(path: Path | None) -> Iterator[None]:
+    """For an SQLite tracking store: one process at a time opens it (opening a new store runs
+    MLflow's migrations, and two processes migrating one file at once break it: a step's Ray
+    worker and tracking's worker both open it), and the file is put in WAL mode, a setting it
+    keeps: each MLflow store call commits, and WAL halves what a commit costs (measured: a
+    step run's three calls took 54 ms, 26 ms in WAL); it also lets the MLflow UI read while a
+    driver writes."""
+    if path is None:
+        yield
+        return
+    import fcntl
     import sqlite3
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def prewarm(uri: str | None = None) -> threading.Thread:

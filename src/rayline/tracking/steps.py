@@ -50,6 +50,8 @@ def step_started(*, execution_id: str, step_name: str, db_url: str) -> None:
     kind = STEP_KINDS.get(repo.get_step_run(execution_id, step_name).step_type)
     if kind is not None and kind.logs_while_running:
         open_step_run(repo, execution_id, step_name, uri=tracking_uri())
+    else:  # the execution's run exists from its first step on
+        _execution_run(repo, execution_id, uri=tracking_uri())
 
 
 def step_ended(*, execution_id: str, step_name: str, db_url: str) -> str:
@@ -62,7 +64,7 @@ def step_ended(*, execution_id: str, step_name: str, db_url: str) -> str:
 def open_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) -> str:
     """The MLflow run of the step's record, created (nested under the execution's run) when it
     has none; a retried or resumed step's run is marked running again."""
-    from rayline.tracking.runs import artifacts_root, client, ensure_execution_run, experiment_id
+    from rayline.tracking.runs import artifacts_root, client, experiment_id
 
     record = repo.get_step_run(execution_id, step_name)
     c = client(uri)
@@ -72,14 +74,7 @@ def open_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) -> 
         return record.mlflow_run_id
     execution = repo.get_execution(execution_id)
     root = artifacts_root()
-    parent = ensure_execution_run(
-        pipeline_name=execution.pipeline_name,
-        execution_id=execution_id,
-        parameters=execution.parameters,
-        db_url=repo.db.url,
-        uri=uri,
-        artifact_root=root,
-    )
+    parent = _execution_run(repo, execution_id, uri=uri)
     run = c.create_run(
         experiment_id(execution.pipeline_name, uri=uri, artifact_root=root),
         run_name=step_name,
@@ -95,6 +90,22 @@ def open_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) -> 
     )
     repo.set_step_mlflow_run(execution_id, step_name, run.info.run_id)
     return run.info.run_id
+
+
+def _execution_run(repo: Any, execution_id: str, *, uri: str) -> str:
+    from rayline.tracking.runs import artifacts_root, ensure_execution_run
+
+    execution = repo.get_execution(execution_id)
+    if execution.mlflow_run_id:
+        return execution.mlflow_run_id
+    return ensure_execution_run(
+        pipeline_name=execution.pipeline_name,
+        execution_id=execution_id,
+        parameters=execution.parameters,
+        db_url=repo.db.url,
+        uri=uri,
+        artifact_root=artifacts_root(),
+    )
 
 
 def close_step_run(repo: Any, execution_id: str, step_name: str, *, uri: str) -> str:

@@ -1,10 +1,11 @@
 """The tracking worker: ``python -m rayline.tracking.worker``, started by
 :mod:`rayline.tracking.background`, one per driver process.
 
-It reads one JSON job per line on stdin (``{"id", "target": "module:function", "kwargs",
-"env"}``), runs them one at a time in that order with the driver's settings of the moment, and
-answers each on its stdout (``{"id", "result"}`` or ``{"id", "error"}``). It exits once stdin
-closes and every job read has run, so a driver that exits (or dies) loses nothing it queued.
+It reads one JSON job per line on stdin (``{"id", "target": "module:function", "kwargs"}``,
+and ``"env"`` when the driver's settings changed), runs them one at a time in that order with
+the driver's settings of the moment, and answers each on its stdout (``{"id", "result"}`` or
+``{"id", "error"}``). It exits once stdin closes and every job read has run, so a driver that
+exits (or dies) loses nothing it queued.
 It runs at the lowest CPU priority: on a small machine the steps come first.
 """
 
@@ -37,7 +38,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     from rayline.step_kinds import load
 
     try:
-        _use_env(job.get("env") or {})
+        if "env" in job:  # sent when it changed: otherwise the last one still holds
+            _use_env(job["env"])
         result = load(job["target"])(**job.get("kwargs") or {})
         json.dumps(result)  # an answer must be JSON: a result that is not is reported as such
         return {"id": job["id"], "result": result}

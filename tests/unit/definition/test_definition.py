@@ -112,10 +112,11 @@ def test_definition_round_trips(script):
     assert [s["Name"] for s in doc["Steps"]] == ["Ingest", "Prep", "Evaluate", "Check"]
     evaluate = doc["Steps"][2]["Arguments"]
     # A ProcessingStep's output, where SageMaker's ProcessingStep reports it.
-    assert evaluate["ProcessingInputs"][0]["Source"] == {
+    assert evaluate["ProcessingInputs"][0]["S3Input"]["S3Uri"] == {
         "Get": "Steps.Prep.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
     }
-    assert {"Get": "Execution.PipelineExecutionId"} in evaluate["ContainerArguments"]
+    container_arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert {"Get": "Execution.PipelineExecutionId"} in container_arguments
     cond = doc["Steps"][3]["Arguments"]["Conditions"][0]
     assert cond["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
     fail = doc["Steps"][3]["Arguments"]["ElseSteps"][0]["Arguments"]["ErrorMessage"]

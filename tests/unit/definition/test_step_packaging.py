@@ -65,7 +65,7 @@ def test_source_dir_is_snapshotted_by_content_and_round_trips(src):
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         assert sorted(tar.getnames()) == ["helpers.py", "pkg/__init__.py", "preprocess.py"]
     definition = PipelineDefinition("p", steps=[prep]).definition()
-    code = json.loads(definition)["Steps"][0]["Arguments"]["Code"]
+    code = json.loads(definition)["Steps"][0]["Arguments"]["Rayline"]["Code"]
     assert code["SourceDir"] == str(src.resolve())
     assert code["EntryPoint"] == "preprocess.py"
     assert code["TreeSha256"] == ref.tree_sha256

@@ -134,8 +134,76 @@ def test_steps_round_trip_through_a_pipeline_definition():
     again = Pipeline.from_definition(definition)
     assert again.definition() == definition
     steps = {s["Name"]: s for s in json.loads(definition)["Steps"]}
-    assert steps["Train"]["Arguments"]["Trainer"]["NumBoostRound"] == {"Get": "Parameters.Rounds"}
-    assert steps["Tune"]["Arguments"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 16
+    train_args, tune_args = steps["Train"]["Arguments"], steps["Tune"]["Arguments"]
+    # SageMaker's shape: string hyperparameters (expressions as they are), a channel list.
+    assert train_args["HyperParameters"] == {
+        "eta": "0.3",
+        "num_round": {"Get": "Parameters.Rounds"},
+    }
+    assert train_args["InputDataConfig"][1]["ChannelName"] == "validation"
+    assert train_args["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"] == "/data/val"
+    assert train_args["Rayline"]["Trainer"]["NumBoostRound"] == {"Get": "Parameters.Rounds"}
+    config = tune_args["HyperParameterTuningJobConfig"]
+    assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 16
+    assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
+        {"Name": "eta", "MinValue": "0.01", "MaxValue": "1", "ScalingType": "Logarithmic"}
+    ]
+    assert config["ParameterRanges"]["CategoricalParameterRanges"] == [
+        {"Name": "d", "Values": ["1"]}
+    ]
+    assert again.graph.steps["Tune"].hyperparameter_ranges == tune.hyperparameter_ranges
+
+
+def test_steps_in_the_shape_rayline_wrote_before_still_read():
+    # A pipeline version stored before the ML kinds took SageMaker's shape.
+    from rayline.definition.pipeline import PipelineDefinition
+
+    trainer = {"Label": "PRICE", "Params": {"eta": 0.3}, "NumBoostRound": 20}
+    old = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            {
+                "Name": "Train",
+                "Type": "Training",
+                "Arguments": {
+                    "Trainer": trainer,
+                    "InputDataConfig": {"train": "/data/train", "validation": "/data/val"},
+                    "Resources": {"NumCpus": 2},
+                },
+            },
+            {
+                "Name": "Tune",
+                "Type": "Tuning",
+                "Arguments": {
+                    "Trainer": trainer,
+                    "HyperParameterRanges": {
+                        "eta": {"Type": "Continuous", "MinValue": 0.1, "MaxValue": 1}
+                    },
+                    "Strategy": "Random",
+                    "Objective": {"MetricName": "validation:mae", "Type": "Minimize"},
+                    "ResourceLimits": {
+                        "MaxNumberOfTrainingJobs": 3,
+                        "MaxParallelTrainingJobs": 1,
+                    },
+                    "InputDataConfig": {"train": "/data/train", "validation": "/data/val"},
+                    "RandomSeed": 7,
+                    "Resources": {"NumCpus": 1},
+                },
+            },
+        ],
+    }
+    steps = PipelineDefinition.from_definition(json.dumps(old)).graph.steps
+    train, tune = steps["Train"], steps["Tune"]
+    assert train.trainer == XGBoostTrainer(label="PRICE", params={"eta": 0.3}, num_boost_round=20)
+    assert (train.inputs["validation"], train.num_cpus) == ("/data/val", 2)
+    assert tune.hyperparameter_ranges == {"eta": ContinuousParameter(0.1, 1)}
+    assert (tune.strategy, tune.objective_metric, tune.max_jobs, tune.seed) == (
+        "Random",
+        "validation:mae",
+        3,
+        7,
+    )
 
 
 def test_importing_step_definitions_stays_light():

@@ -55,11 +55,29 @@ def test_model_step_arguments_round_trip():
     args = request["Arguments"]
     assert args["ModelPackageGroupName"] == "housing"
     assert args["ModelApprovalStatus"] == "PendingManualApproval"
-    assert args["InferenceSpecification"]["InputColumns"] == ["a", "b"]
+    # SageMaker's CreateModelPackage shape; what it has no key for in the Rayline extension.
+    spec = args["InferenceSpecification"]
+    assert spec["Containers"] == [{"ModelDataUrl": "file:///m/model.ubj"}]
+    assert args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == "file:///m/eval"
+    assert args["Rayline"] == {"PreprocessorUri": "file:///m/pre.json", "InputColumns": ["a", "b"]}
     again = ModelStep.from_arguments(
         "Register", args, ParseContext({}, None), **common_from_request(request)
     )
     assert again == step
+    # The shape rayline wrote before still reads (stored pipeline versions).
+    before = {
+        "ModelUri": "file:///m/model.ubj",
+        "ModelPackageGroupName": "housing",
+        "ModelApprovalStatus": "PendingManualApproval",
+        "InferenceSpecification": {"InputColumns": ["a", "b"]},
+        "PreprocessorUri": "file:///m/pre.json",
+        "ModelMetricsUri": "file:///m/eval",
+        "ModelPackageDescription": "first",
+    }
+    old = ModelStep.from_arguments(
+        "Register", before, ParseContext({}, None), **common_from_request(request)
+    )
+    assert old == step
 
 
 def test_one_name_validator_for_groups_and_endpoints():

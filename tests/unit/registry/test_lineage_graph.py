@@ -68,3 +68,54 @@ def test_references_name_inputs_and_skip_nested_steps():
     assert ("table", {"Get": "Steps.Ingest.Outputs['table']"}) in refs
     assert ("ModelUri", {"Get": "Steps.Tune.Properties.BestModel"}) in refs
     assert all(v != "/ignored.ubj" for _, v in refs)
+
+
+def test_references_in_sagemakers_processing_shape_name_inputs_not_container_paths():
+    args = {
+        "AppSpecification": {
+            "ContainerArguments": ["--rows", {"Get": "Parameters.Rows"}],
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/prep.py"],
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": "table",
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": {"Get": "Steps.Ingest.Outputs['table']"},
+                    "LocalPath": "/opt/ml/processing/table",
+                    "S3DataType": "S3Prefix",
+                },
+            }
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "train",
+                    "AppManaged": False,
+                    "S3Output": {"LocalPath": "/opt/ml/processing/train"},
+                }
+            ]
+        },
+        "Rayline": {"Code": {"Kind": "Script", "Path": "scripts/prep.py", "Sha256": "abc"}},
+    }
+    refs = list(_references(args))
+    assert ("table", {"Get": "Steps.Ingest.Outputs['table']"}) in refs
+    assert ("ContainerArguments", {"Get": "Parameters.Rows"}) in refs
+    assert ("code", {"Kind": "Script", "Path": "scripts/prep.py", "Sha256": "abc"}) in refs
+    assert not any(isinstance(v, str) and v.startswith("/opt/ml") for _, v in refs)
+
+
+def test_references_of_training_channels_are_named_by_channel():
+    channel = {
+        "ChannelName": "validation",
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['validation']"},
+            }
+        },
+    }
+    refs = _references({"TrainingJobDefinition": {"InputDataConfig": [channel]}})
+    assert [(k, v) for k, v in refs if not isinstance(v, str)] == [
+        ("validation", {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['validation']"})
+    ]

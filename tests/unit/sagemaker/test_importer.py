@@ -92,8 +92,9 @@ def test_a_processing_step_maps_its_script_inputs_outputs_and_arguments():
     assert script.output_paths == {n: f"/opt/ml/processing/{n}" for n in prep.declared_outputs()}
     assert prep.arguments[0] == "--train-ratio"
     assert isinstance(prep.arguments[1], Join)
-    # Then each input's source (ContainerScript.source_arguments), not shown to the script.
-    assert prep.arguments[2:] == (prep.inputs[0].source,)
+    # Only the SDK's arguments: a downloaded file input keeps its own name without help.
+    assert len(prep.arguments) == 2
+    assert script.source_arguments is False
     # SageMaker's property path to another step's output is an edge to that output.
     evaluate = steps["EvaluateAbaloneModel"]
     assert [i.source for i in evaluate.inputs] == [
@@ -138,7 +139,8 @@ def test_in_not_or_conditions_join_cache_and_retry_are_imported():
 
 def test_image_resources_role_and_experiment_config_are_reported_not_applied():
     not_applied = _abalone().not_applied
-    assert "pipeline: PipelineExperimentConfig (MLflow tracks executions instead)" in not_applied
+    # The SDK's default experiment config is what rayline's tracking does: applied.
+    assert not any("PipelineExperimentConfig" in line for line in not_applied)
     for field in ("ProcessingResources", "RoleArn", "AppSpecification.ImageUri"):
         assert any(
             line.startswith(f"step 'PreprocessAbaloneData': {field} (") for line in not_applied
@@ -148,6 +150,15 @@ def test_image_resources_role_and_experiment_config_are_reported_not_applied():
     description = _abalone().description
     assert "Recorded but not applied:" in description
     assert "- step 'EvaluateAbaloneModel': RoleArn (no IAM role is assumed)" in description
+
+
+def test_an_experiment_config_other_than_the_default_is_reported_not_applied():
+    definition = {
+        **_load("abalone"),
+        "PipelineExperimentConfig": {"ExperimentName": "mine", "TrialName": "first"},
+    }
+    not_applied = import_sagemaker_definition(definition, mappings=MAPPINGS).not_applied
+    assert any(line.startswith("pipeline: PipelineExperimentConfig (") for line in not_applied)
 
 
 def test_parallelism_configuration_is_applied():
@@ -165,14 +176,14 @@ def test_every_unsupported_field_is_listed_in_one_error():
     prep, evaluate, _check = definition["Steps"]
     prep["Arguments"]["AppSpecification"]["ContainerEntrypoint"] = ["bash", "/opt/ml/run.sh"]
     evaluate["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3InputMode"] = "Pipe"
-    definition["Steps"].append({"Name": "Train", "Type": "Training", "Arguments": {}})
+    definition["Steps"].append({"Name": "Train", "Type": "Transform", "Arguments": {}})
     with pytest.raises(PipelineDefinitionError) as err:
         import_sagemaker_definition(definition, mappings=MAPPINGS)
     message = str(err.value)
     assert "step 'PreprocessAbaloneData': AppSpecification.ContainerEntrypoint" in message
     assert "not a Python script" in message
     assert "step 'EvaluateAbaloneModel': ProcessingInputs['input-1'].S3Input.S3InputMode" in message
-    assert "step 'Train': Type 'Training'" in message
+    assert "step 'Train': Type 'Transform'" in message
     assert message.count("\n  - ") == 3
 
 
@@ -227,17 +238,18 @@ def test_the_script_runs_unchanged_against_the_step_directories(tmp_path, monkey
     outputs = {n: tmp_path / "out" / n for n in ("train", "validation", "test")}
     for d in outputs.values():
         d.mkdir(parents=True)
-    # The engine downloads a file input under the slot's name; the source (the last argument)
-    # gives it back its own, which the script opens.
-    data = tmp_path / "in"
-    data.mkdir()
-    (data / "input-1").write_bytes((FIXTURES / "abalone-dataset.csv").read_bytes())
+    # The engine downloads a file input under its own name (engine.staging.materialize_input),
+    # into the slot's directory; the script opens it by that name.
+    data = tmp_path / "in" / "input-1"
+    data.mkdir(parents=True)
+    downloaded = data / "abalone-dataset.csv"
+    downloaded.write_bytes((FIXTURES / "abalone-dataset.csv").read_bytes())
     monkeypatch.chdir(tmp_path)
     script(
         ProcessingContext(
-            inputs={"input-1": data / "input-1"},
+            inputs={"input-1": downloaded},
             outputs=outputs,
-            arguments=["--train-ratio", "0.5", f"{BUCKET}/abalone/abalone-dataset.csv"],
+            arguments=["--train-ratio", "0.5"],
             execution_id="e",
             step_name="PreprocessAbaloneData",
             work_dir=tmp_path / "work",
@@ -246,5 +258,5 @@ def test_the_script_runs_unchanged_against_the_step_directories(tmp_path, monkey
     sizes = {n: len((d / f"{n}.csv").read_text().splitlines()) for n, d in outputs.items()}
     assert sizes == {"train": 30, "validation": 15, "test": 15}
     # The input was copied in, as SageMaker downloads it: the source is left alone.
-    assert sorted(p.name for p in data.iterdir()) == ["input-1"]
+    assert sorted(p.name for p in data.iterdir()) == ["abalone-dataset.csv"]
     assert (tmp_path / "work" / "container" / "input" / "abalone-dataset.csv").is_file()

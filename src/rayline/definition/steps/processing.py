@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from rayline.definition.code_deps import dependency_source
@@ -14,6 +14,16 @@ from rayline.definition.properties import ANY, processing_output_path
 from rayline.definition.source_dirs import SourceDirRef, directory_snapshot, source_dir_ref
 from rayline.definition.steps.base import CodeRef, ParseContext, Step, no_resolve
 from rayline.errors import PipelineDefinitionError
+
+#: Where a SageMaker processing container keeps its inputs, outputs and code: the paths the
+#: definition writes (a rayline script reads its step's own directories instead).
+CONTAINER_ROOT = "/opt/ml/processing"
+#: Where SageMaker's ``ScriptProcessor`` puts the script it runs.
+CODE_DIR = f"{CONTAINER_ROOT}/input/code"
+#: The key of what rayline records and SageMaker's definition has no key for: in a step's
+#: ``Arguments`` what its kind adds, at the top level the pipeline's name and description
+#: (``rayline.definition.pipeline``).
+EXTENSION_KEY = "Rayline"
 
 
 @dataclass(frozen=True)
@@ -197,44 +207,195 @@ class ProcessingStep(Step):
             return [(Path(self.code.path).read_bytes(), ".py")]
         return []
 
+    def container_entrypoint(self) -> list[str] | None:
+        """SageMaker's ``AppSpecification.ContainerEntrypoint`` for this step: a script runs as
+        ``python3 /opt/ml/processing/input/code/<script>`` (a ``source_dir``'s entry point
+        relative to that directory), where SageMaker's ``ScriptProcessor`` puts its code. A
+        function step has none: it runs no script, the function is ``Rayline.Code``."""
+        if isinstance(self.code, SourceDirRef):
+            return ["python3", f"{CODE_DIR}/{self.code.entry_point}"]
+        if isinstance(self.code, CodeRef):
+            return ["python3", f"{CODE_DIR}/{PurePosixPath(self.code.path).name}"]
+        return None
+
     def to_arguments(self) -> dict[str, Any]:
-        ref = self.code_ref()
-        out: dict[str, Any] = {
-            "Code": {"Kind": "Function" if self.function_ref else "Script", **ref.to_request()},
-            "ContainerArguments": to_request(list(self.arguments)),
-            "ProcessingInputs": [
-                {"Source": to_request(i.source), "Destination": i.destination} for i in self.inputs
-            ],
-            "ProcessingOutputs": [{"OutputName": o.output_name} for o in self.outputs],
-            "Resources": {"NumCpus": self.num_cpus, "NumGpus": self.num_gpus},
-        }
+        """The arguments in the shape of SageMaker's ``CreateProcessingJob`` request (as the SDK's
+        ``ProcessingStep`` writes them), less what rayline has no use for, plus one extension.
+
+        - ``AppSpecification``: ``ContainerEntrypoint`` (``container_entrypoint()``) and
+          ``ContainerArguments`` (only when there are arguments, as the SDK). No ``ImageUri``:
+          the script runs in the Ray worker's Python, not in an image.
+        - ``ProcessingInputs``: one ``S3Input`` per input, ``InputName`` its destination and
+          ``LocalPath`` ``/opt/ml/processing/<destination>``, with the SDK's defaults written
+          out. The script still finds it at ``RAYLINE_INPUT_<DESTINATION>`` (its step's own
+          directory); the ``LocalPath`` says where SageMaker would have put it.
+        - ``ProcessingOutputConfig.Outputs``: ``S3Output`` with ``LocalPath``
+          ``/opt/ml/processing/<name>`` and ``S3UploadMode`` ``EndOfJob`` (rayline uploads when
+          the step ends), without ``S3Uri``: the engine picks each attempt's URI in its artifact
+          store when the step runs, so the definition has none to write; other steps read it as
+          ``Steps.<step>.ProcessingOutputConfig.Outputs['<name>'].S3Output.S3Uri``.
+        - ``Environment``: the script's variables (only when set, as the SDK).
+        - ``Rayline``: what SageMaker's request has no key for. ``Resources`` (``NumCpus``,
+          ``NumGpus``: Ray's resources for the task; ``ProcessingResources.ClusterConfig``
+          names instances, which do not map) and, in the definition (``to_request``), ``Code``:
+          the script, ``source_dir`` snapshot or function by content hash. Left out here
+          because the cache key reads these arguments and keys the code by its content
+          (``code_ref().cache_identity``), not by its path or pickle.
+
+        No ``ProcessingResources``, ``RoleArn``, ``StoppingCondition`` or ``NetworkConfig``:
+        rayline applies none of them. ``from_arguments`` reads this shape and the one rayline
+        wrote before (``Code``, ``ContainerArguments``, ``ProcessingInputs`` of
+        ``Source``/``Destination``, ``ProcessingOutputs``, ``Resources``).
+        """
+        app: dict[str, Any] = {}
+        if self.arguments:
+            app["ContainerArguments"] = to_request(list(self.arguments))
+        entrypoint = self.container_entrypoint()
+        if entrypoint is not None:
+            app["ContainerEntrypoint"] = entrypoint
+        out: dict[str, Any] = {"AppSpecification": app}
+        if self.inputs:
+            out["ProcessingInputs"] = [_input_request(i) for i in self.inputs]
+        if self.outputs:
+            out["ProcessingOutputConfig"] = {"Outputs": [_output_request(o) for o in self.outputs]}
         if self.env:
             out["Environment"] = dict(self.env)
+        out[EXTENSION_KEY] = {"Resources": {"NumCpus": self.num_cpus, "NumGpus": self.num_gpus}}
+        return out
+
+    def to_request(self) -> dict[str, Any]:
+        out = super().to_request()
+        ref = self.code_ref()
+        code = {"Kind": "Function" if self.function_ref else "Script", **ref.to_request()}
+        extension = out["Arguments"][EXTENSION_KEY]
+        out["Arguments"][EXTENSION_KEY] = {"Code": code, **extension}
         return out
 
     @classmethod
     def from_arguments(
         cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
     ) -> ProcessingStep:
-        code = arguments["Code"]
-        ref = SourceDirRef.from_request(code) if "SourceDir" in code else CodeRef.from_request(code)
-        res = arguments.get("Resources", {})
-        return cls(
+        if "Code" in arguments:  # the shape rayline wrote before
+            return cls._from_old_arguments(name, arguments, ctx, **common)
+        extension = arguments.get(EXTENSION_KEY) or {}
+        code = extension.get("Code")
+        if code is None:
+            raise PipelineDefinitionError(
+                f"processing step {name!r} names no code (Arguments.{EXTENSION_KEY}.Code): a "
+                "definition the SageMaker SDK wrote is read with "
+                "Pipeline.from_sagemaker_definition (or `rayline pipeline import`)"
+            )
+        app = arguments.get("AppSpecification") or {}
+        inputs = []
+        for i in arguments.get("ProcessingInputs", []):
+            slot = i["InputName"]
+            s3 = i["S3Input"]
+            _check_local_path(name, f"ProcessingInputs[{slot!r}]", s3.get("LocalPath"), slot)
+            inputs.append(ProcessingInput(ctx.value(s3["S3Uri"]), slot))
+        outputs = []
+        for o in (arguments.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+            out_name = o["OutputName"]
+            local = (o.get("S3Output") or {}).get("LocalPath")
+            _check_local_path(name, f"Outputs[{out_name!r}]", local, out_name)
+            outputs.append(ProcessingOutput(out_name))
+        return cls._from_parts(
             name,
-            code=ref if code.get("Kind") != "Function" else None,
-            function_ref=ref if code.get("Kind") == "Function" else None,
-            arguments=tuple(ctx.value(arguments.get("ContainerArguments", []))),
-            inputs=tuple(
+            code=code,
+            task_resources=extension.get("Resources", {}),
+            arguments=app.get("ContainerArguments", []),
+            inputs=inputs,
+            outputs=outputs,
+            env=arguments.get("Environment", {}),
+            ctx=ctx,
+            **common,
+        )
+
+    @classmethod
+    def _from_old_arguments(
+        cls, name: str, arguments: dict[str, Any], ctx: ParseContext, **common: Any
+    ) -> ProcessingStep:
+        return cls._from_parts(
+            name,
+            code=arguments["Code"],
+            task_resources=arguments.get("Resources", {}),
+            arguments=arguments.get("ContainerArguments", []),
+            inputs=[
                 ProcessingInput(ctx.value(i["Source"]), i["Destination"])
                 for i in arguments.get("ProcessingInputs", [])
-            ),
-            outputs=tuple(
+            ],
+            outputs=[
                 ProcessingOutput(o["OutputName"]) for o in arguments.get("ProcessingOutputs", [])
-            ),
-            num_cpus=res.get("NumCpus", 1),
-            num_gpus=res.get("NumGpus", 0),
+            ],
             env=arguments.get("Environment", {}),
+            ctx=ctx,
             **common,
+        )
+
+    @classmethod
+    def _from_parts(
+        cls,
+        name: str,
+        *,
+        code: dict[str, Any],
+        task_resources: dict[str, Any],
+        arguments: list[Any],
+        inputs: list[ProcessingInput],
+        outputs: list[ProcessingOutput],
+        env: dict[str, str],
+        ctx: ParseContext,
+        **common: Any,
+    ) -> ProcessingStep:
+        ref = SourceDirRef.from_request(code) if "SourceDir" in code else CodeRef.from_request(code)
+        function = code.get("Kind") == "Function"
+        return cls(
+            name,
+            code=None if function else ref,
+            function_ref=ref if function else None,
+            arguments=tuple(ctx.value(arguments)),
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            num_cpus=task_resources.get("NumCpus", 1),
+            num_gpus=task_resources.get("NumGpus", 0),
+            env=env,
+            **common,
+        )
+
+
+def _input_request(i: ProcessingInput) -> dict[str, Any]:
+    # As the SDK's ProcessingInput._to_request_dict writes an S3 input (its defaults included).
+    return {
+        "InputName": i.destination,
+        "AppManaged": False,
+        "S3Input": {
+            "S3Uri": to_request(i.source),
+            "LocalPath": f"{CONTAINER_ROOT}/{i.destination}",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            "S3CompressionType": "None",
+        },
+    }
+
+
+def _output_request(o: ProcessingOutput) -> dict[str, Any]:
+    # As the SDK's ProcessingOutput._to_request_dict, less S3Uri (see to_arguments).
+    return {
+        "OutputName": o.output_name,
+        "AppManaged": False,
+        "S3Output": {"LocalPath": f"{CONTAINER_ROOT}/{o.output_name}", "S3UploadMode": "EndOfJob"},
+    }
+
+
+def _check_local_path(step: str, what: str, local_path: Any, slot: str) -> None:
+    # A rayline step gives each input and output a directory of its own, named by its slot: a
+    # LocalPath elsewhere cannot be honoured, and is refused rather than ignored.
+    expected = f"{CONTAINER_ROOT}/{slot}"
+    if local_path != expected:
+        raise PipelineDefinitionError(
+            f"processing step {step!r}: {what} has LocalPath {local_path!r}; rayline places it "
+            f"at {expected!r} (the step's own directory for {slot!r}). Give that LocalPath, or "
+            "read a SageMaker definition with Pipeline.from_sagemaker_definition, which maps "
+            "any LocalPath under /opt/ml/processing"
         )
 
 
