@@ -79,6 +79,12 @@ def main() -> int:
     )
     parser.add_argument("--max-jobs", type=int, default=16, help="tuning trials")
     parser.add_argument(
+        "--ingest-actors",
+        default="auto",
+        help="Ray actors that ingest the CSV, or 'auto' (actors for a large input on a "
+        "cluster, the step's own process for a small one)",
+    )
+    parser.add_argument(
         "--data",
         default=str(DATA),
         help="the raw CSV: a local path or an s3:// URI (default: the bundled dataset)",
@@ -108,7 +114,12 @@ def main() -> int:
     ensure_ray()
 
     placement = {args.place_on: 0.1} if args.place_on else None
-    pipeline = get_pipeline(max_jobs=args.max_jobs, data=args.data, placement=placement)
+    pipeline = get_pipeline(
+        max_jobs=args.max_jobs,
+        data=args.data,
+        placement=placement,
+        ingest_actors=args.ingest_actors,
+    )
     section("1. The pipeline")
     out.print(dag_tree(pipeline))
     out.print(f"stored as version {pipeline.upsert()} of {pipeline.name}")

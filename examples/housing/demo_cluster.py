@@ -102,6 +102,10 @@ def run_demo(stack: Stack, *args: str, capture: bool = False) -> subprocess.Comp
             stack.data_uri,
             "--place-on",
             "worker",
+            # 10k rows would be ingested in the step's own process; on the cluster the demo
+            # shows the reference layout, four actors spread over both nodes.
+            "--ingest-actors",
+            "4",
             *args,
         ],
         env={**os.environ, **stack.env},

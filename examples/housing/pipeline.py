@@ -42,13 +42,17 @@ def get_pipeline(
     max_jobs: int = 16,
     max_parallel_jobs: int = 2,
     placement: dict[str, float] | None = None,
+    ingest_actors: int | str = "auto",
 ) -> Pipeline:
     """The reference pipeline, with the reference parameter names and defaults.
 
     ``data``: the raw CSV, a local path or an ``s3://`` URI (on a cluster whose nodes share no
     disk, a location every node reaches). ``placement``: Ray resources for preprocessing,
     tuning (each trial too) and evaluation, e.g. ``{"worker": 0.1}`` for the nodes that offer a
-    ``worker`` resource, the way SageMaker steps name an instance type.
+    ``worker`` resource, the way SageMaker steps name an instance type. ``ingest_actors``: the
+    Ray actors that ingest the CSV, or ``"auto"``: actors for a large input on a multi-node
+    cluster, the step's own process for a small one (starting four actors takes longer than
+    ingesting 10k rows); the ingestion report says which ran.
     """
     placed = {"resources": dict(placement)} if placement else {}
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
@@ -65,9 +69,7 @@ def get_pipeline(
     ingest = ProcessingStep(
         "FeatureStoreIngestion",
         code=str(SCRIPTS / "ingest.py"),
-        # auto: Ray actors for a large input on a cluster; 10k rows are ingested in the step's
-        # own process (starting 4 actors took longer than the work). The report says which.
-        arguments=["--feature_group_name", feature_group, "--num_actors", "auto"],
+        arguments=["--feature_group_name", feature_group, "--num_actors", str(ingest_actors)],
         inputs=[ProcessingInput(source=str(data), destination="raw")],
         outputs=[ProcessingOutput("ingestion")],
         cache_config=cache,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -50,6 +51,9 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
+    # Ctrl-C in a terminal reaches the whole process group: the driver decides, and the worker
+    # still finishes what it was sent once the driver closes its stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Answers go to a private copy of stdout; anything a library prints goes to stderr instead
     # of into the answers.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)

@@ -107,7 +107,9 @@ def test_diamond_and_every_state_change_is_recorded():
 
 
 def test_fan_out_fan_in_respects_parallelism(tmp_path):
-    rendezvous = str(tmp_path)
+    # A directory of its own: tmp_path also holds the test's RAYLINE_HOME.
+    (tmp_path / "rendezvous").mkdir()
+    rendezvous = str(tmp_path / "rendezvous")
 
     @step
     def work(i):
