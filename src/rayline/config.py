@@ -15,6 +15,9 @@
 - ``RAYLINE_TRAINING_THREADS``: threads of a single-process training step (default: the cores).
 - ``RAYLINE_DISTRIBUTED_MIN_CELLS``: rows x features from which training with several workers
   goes to Ray Train (default: the measured ``rayline.ml.training.DISTRIBUTED_MIN_CELLS``).
+- ``RAYLINE_TUNE_IN_PROCESS_MAX_CELLS``: rows x features below which tuning (Random, Bayesian,
+  Grid; one-process trials) runs its trials in threads of the tuning process instead of Ray Tune
+  (default: ``rayline.ml.tuning.TUNE_IN_PROCESS_MAX_CELLS``; ``0`` always uses Ray Tune).
 - ``RAYLINE_DUCKDB_MEMORY_LIMIT``: the memory one feature-store DuckDB query (a point-in-time
   join, ``query``) may hold before it spills to disk under ``RAYLINE_HOME``, in DuckDB's units
   (``4GB``, ``512MiB``; default: a quarter of this machine's memory, at most 4 GiB).
@@ -70,6 +73,7 @@ class Settings:
     ray_verbose: bool
     training_threads: int
     distributed_min_cells: int | None
+    tune_in_process_max_cells: int | None
     duckdb_memory_limit: str | None
     serve_host: str
     serve_port: int
@@ -134,6 +138,7 @@ def settings() -> Settings:
         ray_verbose=env.get("RAYLINE_RAY_VERBOSE") == "1",
         training_threads=_int("RAYLINE_TRAINING_THREADS", cores),
         distributed_min_cells=_int("RAYLINE_DISTRIBUTED_MIN_CELLS", None),
+        tune_in_process_max_cells=_int("RAYLINE_TUNE_IN_PROCESS_MAX_CELLS", None),
         duckdb_memory_limit=_duckdb_size(env.get("RAYLINE_DUCKDB_MEMORY_LIMIT")),
         serve_host=env.get("RAYLINE_SERVE_HOST") or "127.0.0.1",
         serve_port=_serve_port(),

@@ -222,6 +222,7 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
     best = result.best_trial
     names = list(step.hyperparameter_ranges)
     print(f"trial path: {result.reason}")
+    print(f"tuning path: {result.path_reason}")
     print(
         f"{len(result.results)} trials in {result.seconds:.2f} s; best {best['trial']}: "
         f"{result.objective_metric}={best['objective']:.6g} with "
@@ -240,6 +241,8 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
                 "max_parallel_jobs": step.max_parallel_jobs,
                 "distributed": result.distributed,
                 "distributed_reason": result.reason,
+                "tuning_path": result.path,
+                "tuning_path_reason": result.path_reason,
                 **{f"range.{k}": p.to_dict() for k, p in step.hyperparameter_ranges.items()},
             }
         )
@@ -275,6 +278,8 @@ def run_tuning(step: TuningStep, ctx: StepContext) -> StepResult:
             "DistributedReason": result.reason,
             "NumWorkers": result.num_workers,
             "MaxConcurrentTrials": result.max_concurrent_trials,
+            "TuningPath": result.path,
+            "TuningPathReason": result.path_reason,
             "TuningSeconds": round(result.seconds, 4),
             "MlflowRunId": run_id,
         },

@@ -371,7 +371,15 @@ class TuningStep(_XGBoostStep):
             "ObjectiveValue": ANY,
             "ModelUri": ANY,
         }
-        names = ("TopModelUris", "Trials", "NumTrials", "MaxConcurrentTrials", "TuningSeconds")
+        names = (
+            "TopModelUris",
+            "Trials",
+            "NumTrials",
+            "MaxConcurrentTrials",
+            "TuningSeconds",
+            "TuningPath",
+            "TuningPathReason",
+        )
         return {"BestTrainingJob": best, **dict.fromkeys((*_RUN_PROPERTIES, *names), ANY)}
 
     def ray_options(self) -> dict[str, Any]:

@@ -16,6 +16,14 @@ training data, as :func:`rayline.ml.training.choose_distribution` does):
   trial's own actor holds only a sliver of a CPU and no more trials run at once than the CPUs
   free for their workers allow: trials never wait on each other's half-started worker groups.
 
+Small inputs skip Ray Tune (``TuningResult.path`` says which ran): with ``Random``, ``Bayesian``
+or ``Grid``, one-process trials and fewer rows x features than
+``RAYLINE_TUNE_IN_PROCESS_MAX_CELLS`` (default :data:`TUNE_IN_PROCESS_MAX_CELLS`; ``0`` forces
+Ray Tune), the trials run in ``max_parallel_jobs`` threads of the tuning process (XGBoost releases
+the GIL), proposed by Optuna's ask/tell API (TPE or random sampler, same seed and space) or the
+grid. A trial there trains in well under 0.1 s while Ray Tune's actors cost seconds per run.
+``Hyperband`` (ASHA's early stopping) and distributed trials always run on Ray Tune.
+
 Each trial writes its model to ``<models>/<trial id>/model.ubj`` so the top-k models can be read
 back by URI.
 """
@@ -54,6 +62,16 @@ from rayline.store.s3 import environment_for
 #: CPUs a distributed trial's own actor holds (it only drives its Ray Train run).
 TRIAL_DRIVER_CPUS = 0.05
 
+#: Rows x features below which Random/Bayesian/Grid tuning with one-process trials runs in the
+#: tuning process (threads) rather than on Ray Tune; ``RAYLINE_TUNE_IN_PROCESS_MAX_CELLS``
+#: overrides it. Below this a trial trains in well under a second, so Ray Tune's actor start-up
+#: and bookkeeping (seconds per run) dominate.
+TUNE_IN_PROCESS_MAX_CELLS = 2_000_000
+
+#: ``TuningResult.path`` values.
+PATH_IN_PROCESS = "in-process"
+PATH_RAY_TUNE = "ray-tune"
+
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
 
@@ -87,6 +105,9 @@ class TuningResult:
     num_workers: int = 1
     reason: str = ""
     max_concurrent_trials: int = 1
+    #: Which runner ran the trials (``in-process`` or ``ray-tune``), and why.
+    path: str = PATH_RAY_TUNE
+    path_reason: str = ""
 
     def get_top_model_uri(self, top_k: int = 0) -> str:
         """The model URI of the ``top_k``-th best trial (0 = the best)."""
@@ -250,7 +271,9 @@ def tune_xgboost(
     resources: Mapping[str, float] | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> TuningResult:
-    """Run up to ``max_jobs`` trials of ``trainer`` (``max_parallel_jobs`` at a time) on Ray Tune.
+    """Run up to ``max_jobs`` trials of ``trainer`` (``max_parallel_jobs`` at a time) on Ray Tune,
+    or in threads of this process for small inputs (see the module docstring; ``path`` and
+    ``path_reason`` of the result say which ran).
 
     Returns every trial, the best one and the models' URIs ranked by ``objective_metric``
     (``validation:rmse`` and ``validation-rmse`` both work).
@@ -263,8 +286,6 @@ def tune_xgboost(
     with each trial's row (as in ``results``, without ``rank``) as soon as the trial ends, in
     the process that tunes.
     """
-    import pandas as pd
-    from ray import tune
 
     from rayline.ray_connection import ensure_ray, task_placement
 
@@ -286,7 +307,8 @@ def tune_xgboost(
     started = time.perf_counter()
     mode = "min" if objective_type == "Minimize" else "max"
     parallel = min(int(max_parallel_jobs), int(max_jobs))
-    choice = choose_distribution(trainer, cells=estimate_cells(train, trainer.label))
+    cells = estimate_cells(train, trainer.label)
+    choice = choose_distribution(trainer, cells=cells)
     placement = dict(task_placement() if resources is None else resources)
     if choice.distributed:
         parallel = _concurrent_distributed_trials(
@@ -315,6 +337,7 @@ def tune_xgboost(
         "report_every": report_every,
         "nthread": max(1, available_cpus() // parallel),
         "distributed": choice.distributed,
+        "num_rounds": num_rounds,
         "placement": placement,
         # Each distributed trial's Ray Train run keeps its state beside Tune's (S3 when Tune's is).
         "train_storage": join(storage_root, "ray-train")
@@ -322,6 +345,250 @@ def tune_xgboost(
         else str(Path(to_path(storage_root)).resolve() / "ray-train"),
     }
 
+    in_process, path_reason = _choose_tuning_path(
+        strategy=strategy, distributed=choice.distributed, cells=cells
+    )
+    if in_process:
+        rows = _tune_in_process(
+            setup,
+            ranges=hyperparameter_ranges,
+            objective=objective,
+            mode=mode,
+            strategy=strategy,
+            max_jobs=int(max_jobs),
+            parallel=parallel,
+            seed=seed,
+            on_trial=on_trial,
+        )
+    else:
+        rows = _tune_on_ray_tune(
+            setup,
+            ranges=hyperparameter_ranges,
+            objective=objective,
+            mode=mode,
+            strategy=strategy,
+            max_jobs=int(max_jobs),
+            parallel=parallel,
+            seed=seed,
+            on_trial=on_trial,
+            storage=storage,
+            # A distributed trial's actor only drives Ray Train (its workers hold the CPUs); a
+            # whole CPU for it would leave a 2-core node's workers waiting on one another's trials.
+            cpus=cpus_per_trial or (TRIAL_DRIVER_CPUS if choice.distributed else 1),
+        )
+    return _result(
+        rows,
+        objective=objective,
+        objective_type=objective_type,
+        mode=mode,
+        started=started,
+        choice=choice,
+        parallel=parallel,
+        path=PATH_IN_PROCESS if in_process else PATH_RAY_TUNE,
+        path_reason=path_reason,
+    )
+
+
+def _choose_tuning_path(*, strategy: str, distributed: bool, cells: int) -> tuple[bool, str]:
+    """Whether the trials run in this process (``True``) or on Ray Tune, with the reason."""
+    from rayline.config import settings
+
+    configured = settings().tune_in_process_max_cells
+    limit = TUNE_IN_PROCESS_MAX_CELLS if configured is None else configured
+    if strategy == "Hyperband":
+        return False, "ray-tune: Hyperband stops trials early with Ray Tune's ASHA scheduler"
+    if distributed:
+        return False, "ray-tune: each trial trains on Ray Train"
+    if cells >= limit:
+        return False, (
+            f"ray-tune: {cells:,} cells >= {limit:,} (RAYLINE_TUNE_IN_PROCESS_MAX_CELLS)"
+        )
+    return True, f"in-process: {cells:,} cells < {limit:,} (RAYLINE_TUNE_IN_PROCESS_MAX_CELLS)"
+
+
+def _optuna_distributions(ranges: Mapping[str, Parameter]) -> dict[str, Any]:
+    """Optuna's form of ``ranges``, with :func:`_tune_space`'s semantics (integer ranges
+    include their upper bound, logarithmic scaling samples in log space)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for name, p in ranges.items():
+        if isinstance(p, CategoricalParameter):
+            out[name] = CategoricalDistribution(list(p.values))
+        elif isinstance(p, IntegerParameter):
+            out[name] = IntDistribution(int(p.min_value), int(p.max_value), log=p.logarithmic)
+        else:
+            out[name] = FloatDistribution(float(p.min_value), float(p.max_value), log=p.logarithmic)
+    return out
+
+
+def _tune_in_process(
+    setup: dict[str, Any],
+    *,
+    ranges: Mapping[str, Parameter],
+    objective: str,
+    mode: str,
+    strategy: str,
+    max_jobs: int,
+    parallel: int,
+    seed: int | None,
+    on_trial: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
+    """Run the trials in ``parallel`` threads of this process; return their rows in trial order.
+
+    Optuna (Bayesian: TPE, Random: random sampler) proposes each trial through ask/tell from
+    this thread only, so the study needs no locking; Grid takes :func:`grid_points` in order.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    study = distributions = None
+    points: list[dict[str, Any]] = []
+    if strategy == "Grid":
+        points = grid_points(ranges, max_jobs=max_jobs)
+        total = len(points)
+    else:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = (
+            optuna.samplers.TPESampler(seed=seed)
+            if strategy == "Bayesian"
+            else optuna.samplers.RandomSampler(seed=seed)
+        )
+        study = optuna.create_study(
+            direction="minimize" if mode == "min" else "maximize", sampler=sampler
+        )
+        distributions = _optuna_distributions(ranges)
+        total = max_jobs
+    prefix = uuid.uuid4().hex[:5]
+    rows: dict[int, dict[str, Any]] = {}
+    running: dict[Any, tuple[int, Any, dict[str, Any]]] = {}
+    launched = 0
+
+    def launch(pool: ThreadPoolExecutor) -> None:
+        nonlocal launched
+        index = launched
+        launched += 1
+        if study is not None:
+            asked = study.ask(distributions)
+            hyper = dict(asked.params)
+        else:
+            asked, hyper = None, dict(points[index])
+        trial_id = f"{prefix}_{index:05d}"
+        future = pool.submit(_run_local_trial, hyper, setup, trial_id)
+        running[future] = (index, asked, hyper)
+
+    row_args = {"ranges": ranges, "objective": objective, "num_rounds": setup["num_rounds"]}
+    pending: dict[int, Any] = {}  # ended trials not yet told to the study, by index
+    told = 0
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="rayline-trial") as pool:
+        while launched < min(parallel, total):
+            launch(pool)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f][0]):
+                index, asked, hyper = running.pop(future)
+                trial_id = f"{prefix}_{index:05d}"
+                try:
+                    metrics, error = future.result(), None
+                except Exception as exc:  # a failed trial is a row, as on Ray Tune
+                    metrics, error = {}, f"trial {trial_id} failed: {type(exc).__name__}: {exc}"
+                row = _trial_row(
+                    metrics=metrics, config=hyper, error=error, fallback_id=trial_id, **row_args
+                )
+                rows[index] = row
+                pending[index] = asked
+                if on_trial is not None:
+                    try:
+                        on_trial(row)
+                    except Exception as exc:  # tracking a trial never fails the tuning
+                        print(f"WARNING: could not report trial {row['trial']}: {exc}")
+            # Tell the study in trial order and ask for trial i only once trials
+            # 0..i-parallel are told: what each proposal sees does not depend on which thread
+            # finished first, so a seeded run proposes the same trials every time.
+            while told in pending:
+                _tell(study, pending.pop(told), rows[told])
+                told += 1
+                if launched < total:
+                    launch(pool)
+    return [rows[i] for i in sorted(rows)]
+
+
+def _tell(study: Any, asked: Any, row: dict[str, Any]) -> None:
+    """Hand a finished trial's objective (or its failure) back to the Optuna study."""
+    if study is None:
+        return
+    import optuna
+
+    value = row["objective"]
+    if row["error"] or value is None:
+        study.tell(asked, state=optuna.trial.TrialState.FAIL)
+    else:
+        study.tell(asked, float(value))
+
+
+def _run_local_trial(hyper: dict[str, Any], setup: dict[str, Any], trial_id: str) -> dict[str, Any]:
+    """One in-process trial: the same training, model layout and metrics as a Ray Tune trial
+    (:func:`_run_trial`), returned as the result Tune would have recorded."""
+    from rayline.ml.training import train_xgboost
+
+    started = time.time()
+    trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
+    trainer = replace(trainer, distributed=setup["distributed"])
+    models = setup["models_dir"]
+    with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
+        out = Path(scratch) / trial_id if is_remote(models) else Path(models) / trial_id
+        result = train_xgboost(
+            setup["train"],
+            setup["validation"],
+            trainer=trainer,
+            output_dir=out,
+            nthread=setup["nthread"],
+            resources=setup["placement"],
+        )
+        if is_remote(models):
+            model_uri = join(models, trial_id)
+            upload(out, model_uri)
+        else:
+            model_uri = out.resolve().as_uri()
+    ended = time.time()
+    return {
+        **result.metrics,
+        "trial_id": trial_id,
+        "boost_round": int(trainer.num_boost_round),
+        "training_seconds": result.seconds,
+        "model_uri": model_uri,
+        "worker_nodes": ",".join(result.worker_nodes),
+        "timestamp": ended,
+        "time_total_s": ended - started,
+    }
+
+
+def _tune_on_ray_tune(
+    setup: dict[str, Any],
+    *,
+    ranges: Mapping[str, Parameter],
+    objective: str,
+    mode: str,
+    strategy: str,
+    max_jobs: int,
+    parallel: int,
+    seed: int | None,
+    on_trial: Callable[[dict[str, Any]], None] | None,
+    storage: Any,
+    cpus: float,
+) -> list[dict[str, Any]]:
+    """Run the trials on Ray Tune (trial actors); return their rows."""
+    from ray import tune
+
+    hyperparameter_ranges = ranges
+    placement = setup["placement"]
+    num_rounds = setup["num_rounds"]
+    report_every = setup["report_every"]
     num_samples = int(max_jobs)
     search_alg = scheduler = None
     if strategy == "Grid":
@@ -355,9 +622,6 @@ def tune_xgboost(
             reduction_factor=3,
         )
 
-    # A distributed trial's actor only drives Ray Train (its workers hold the CPUs); a whole CPU
-    # for it would leave the workers of a 2-core node waiting for one another's trials.
-    cpus = cpus_per_trial or (TRIAL_DRIVER_CPUS if choice.distributed else 1)
     trainable = tune.with_resources(
         tune.with_parameters(_trial, setup=setup), {"cpu": cpus, **placement}
     )
@@ -417,6 +681,24 @@ def tune_xgboost(
     ]
     if not rows:
         raise BackendError("Ray Tune ran no trials")
+    return rows
+
+
+def _result(
+    rows: list[dict[str, Any]],
+    *,
+    objective: str,
+    objective_type: str,
+    mode: str,
+    started: float,
+    choice: Any,
+    parallel: int,
+    path: str,
+    path_reason: str,
+) -> TuningResult:
+    """Rank the trials' rows into a :class:`TuningResult` (either path)."""
+    import pandas as pd
+
     df = pd.DataFrame(rows)
     ranked = df[df["model_uri"].notna() & df["objective"].notna()].sort_values(
         "objective", ascending=(mode == "min"), kind="stable"
@@ -440,6 +722,8 @@ def tune_xgboost(
         num_workers=choice.num_workers,
         reason=choice.reason,
         max_concurrent_trials=parallel,
+        path=path,
+        path_reason=path_reason,
     )
 
 

@@ -1,5 +1,8 @@
 """Ray Tune over XGBoost: every strategy explores the declared space; the best trial is the
-results table's best; top-k models are ranked and on disk; Hyperband stops trials early."""
+results table's best; top-k models are ranked and on disk; Hyperband stops trials early.
+
+The data here is small enough for the in-process path (test_tuning_fast.py): these tests set
+RAYLINE_TUNE_IN_PROCESS_MAX_CELLS=0 so that the Ray Tune path stays tested."""
 
 from __future__ import annotations
 
@@ -17,6 +20,12 @@ from rayline.ml.tuning import write_results
 from rayline.store.artifacts import to_path
 
 pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(autouse=True)
+def _force_ray_tune(monkeypatch):
+    monkeypatch.setenv("RAYLINE_TUNE_IN_PROCESS_MAX_CELLS", "0")
+
 
 RANGES = {
     "max_depth": IntegerParameter(1, 8),
@@ -42,9 +51,13 @@ def _tune(splits, tmp_path, strategy, **kw):
 
 @pytest.mark.parametrize("strategy", ["Random", "Bayesian"])
 def test_trials_explore_the_declared_space(splits, tmp_path, strategy):
-    result = _tune(splits, tmp_path, strategy)
+    ended: list[dict] = []
+    result = _tune(splits, tmp_path, strategy, on_trial=ended.append)
+    assert result.path == "ray-tune" and "RAYLINE_TUNE_IN_PROCESS_MAX_CELLS" in result.path_reason
     df = result.results
     assert len(df) == 6 and set(df["status"]) == {"Completed"}
+    # Each trial was reported once, as it ended, from Tune's callback.
+    assert sorted(r["trial"] for r in ended) == sorted(df["trial"])
     for name, param in RANGES.items():
         assert all(param.contains(v) for v in df[name]), name
     assert df["max_depth"].map(float).map(float.is_integer).all()
@@ -89,6 +102,7 @@ def test_grid_covers_categorical_values_and_maximize(splits, tmp_path):
         objective_metric="validation:rmse",
         objective_type="Maximize",
     )
+    assert result.path == "ray-tune"
     df = result.results
     assert sorted(set(df["max_depth"])) == [2, 6]
     assert df["eta"].min() == pytest.approx(0.1) and df["eta"].max() == pytest.approx(0.9)

@@ -227,7 +227,8 @@ def test_tuning_trials_are_logged_while_the_step_runs(ray_session, rayline_home,
         part.to_parquet(paths[name] / "part.parquet", index=False)
     tune = TuningStep(
         "Tune",
-        trainer=XGBoostTrainer(label="PRICE", num_boost_round=60),
+        # 200 rows take the in-process path; enough rounds that each trial takes a while.
+        trainer=XGBoostTrainer(label="PRICE", num_boost_round=3000),
         hyperparameter_ranges={"max_depth": IntegerParameter(2, 6)},
         objective_metric="validation:rmse",
         strategy="Random",
@@ -261,6 +262,7 @@ def test_tuning_trials_are_logged_while_the_step_runs(ray_session, rayline_home,
     assert seen_while_running, "no finished trial's run appeared while the tuning step ran"
 
     assert execution.wait().status == "Succeeded"
+    assert execution.step("Tune").properties["TuningPath"] == "in-process"
     tracked = _ended(execution)
     (step_run,) = tracked["steps"]["Tune"]
     trials = [r for r in list_runs(execution_id=execution.id) if r.parent_run_id == step_run.run_id]
