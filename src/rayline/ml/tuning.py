@@ -21,7 +21,8 @@ or ``Grid``, one-process trials and fewer rows x features than
 ``RAYLINE_TUNE_IN_PROCESS_MAX_CELLS`` (default :data:`TUNE_IN_PROCESS_MAX_CELLS`; ``0`` forces
 Ray Tune), the trials run in ``max_parallel_jobs`` threads of the tuning process (XGBoost releases
 the GIL), proposed by Optuna's ask/tell API (TPE or random sampler, same seed and space) or the
-grid. A trial there trains in well under 0.1 s while Ray Tune's actors cost seconds per run.
+grid. A trial there trains in a fraction of a second (10k rows, 100 rounds: about 0.3 s on 2
+cores) while Ray Tune's actors cost seconds per run.
 ``Hyperband`` (ASHA's early stopping) and distributed trials always run on Ray Tune.
 
 Each trial writes its model to ``<models>/<trial id>/model.ubj`` so the top-k models can be read

@@ -27,7 +27,11 @@ def s3_offline(s3_artifacts, offline_store):
     return uri
 
 
-def test_preprocess_tune_evaluate_on_s3(ray_session, s3_artifacts, s3_offline, tmp_path):
+def test_preprocess_tune_evaluate_on_s3(
+    ray_session, s3_artifacts, s3_offline, tmp_path, monkeypatch
+):
+    # Ray Tune's path (this data is small enough to tune in process): its state goes to S3.
+    monkeypatch.setenv("RAYLINE_TUNE_IN_PROCESS_MAX_CELLS", "0")
     store = open_artifact_store()
     outputs = {n: store.uri_for("prep", n) for n in ("train", "validation", "test", "preprocessor")}
     result = preprocess(s3_offline, label="PRICE", output_dirs=outputs, seed=7)
@@ -57,6 +61,7 @@ def test_preprocess_tune_evaluate_on_s3(ray_session, s3_artifacts, s3_offline, t
     for uri in tuned.top_model_uris:
         assert uri.startswith(models + "/") and "model.ubj" in store.list_files(uri)
     # Tune's experiment state went to the bucket too (storage_filesystem), not to a local dir.
+    assert tuned.path == "ray-tune"
     assert store.list_files(store.uri_for("tuning", "ray-tune"))
 
     best = copy_model(tuned.get_top_model_uri(0), tmp_path / "best")
