@@ -202,19 +202,11 @@ def _trial(config: dict[str, Any], *, setup: dict[str, Any]) -> None:
 
 
 def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
-    import tempfile
-
     from ray import tune
 
-    from rayline.ml.training import train_xgboost
-
     hyper = dict(config.get("__point__") or config)
-    trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
-    # The path was chosen once for the whole run (and recorded); every trial takes it.
-    trainer = replace(trainer, distributed=setup["distributed"])
     trial_id = tune.get_context().get_trial_id()
-    models = setup["models_dir"]
-    total = int(trainer.num_boost_round)
+    total = int(_trial_trainer(hyper, setup).num_boost_round)
     callbacks = []
     # A distributed trial reports once, at the end: Ray Train's per-round reports are what
     # made it ~1,000x slower (see rayline.ml.training), so ASHA decides on final results there.
@@ -223,25 +215,9 @@ def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
     train_storage = None
     if setup["distributed"]:
         train_storage = join(setup["train_storage"], trial_id)
-    with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
-        # In an object store the model is written on the trial's node, then uploaded: the
-        # trial may run on any node of the cluster.
-        out = Path(scratch) / trial_id if is_remote(models) else Path(models) / trial_id
-        result = train_xgboost(
-            setup["train"],
-            setup["validation"],
-            trainer=trainer,
-            output_dir=out,
-            callbacks=callbacks,
-            nthread=setup["nthread"],
-            storage_uri=train_storage,
-            resources=setup["placement"],
-        )
-        if is_remote(models):
-            model_uri = join(models, trial_id)
-            upload(out, model_uri)
-        else:
-            model_uri = out.resolve().as_uri()
+    result, model_uri = _train_trial(
+        hyper, setup, trial_id, callbacks=callbacks, train_storage=train_storage
+    )
     tune.report(
         {
             **result.metrics,
@@ -251,6 +227,49 @@ def _run_trial(config: dict[str, Any], setup: dict[str, Any]) -> None:
             "worker_nodes": ",".join(result.worker_nodes),
         }
     )
+
+
+def _train_trial(
+    hyper: dict[str, Any],
+    setup: dict[str, Any],
+    trial_id: str,
+    *,
+    callbacks: list[Any] | None = None,
+    train_storage: str | None = None,
+) -> tuple[Any, str]:
+    """Train one trial with ``hyper`` over the setup's trainer and save its model under
+    ``<models>/<trial id>``; returns the training result and the model's URI. Both paths' trials
+    (Ray Tune's and the in-process one) train here."""
+    from rayline.ml.training import train_xgboost
+
+    trainer = _trial_trainer(hyper, setup)
+    models = setup["models_dir"]
+    with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
+        # In an object store the model is written on the trial's node, then uploaded: the
+        # trial may run on any node of the cluster.
+        out = Path(scratch) / trial_id if is_remote(models) else Path(models) / trial_id
+        result = train_xgboost(
+            setup["train"],
+            setup["validation"],
+            trainer=trainer,
+            output_dir=out,
+            callbacks=callbacks or [],
+            nthread=setup["nthread"],
+            storage_uri=train_storage,
+            resources=setup["placement"],
+        )
+        if is_remote(models):
+            model_uri = join(models, trial_id)
+            upload(out, model_uri)
+        else:
+            model_uri = out.resolve().as_uri()
+    return result, model_uri
+
+
+def _trial_trainer(hyper: dict[str, Any], setup: dict[str, Any]) -> XGBoostTrainer:
+    # The path was chosen once for the whole run (and recorded); every trial takes it.
+    trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
+    return replace(trainer, distributed=setup["distributed"])
 
 
 def tune_xgboost(
@@ -534,33 +553,15 @@ def _tell(study: Any, asked: Any, row: dict[str, Any]) -> None:
 
 def _run_local_trial(hyper: dict[str, Any], setup: dict[str, Any], trial_id: str) -> dict[str, Any]:
     """One in-process trial: the same training, model layout and metrics as a Ray Tune trial
-    (:func:`_run_trial`), returned as the result Tune would have recorded."""
-    from rayline.ml.training import train_xgboost
-
+    (:func:`_train_trial`), returned as the result Tune would have recorded."""
     started = time.time()
-    trainer = XGBoostTrainer.from_dict(setup["trainer"]).with_params(**hyper)
-    trainer = replace(trainer, distributed=setup["distributed"])
-    models = setup["models_dir"]
-    with tempfile.TemporaryDirectory(prefix="rayline-trial-") as scratch:
-        out = Path(scratch) / trial_id if is_remote(models) else Path(models) / trial_id
-        result = train_xgboost(
-            setup["train"],
-            setup["validation"],
-            trainer=trainer,
-            output_dir=out,
-            nthread=setup["nthread"],
-            resources=setup["placement"],
-        )
-        if is_remote(models):
-            model_uri = join(models, trial_id)
-            upload(out, model_uri)
-        else:
-            model_uri = out.resolve().as_uri()
+    result, model_uri = _train_trial(hyper, setup, trial_id)
+    rounds = int(_trial_trainer(hyper, setup).num_boost_round)
     ended = time.time()
     return {
         **result.metrics,
         "trial_id": trial_id,
-        "boost_round": int(trainer.num_boost_round),
+        "boost_round": rounds,
         "training_seconds": result.seconds,
         "model_uri": model_uri,
         "worker_nodes": ",".join(result.worker_nodes),
