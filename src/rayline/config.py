@@ -8,8 +8,9 @@
 - ``RAY_ADDRESS``: an existing Ray cluster (default: ``rayline up``'s, else a local Ray).
 - ``MLFLOW_TRACKING_URI``: the MLflow tracking store (default SQLite in ``RAYLINE_HOME``); on a
   cluster, PostgreSQL in a database of its own (``postgresql://`` uses psycopg 3).
-- ``RAYLINE_USER``: who is acting, recorded on registry and endpoint changes (default: the OS
-  user, ``unknown`` when there is none).
+- ``RAYLINE_USER``: who is acting, recorded on registry and endpoint changes and on the
+  executions one starts (default: the OS user, ``unknown`` when there is none). Inside the
+  server, the authenticated identity of the request (``acting_as``) takes its place.
 - ``RAYLINE_RAY_NUM_CPUS``: logical CPUs of a local Ray (default twice the cores, at least 4).
 - ``RAYLINE_RAY_VERBOSE``: ``1`` shows Ray's own logs (default: warnings only).
 - ``RAYLINE_TRAINING_THREADS``: threads of a single-process training step (default: the cores).
@@ -29,6 +30,18 @@
   ``EveryNode`` or ``Disabled``.
 - ``RAYLINE_EXECUTION_ID`` / ``RAYLINE_STEP_NAME`` / ``RAYLINE_WORK_DIR``: the pipeline step this
   process runs in; the engine sets them for a step's code (unset outside a pipeline).
+- ``RAYLINE_SERVER_URL`` / ``RAYLINE_TOKEN``: a rayline server to drive (``http://host:8080``)
+  and the API token to present; set, the CLI and the Python API's ``Pipeline.upsert()`` /
+  ``start()``, executions and approvals go through its REST API (default: unset, embedded).
+- ``RAYLINE_LEASE_S``: how long an execution's owner (a driver, a server) holds it without a
+  heartbeat before another may take it over (default 15 s; the owner renews it every third).
+- ``RAYLINE_SERVER_AUTH``: ``auto`` (default: API tokens are required unless the server
+  listens on loopback only and no token was ever created), ``on`` or ``off`` (loopback only).
+- ``RAYLINE_ALLOW_SELF_APPROVAL``: ``1`` lets the identity that started the execution which
+  registered a model version approve it (default: four eyes, refused).
+- ``RAYLINE_SERVER_MAX_UPLOAD_MB``: the largest upload the server takes (default 512).
+- ``RAYLINE_SQL_TIMEOUT_S`` / ``RAYLINE_SQL_MAX_ROWS``: the server's SQL endpoint's time limit
+  and row cap (default 30 s and 10000 rows).
 - S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
   ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) for an S3-compatible server, ``AWS_PROFILE``;
@@ -43,9 +56,12 @@ value that does not parse raises ``ConfigError`` naming the variable. Ray's own 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import getpass
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -82,6 +98,14 @@ class Settings:
     execution_id: str | None
     step_name: str | None
     work_dir: Path | None
+    server_url: str | None
+    token: str | None
+    lease_s: float
+    server_auth: str
+    allow_self_approval: bool
+    server_max_upload_bytes: int
+    sql_timeout_s: float
+    sql_max_rows: int
     s3: S3Settings
 
 
@@ -133,7 +157,7 @@ def settings() -> Settings:
         mlflow_tracking_uri=_mlflow_uri(env.get("MLFLOW_TRACKING_URI"), home),
         online_store_uri=env.get("RAYLINE_ONLINE_STORE_URI")
         or f"sqlite:///{home / 'online-store.db'}",
-        user=env.get("RAYLINE_USER") or _os_user(),
+        user=_acting.get() or env.get("RAYLINE_USER") or _os_user(),
         ray_num_cpus=_int("RAYLINE_RAY_NUM_CPUS", max(4, 2 * cores)),
         ray_verbose=env.get("RAYLINE_RAY_VERBOSE") == "1",
         training_threads=_int("RAYLINE_TRAINING_THREADS", cores),
@@ -147,8 +171,52 @@ def settings() -> Settings:
         execution_id=env.get("RAYLINE_EXECUTION_ID"),
         step_name=env.get("RAYLINE_STEP_NAME"),
         work_dir=Path(work_dir) if work_dir else None,
+        server_url=(env.get("RAYLINE_SERVER_URL") or "").rstrip("/") or None,
+        token=env.get("RAYLINE_TOKEN") or None,
+        lease_s=_positive("RAYLINE_LEASE_S", 15.0),
+        server_auth=_choice("RAYLINE_SERVER_AUTH", ("auto", "on", "off"), "auto"),
+        allow_self_approval=env.get("RAYLINE_ALLOW_SELF_APPROVAL") == "1",
+        server_max_upload_bytes=int(_positive("RAYLINE_SERVER_MAX_UPLOAD_MB", 512.0) * 2**20),
+        sql_timeout_s=_positive("RAYLINE_SQL_TIMEOUT_S", 30.0),
+        sql_max_rows=int(_positive("RAYLINE_SQL_MAX_ROWS", 10000)),
         s3=_s3_settings(),
     )
+
+
+#: Who is acting in this context, when it is not this process's user: the server sets the
+#: authenticated identity of each request (``acting_as``); ``Settings.user`` reads it.
+_acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("rayline_acting", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(identity: str) -> Iterator[None]:
+    """Within the block (this thread or task), ``settings().user`` is ``identity``: what the
+    registry, endpoints and executions record as who acted."""
+    token = _acting.set(identity)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def _positive(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} is not a positive number; set one or unset it")
+    return value
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise ConfigError(f"{name}={raw!r}: use one of {', '.join(allowed)}")
+    return raw
 
 
 def _mlflow_uri(raw: str | None, home: Path) -> str:

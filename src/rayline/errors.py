@@ -8,8 +8,12 @@
     │   ├── ParameterError            a parameter value is missing, of the wrong type or not allowed
     │   ├── SchemaError               data does not match a declared schema (feature groups, models)
     │   └── ConfigError               a setting (URI, environment variable) is wrong
+    │   └── TooLargeError             an upload or request body is over the size limit
     ├── NotFoundError                 a named thing does not exist (also a LookupError)
     ├── ConflictError                 the thing exists already, or is in the wrong state for this
+    │   └── LeaseLostError            another owner took the execution over (its fencing token)
+    ├── AuthenticationError           no API token, or one that is unknown or revoked
+    ├── PermissionDeniedError         the identity's role does not allow this
     ├── StepFailedError               a user's script or function raised; carries its traceback
     ├── ExecutionFailedError          an execution ended Failed or Stopped (raised by ``wait()``)
     └── BackendError                  a storage, Ray or serving backend failed underneath us
@@ -44,12 +48,29 @@ class ConfigError(UserInputError):
     """A setting (environment variable, URI) is invalid."""
 
 
+class TooLargeError(UserInputError):
+    """An upload or request body is larger than the server takes."""
+
+
 class NotFoundError(RaylineError, LookupError):
     """A named resource (pipeline, execution, feature group, model, endpoint) does not exist."""
 
 
 class ConflictError(RaylineError):
     """The resource exists already, or its state does not allow the operation."""
+
+
+class LeaseLostError(ConflictError):
+    """The execution's lease is held by another owner now (its fencing token is newer): this
+    owner must stop writing and let go of the execution."""
+
+
+class AuthenticationError(RaylineError):
+    """The request carries no API token, or one that is unknown, malformed or revoked."""
+
+
+class PermissionDeniedError(RaylineError):
+    """The authenticated identity's role (or the four-eyes rule) does not allow this."""
 
 
 class StepFailedError(RaylineError):

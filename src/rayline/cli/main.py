@@ -26,6 +26,10 @@ _GROUPS = (
     "endpoint",
     "lineage",
     "cluster",
+    "server",
+    "token",
+    "schedule",
+    "webhook",
 )
 
 

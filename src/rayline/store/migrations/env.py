@@ -21,6 +21,9 @@ TABLE_OWNERS = (
     "rayline.featurestore._tables",
     "rayline.registry.schema",
     "rayline.serving.schema",
+    "rayline.auth.schema",
+    "rayline.schedules.schema",
+    "rayline.webhooks.schema",
 )
 
 for owner in TABLE_OWNERS:

@@ -1,0 +1,28 @@
+"""``rayline server``: run the REST API (and, later, the web UI) on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "server",
+        help="Run the rayline server: the REST API under /api/v1, OpenAPI at /openapi.json, "
+        "docs at /docs.",
+        description="Run the rayline server. It drives the executions started through it "
+        "(and resumes those whose owner went away), runs schedules and delivers webhooks. "
+        "Beyond loopback it requires API tokens (rayline token create).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=cmd_server)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from rayline.server.run import serve
+
+    serve(host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,20 @@
+"""``serve()``: run the server on uvicorn (what ``rayline server`` calls)."""
+
+from __future__ import annotations
+
+from rayline.server import security
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info") -> None:
+    """Serve the API on ``host:port`` until interrupted. Refuses to listen beyond loopback
+    without authentication (``security.check_listen``)."""
+    import os
+
+    import uvicorn
+
+    from rayline.server.app import create_app
+
+    security.check_listen(host)
+    # The server is where the API leads: it never forwards to a server itself.
+    os.environ.pop("RAYLINE_SERVER_URL", None)
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, access_log=False)

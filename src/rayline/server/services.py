@@ -1,0 +1,33 @@
+"""The server's background services: each is a ``start()`` function (``module:attribute``)
+that starts its threads and returns the function that stops them. They start with the server
+and stop, in reverse order, when it shuts down. A new service is one line in ``SERVICES``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rayline.step_kinds import load
+
+SERVICES = (
+    # Drives the executions the server starts; resumes those whose owner's lease lapsed.
+    "rayline.server.ownership:start",
+    # Starts the executions of due cron schedules.
+    "rayline.schedules.service:start",
+    # Delivers execution and model package status changes to webhook subscribers.
+    "rayline.webhooks.dispatcher:start",
+)
+
+
+def start_services(app: Any) -> list[Callable[[], None]]:
+    """Start every service; the functions that stop them, in start order."""
+    stops: list[Callable[[], None]] = []
+    try:
+        for target in SERVICES:
+            stops.append(load(target)())
+    except BaseException:
+        for stop in reversed(stops):
+            stop()
+        raise
+    app.state.services = stops
+    return stops

