@@ -30,18 +30,12 @@
   ``EveryNode`` or ``Disabled``.
 - ``RAYLINE_EXECUTION_ID`` / ``RAYLINE_STEP_NAME`` / ``RAYLINE_WORK_DIR``: the pipeline step this
   process runs in; the engine sets them for a step's code (unset outside a pipeline).
-- ``RAYLINE_SERVER_URL`` / ``RAYLINE_TOKEN``: a rayline server to drive (``http://host:8080``)
-  and the API token to present; set, the CLI and the Python API's ``Pipeline.upsert()`` /
-  ``start()``, executions and approvals go through its REST API (default: unset, embedded).
-- ``RAYLINE_LEASE_S``: how long an execution's owner (a driver, a server) holds it without a
-  heartbeat before another may take it over (default 15 s; the owner renews it every third).
+- ``RAYLINE_SERVER_URL`` / ``RAYLINE_TOKEN``: a rayline server (``http://host:8080``) and the
+  API token to present; set, ``rayline token`` goes through the server's REST API (default:
+  unset, embedded).
 - ``RAYLINE_SERVER_AUTH``: ``auto`` (default: API tokens are required unless the server
   listens on loopback only and no token was ever created), ``on`` or ``off`` (loopback only).
-- ``RAYLINE_ALLOW_SELF_APPROVAL``: ``1`` lets the identity that started the execution which
-  registered a model version approve it (default: four eyes, refused).
 - ``RAYLINE_SERVER_MAX_UPLOAD_MB``: the largest upload the server takes (default 512).
-- ``RAYLINE_SQL_TIMEOUT_S`` / ``RAYLINE_SQL_MAX_ROWS``: the server's SQL endpoint's time limit
-  and row cap (default 30 s and 10000 rows).
 - S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
   ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) for an S3-compatible server, ``AWS_PROFILE``;
@@ -100,12 +94,9 @@ class Settings:
     work_dir: Path | None
     server_url: str | None
     token: str | None
-    lease_s: float
     server_auth: str
-    allow_self_approval: bool
     server_max_upload_bytes: int
-    sql_timeout_s: float
-    sql_max_rows: int
+
     s3: S3Settings
 
 
@@ -173,12 +164,8 @@ def settings() -> Settings:
         work_dir=Path(work_dir) if work_dir else None,
         server_url=(env.get("RAYLINE_SERVER_URL") or "").rstrip("/") or None,
         token=env.get("RAYLINE_TOKEN") or None,
-        lease_s=_positive("RAYLINE_LEASE_S", 15.0),
         server_auth=_choice("RAYLINE_SERVER_AUTH", ("auto", "on", "off"), "auto"),
-        allow_self_approval=env.get("RAYLINE_ALLOW_SELF_APPROVAL") == "1",
         server_max_upload_bytes=int(_positive("RAYLINE_SERVER_MAX_UPLOAD_MB", 512.0) * 2**20),
-        sql_timeout_s=_positive("RAYLINE_SQL_TIMEOUT_S", 30.0),
-        sql_max_rows=int(_positive("RAYLINE_SQL_MAX_ROWS", 10000)),
         s3=_s3_settings(),
     )
 

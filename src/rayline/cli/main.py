@@ -29,7 +29,6 @@ _GROUPS = (
     "server",
     "token",
     "schedule",
-    "webhook",
 )
 
 

@@ -1,4 +1,4 @@
-"""``rayline server``: run the REST API (and, later, the web UI) on uvicorn."""
+"""``rayline server``: run the REST API on uvicorn."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ def register(sub: Any) -> None:
         help="Run the rayline server: the REST API under /api/v1, OpenAPI at /openapi.json, "
         "docs at /docs.",
         description="Run the rayline server. It drives the executions started through it "
-        "(and resumes those whose owner went away), runs schedules and delivers webhooks. "
-        "Beyond loopback it requires API tokens (rayline token create).",
+        "and runs schedules. Beyond loopback it requires API tokens (rayline token create).",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")

@@ -557,6 +557,37 @@ class PipelineRepository:
             ).all()
         return [r.id for r in rows]
 
+    # -- read-only queries for the server's pages ---------------------------------------------
+
+    def list_versions(self, name: str) -> list[tuple[int, float]]:
+        """``(version, created_at)`` of each stored version of the pipeline, oldest first."""
+        c = pipeline_versions.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.version, c.created_at)
+                .where(c.pipeline_name == name)
+                .order_by(c.version)
+            ).all()
+        return [(r.version, r.created_at) for r in rows]
+
+    def page_executions(
+        self,
+        *,
+        pipeline_name: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[ExecutionRecord]:
+        """One page of executions, newest first (offset and limit in the SQL: a page costs
+        the same however many executions there are)."""
+        q = sa.select(executions).order_by(executions.c.created_at.desc(), executions.c.id)
+        if pipeline_name:
+            q = q.where(executions.c.pipeline_name == pipeline_name)
+        if status:
+            q = q.where(executions.c.status == status)
+        with self.db.connect() as conn:
+            return [_execution(r) for r in conn.execute(q.offset(offset).limit(limit)).all()]
+
 
 def _record_step(
     conn: Any,

@@ -1,9 +1,9 @@
 """The rayline server: rayline's REST API (``/api/v1``) on FastAPI and uvicorn.
 
-``rayline server`` runs it. It owns the executions it starts (and resumes those whose owner's
-lease lapsed), runs the schedules, delivers webhooks, and checks who may do what. Every route
-calls the same Python API an embedded user calls; the server adds HTTP, identities and
-ownership, never a second implementation of a domain.
+``rayline server`` runs it. It drives the executions started through it (in its own process),
+runs the schedules, and checks who may do what (API tokens with roles, the audit log). Every
+route calls the same Python API an embedded user calls; the server adds HTTP and identities,
+never a second implementation of a domain.
 """
 
 from rayline.server.app import create_app

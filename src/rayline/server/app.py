@@ -1,7 +1,7 @@
 """``create_app()``: the FastAPI application, its routers, error handling and services.
 
 The routers are listed in ``rayline.server.routes.ROUTERS`` and the background services (the
-execution owner, schedules, webhooks) in ``rayline.server.services.SERVICES``; adding either is
+schedules) in ``rayline.server.services.SERVICES``; adding either is
 one module and one line.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from rayline import __version__
 from rayline.server import problems, security
@@ -21,7 +23,7 @@ from rayline.server.services import start_services
 
 def create_app(*, services: bool = True) -> FastAPI:
     """The server's application. ``services=False`` leaves out the background services
-    (ownership of executions, schedules, webhook deliveries): an API that only answers."""
+    (the schedules): an API that only answers."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +45,20 @@ def create_app(*, services: bool = True) -> FastAPI:
     )
     problems.install(app)
     security.install(app)
+    _install_timing(app)
     for name in ROUTERS:
         module = importlib.import_module(f"rayline.server.routes.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
     return app
+
+
+def _install_timing(app: FastAPI) -> None:
+    """Each response says how long the server took (``Server-Timing: app;dur=<ms>``): clients
+    and benchmarks can tell server time from the network's."""
+
+    @app.middleware("http")
+    async def _timing(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        return response

@@ -10,12 +10,8 @@ from typing import Any
 from rayline.step_kinds import load
 
 SERVICES = (
-    # Drives the executions the server starts; resumes those whose owner's lease lapsed.
-    "rayline.server.ownership:start",
     # Starts the executions of due cron schedules.
     "rayline.schedules.service:start",
-    # Delivers execution and model package status changes to webhook subscribers.
-    "rayline.webhooks.dispatcher:start",
 )
 
 

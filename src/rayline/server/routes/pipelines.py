@@ -1,7 +1,192 @@
-"""/api/v1: pipelines."""
+"""/api/v1/pipelines: store pipeline definitions (upsert), read them, delete them, and start
+executions of a stored version.
+
+Each route calls what an embedded user calls: ``PipelineDefinition.from_definition`` parses, the
+engine's repository stores and reads, ``Pipeline.start(version=N)`` starts (driven by a thread of
+this server, as ``launch(detach=False)`` does). The code snapshots a definition names are not
+part of it: a remote client uploads them first (``PUT /api/v1/code/<sha256><suffix>``), and the
+upsert refuses a definition whose snapshots this server does not have.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any
 
-router = APIRouter(tags=["pipelines"])
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from rayline.auth.roles import Role
+from rayline.engine.records import ExecutionRecord, PipelineRecord
+from rayline.errors import PipelineDefinitionError, RaylineError, UserInputError
+from rayline.server.compat import check_client
+from rayline.server.pagination import PageRequest, page_request, paginate_list
+from rayline.server.routes import MAX_INT
+from rayline.server.security import requires
+
+router = APIRouter(prefix="/pipelines", tags=["pipelines"])
+
+VIEWER = [Depends(requires(Role.VIEWER))]
+OPERATOR = [Depends(requires(Role.OPERATOR))]
+#: Routes that store or run code: an incompatible client is refused (server/compat.py).
+OPERATOR_CODE = [*OPERATOR, Depends(check_client)]
+
+
+class UpsertBody(BaseModel):
+    """``PUT /pipelines/{name}``: the JSON definition (an object, or a string of JSON) as
+    ``Pipeline.definition()`` writes it, and a description (default: the definition's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    definition: dict[str, Any] | str
+    description: str = Field(default="", max_length=10_000)
+
+
+class StartBody(BaseModel):
+    """``POST /pipelines/{name}/executions``: parameter values (the others take their
+    defaults), the stored version to run (default: the latest) and the step parallelism of
+    this execution (default: the pipeline's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
+    max_parallel_steps: int | None = Field(default=None, ge=1, le=MAX_INT)
+
+
+def _repo() -> Any:
+    from rayline.engine.repository import open_repository
+
+    return open_repository()
+
+
+@router.get("", dependencies=VIEWER)
+def list_pipelines(
+    page: Annotated[PageRequest, Depends(page_request)],
+    name_contains: Annotated[str | None, Query(max_length=256)] = None,
+) -> dict[str, Any]:
+    """Stored pipelines by name (``name_contains``: only names holding that text)."""
+    records = _repo().list_pipelines()
+    if name_contains:
+        needle = name_contains.lower()
+        records = [r for r in records if needle in r.name.lower()]
+    return paginate_list(page, records)
+
+
+@router.get("/{name}", dependencies=VIEWER)
+def get_pipeline(name: str) -> PipelineRecord:
+    return _repo().get_pipeline(name)
+
+
+@router.get("/{name}/versions", dependencies=VIEWER)
+def list_versions(name: str, page: Annotated[PageRequest, Depends(page_request)]) -> dict[str, Any]:
+    """The pipeline's versions, oldest first: ``{"version", "created_at"}`` each."""
+    repo = _repo()
+    repo.get_pipeline(name)  # 404 naming the stored pipelines
+    versions = [{"version": v, "created_at": at} for v, at in repo.list_versions(name)]
+    return paginate_list(page, versions)
+
+
+@router.get("/{name}/definition", dependencies=VIEWER)
+def get_definition(
+    name: str, version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None
+) -> dict[str, Any]:
+    """The stored JSON definition (of ``version``, default the latest), as an object."""
+    _, text = _repo().get_definition(name, version)
+    return json.loads(text)
+
+
+@router.put("/{name}", dependencies=OPERATOR_CODE)
+def upsert_pipeline(name: str, body: UpsertBody) -> dict[str, Any]:
+    """Store the definition as the pipeline's newest version (unchanged: the same version)."""
+    from rayline.store.artifacts import open_artifact_store
+
+    pipeline = parse_definition(body.definition, name=name)
+    if body.description:
+        pipeline.description = body.description
+    check_snapshots(pipeline, open_artifact_store())
+    version = _repo().upsert_pipeline(name, pipeline.definition(), pipeline.description)
+    return {"name": name, "version": version}
+
+
+@router.delete("/{name}", status_code=204, dependencies=OPERATOR)
+def delete_pipeline(name: str) -> Response:
+    """Delete the pipeline, its versions and executions (409 while one of them runs)."""
+    from rayline.pipelines import delete_pipeline as delete
+
+    delete(name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/executions", status_code=201, dependencies=OPERATOR_CODE)
+def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord:
+    """Start an execution of a stored version and return its record at once; this server
+    drives it. Mistyped, unknown or missing parameters: 422."""
+    from rayline.definition.policies import ParallelismConfiguration
+    from rayline.pipelines import Pipeline
+
+    body = body or StartBody()
+    version = body.version or _repo().get_pipeline(name).latest_version
+    pipeline = Pipeline.load(name, version=version)
+    config = (
+        ParallelismConfiguration(body.max_parallel_steps)
+        if body.max_parallel_steps is not None
+        else None
+    )
+    execution = pipeline.start(body.parameters, version=version, parallelism_config=config)
+    return execution.describe()
+
+
+def parse_definition(definition: dict[str, Any] | str, *, name: str) -> Any:
+    """The ``Pipeline`` a JSON definition describes (``PipelineDefinitionError``, 400, saying
+    what is wrong with it)."""
+    from rayline.pipelines import Pipeline
+
+    try:
+        return Pipeline.from_definition(definition, name=name)
+    except RaylineError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # A field missing or of the wrong type deep in a step: the parser's own error.
+        what = f"field {exc} is missing" if isinstance(exc, KeyError) else str(exc)
+        raise PipelineDefinitionError(
+            f"pipeline {name!r}: the definition is malformed ({type(exc).__name__}: {what}); "
+            "send what Pipeline.definition() writes"
+        ) from None
+
+
+def snapshot_names(pipeline: Any) -> dict[str, str]:
+    """step name -> the code snapshot (``<sha256><suffix>`` under ``code/``) it runs, as
+    ``Pipeline.upsert()`` stores them: a script ``.py``, a ``source_dir`` archive ``.tar``, a
+    pickled function ``.pkl``."""
+    from rayline.definition.source_dirs import SourceDirRef
+
+    names = {}
+    for step in pipeline.graph.steps.values():
+        ref = step.code_ref()
+        if ref is None:
+            continue
+        if isinstance(ref, SourceDirRef):
+            suffix = ".tar"
+        elif getattr(step, "code", None) is ref:
+            suffix = ".py"
+        else:
+            suffix = ".pkl"
+        names[step.name] = f"{ref.sha256}{suffix}"
+    return names
+
+
+def check_snapshots(pipeline: Any, store: Any) -> None:
+    """Refuse (``UserInputError``, 400) a definition whose code snapshots are not stored."""
+    missing = {
+        step: file
+        for step, file in snapshot_names(pipeline).items()
+        if not store.exists(store.uri_for("code", file))
+    }
+    if missing:
+        listed = ", ".join(f"{file} (step {step!r})" for step, file in sorted(missing.items()))
+        raise UserInputError(
+            f"pipeline {pipeline.name!r}: this server does not have the code snapshot(s) "
+            f"{listed}; upload each with PUT /api/v1/code/<file> first (Pipeline.upsert() "
+            "with RAYLINE_SERVER_URL set does that)"
+        )

@@ -23,7 +23,6 @@ TABLE_OWNERS = (
     "rayline.serving.schema",
     "rayline.auth.schema",
     "rayline.schedules.schema",
-    "rayline.webhooks.schema",
 )
 
 for owner in TABLE_OWNERS:

@@ -1,9 +1,0 @@
-"""``rayline webhook``: (being written)."""
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def register(sub: Any) -> None:
-    pass

@@ -1,1 +1,0 @@
-"""Webhooks: signed POSTs of execution and model package status changes, retried and recorded."""

@@ -1,7 +1,0 @@
-"""The webhooks package's tables, on the shared ``rayline.store.schema.metadata``."""
-
-from __future__ import annotations
-
-import sqlalchemy as sa  # noqa: F401
-
-from rayline.store.schema import metadata  # noqa: F401
