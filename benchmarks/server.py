@@ -161,7 +161,7 @@ def _measure(client, base: str, token: str, five, repo) -> dict:
                 if event.get("event") == "end":
                     break
                 data = json.loads(event["data"])
-                if data.get("kind") == "StepStatus":
+                if data.get("kind") == "StepStatusChanged":
                     latencies.append((time.time() - data["at"]) * 1000)
                 event = {}
     event_latency = statistics.mean(latencies)
