@@ -43,10 +43,10 @@ def main() -> None:
 
     import httpx
     import ray
-    from rayline.auth.tokens import create_token
 
     from rayline import Pipeline, step
     from rayline.auth.roles import Role
+    from rayline.auth.tokens import create_token
     from rayline.engine.repository import open_repository
     from rayline.ray_connection import ensure_ray
 
