@@ -28,6 +28,10 @@ _EXPORTS: dict[str, str] = {
     "StepFailedError": "rayline.errors",
     "ExecutionFailedError": "rayline.errors",
     "BackendError": "rayline.errors",
+    "TooLargeError": "rayline.errors",
+    "LeaseLostError": "rayline.errors",
+    "AuthenticationError": "rayline.errors",
+    "PermissionDeniedError": "rayline.errors",
     # pipelines
     "Pipeline": "rayline.pipelines",
     "list_pipelines": "rayline.pipelines",

@@ -36,6 +36,16 @@
 - ``RAYLINE_SERVER_AUTH``: ``auto`` (default: API tokens are required unless the server
   listens on loopback only and no token was ever created), ``on`` or ``off`` (loopback only).
 - ``RAYLINE_SERVER_MAX_UPLOAD_MB``: the largest upload the server takes (default 512).
+- ``RAYLINE_SQL_TIMEOUT_S`` / ``RAYLINE_SQL_MAX_ROWS``: how long one read-only SQL statement over
+  the offline store may run (default 30 s) and the most rows the server returns (default 10,000).
+- ``RAYLINE_WEBHOOK_POLL_S`` / ``RAYLINE_WEBHOOK_BACKOFF_S`` / ``RAYLINE_WEBHOOK_MAX_ATTEMPTS`` /
+  ``RAYLINE_WEBHOOK_TIMEOUT_S``: how often the server's webhook dispatcher looks for events
+  (default 1 s), the first retry's delay (5 s, doubling), the attempts per delivery (10) and a
+  POST's timeout (10 s).
+- ``RAYLINE_LEASE_S``: how long an execution's owner holds it without renewing its lease
+  (default 30 s); a server takes over an execution whose lease lapsed.
+- ``RAYLINE_ALLOW_SELF_APPROVAL``: ``1`` lets the identity that started the execution which
+  registered a model version approve it on the server (default: four eyes, refused).
 - S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
   ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) for an S3-compatible server, ``AWS_PROFILE``;
@@ -96,6 +106,14 @@ class Settings:
     token: str | None
     server_auth: str
     server_max_upload_bytes: int
+    sql_timeout_s: float
+    sql_max_rows: int
+    webhook_poll_s: float
+    webhook_backoff_s: float
+    webhook_max_attempts: int
+    webhook_timeout_s: float
+    lease_s: float
+    allow_self_approval: bool
 
     s3: S3Settings
 
@@ -166,6 +184,15 @@ def settings() -> Settings:
         token=env.get("RAYLINE_TOKEN") or None,
         server_auth=_choice("RAYLINE_SERVER_AUTH", ("auto", "on", "off"), "auto"),
         server_max_upload_bytes=int(_positive("RAYLINE_SERVER_MAX_UPLOAD_MB", 512.0) * 2**20),
+        sql_timeout_s=_positive("RAYLINE_SQL_TIMEOUT_S", 30.0),
+        sql_max_rows=int(_positive("RAYLINE_SQL_MAX_ROWS", 10_000)),
+        webhook_poll_s=_positive("RAYLINE_WEBHOOK_POLL_S", 1.0),
+        webhook_backoff_s=_positive("RAYLINE_WEBHOOK_BACKOFF_S", 5.0),
+        webhook_max_attempts=int(_positive("RAYLINE_WEBHOOK_MAX_ATTEMPTS", 10)),
+        webhook_timeout_s=_positive("RAYLINE_WEBHOOK_TIMEOUT_S", 10.0),
+        lease_s=_positive("RAYLINE_LEASE_S", 30.0),
+        allow_self_approval=env.get("RAYLINE_ALLOW_SELF_APPROVAL", "").strip().lower()
+        in ("1", "true", "yes", "on"),
         s3=_s3_settings(),
     )
 

@@ -2,6 +2,9 @@
 
 Importing this module loads neither the metadata DB's libraries nor Ray; the methods import
 the engine's repository and the stores when they are called.
+
+With ``RAYLINE_SERVER_URL`` set (and no explicit ``db_url``), a handle reads and controls the
+execution through that server's REST API (``rayline.remote``) instead: one seam per method.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from rayline.config import settings
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.engine.context import load_stored
 from rayline.engine.records import (
@@ -18,7 +22,8 @@ from rayline.engine.records import (
     ExecutionStatus,
     StepRunRecord,
 )
-from rayline.errors import ConflictError, ExecutionFailedError
+from rayline.errors import ConflictError, ExecutionFailedError, UserInputError
+from rayline.remote import executions as remote
 
 # Executions driven by a thread of this process, so wait() can join instead of polling.
 _threads: dict[str, threading.Thread] = {}
@@ -31,10 +36,20 @@ class Execution:
 
     def __init__(self, execution_id: str, *, db_url: str | None = None) -> None:
         """A handle on execution ``execution_id`` in the metadata DB at ``db_url`` (default: the
-        configured one). Raises ``NotFoundError`` for an unknown id."""
+        configured one, or the server at ``RAYLINE_SERVER_URL``). Raises ``NotFoundError`` for
+        an unknown id."""
+        self.id = execution_id
+        # The handle's backend is chosen once: the server's client, or the repository.
+        self._remote: Any = None
+        if db_url is None and settings().server_url:
+            from rayline.remote.client import Client
+
+            self._remote = Client()
+            self._repo: Any = None
+            remote.describe(self._remote, execution_id)  # fail early on an unknown id
+            return
         from rayline.engine.repository import open_repository
 
-        self.id = execution_id
         self._repo = open_repository(db_url)
         self._repo.get_execution(execution_id)  # fail early on an unknown id
 
@@ -48,26 +63,36 @@ class Execution:
 
     def describe(self) -> ExecutionRecord:
         """The execution's current record: status, parameters, times, failure reason."""
+        if self._remote:
+            return remote.describe(self._remote, self.id)
         return self._repo.get_execution(self.id)
 
     def list_steps(self) -> list[StepRunRecord]:
         """The steps that have started, in start order, with status, times, outputs, cache use
         and the Ray node each ran on (``node``)."""
+        if self._remote:
+            return remote.list_steps(self._remote, self.id)
         return self._repo.list_step_runs(self.id)
 
     def step(self, name: str) -> StepRunRecord:
         """The run of step ``name``; raises ``NotFoundError`` when it has not started."""
+        if self._remote:
+            return remote.step(self._remote, self.id, name)
         return self._repo.get_step_run(self.id, name)
 
     def events(self, *, after_id: int = 0) -> list[EventRecord]:
         """The event log, oldest first: every status change (``kind`` says what each event
         records; ``status`` is the new status), retries and listener failures. ``after_id``
         returns only the events recorded after that one (for following a running execution)."""
+        if self._remote:
+            return remote.events(self._remote, self.id, after_id=after_id)
         return self._repo.list_events(self.id, after_id=after_id)
 
     def logs(self, step_name: str) -> str:
         """What the step printed: its stored logs once it ended, what it printed so far while it
         runs."""
+        if self._remote:
+            return remote.logs(self._remote, self.id, step_name)
         run = self.step(step_name)
         if run.logs is not None or run.status.finished:
             return run.logs or ""
@@ -85,10 +110,14 @@ class Execution:
             return ""
 
     def result(self, step_name: str) -> Any:
-        """What a function step returned (``@step``), or a step's properties otherwise."""
+        """What a function step returned (``@step``), or a step's properties otherwise. Through
+        a server: a value stored as a pickle in the artifact store is not readable (the client
+        has no access to it), only one stored in the record."""
         run = self.step(step_name)
         props = run.properties
         if "Return" in props:
+            if self._remote:
+                return remote.stored_value(props["Return"], execution_id=self.id, step=step_name)
             return load_stored(props["Return"])
         return props
 
@@ -106,7 +135,13 @@ class Execution:
 
         MLflow's runs of the execution and its steps are written right behind the steps, by a
         worker of the driver's process (which finishes them before it exits). ``tracked=True``
-        also waits until they are complete: the execution's MLflow run has ended."""
+        also waits until they are complete: the execution's MLflow run has ended (not through
+        a server: its MLflow store is the server's)."""
+        if self._remote and tracked:
+            raise UserInputError(
+                f"execution {self.id}: wait(tracked=True) reads the MLflow store, which a client "
+                f"of the server at {self._remote.url} does not; wait without tracked=True"
+            )
         deadline = None if timeout is None else time.monotonic() + timeout
         thread = _threads.get(self.id)
         if thread is not None:
@@ -147,6 +182,9 @@ class Execution:
 
     def stop(self) -> None:
         """Ask the execution to stop: running steps are cancelled, nothing new starts."""
+        if self._remote:
+            remote.stop(self._remote, self.id)
+            return
         if not self._repo.set_execution_status(
             self.id, ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
         ):
@@ -164,9 +202,13 @@ class Execution:
 
         Works on a Failed or Stopped execution, and on one still marked Executing whose driver
         process died (for example, killed with ``kill -9``). ``parallelism_config`` replaces
-        the execution's step parallelism from now on.
+        the execution's step parallelism from now on. Through a server, the server drives it
+        (``detach`` does not apply).
         """
         check_parallelism(parallelism_config)
+        if self._remote:
+            remote.retry(self._remote, self.id, parallelism_config=parallelism_config)
+            return self
         record = self.describe()
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
             if not is_orphaned(record):
@@ -185,7 +227,12 @@ class Execution:
         event = self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
         if event is not None:  # tracking marks the execution's MLflow run running again
             notify(event, self._repo)
-        launch(self.id, db_url=self._repo.db.url, detach=detach)
+        launch(
+            self.id,
+            db_url=self._repo.db.url,
+            detach=detach,
+            expected_token=record.fencing_token,
+        )
         return self
 
 
@@ -202,32 +249,43 @@ def is_orphaned(record: ExecutionRecord) -> bool:
         return False
     from rayline.engine.scheduler import driver_alive
 
-    return not driver_alive(record.driver, record.heartbeat_at)
+    return not driver_alive(record.driver, record.heartbeat_at, record.lease_expires_at)
 
 
-def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
-    """Drive an execution: in a detached process, or in a thread of this process."""
+def launch(execution_id: str, *, db_url: str, detach: bool, expected_token: int) -> None:
+    """Drive an execution: in a detached process, or in a thread of this process. The caller
+    decided to take it when its fencing token was ``expected_token`` (a new execution's 0);
+    ``LeaseLostError`` when another driver claimed it since."""
     from rayline.engine.repository import open_repository
     from rayline.engine.scheduler import driver_id
 
     repo = open_repository(db_url)
+    lease_s = settings().lease_s
     if detach:
         from rayline.engine.driver import spawn
 
-        # The driver claims the execution once it has started (imports, DB, definition); claim
-        # it for that process now, so until then it is not taken for an orphan.
+        # The driver adopts the claim made here for its pid (it waits for it after start-up).
         pid = spawn(execution_id)
         host = driver_id().rpartition(":")[0]  # the driver runs here: this host, its pid
-        repo.claim(execution_id, f"{host}:{pid}")
+        repo.claim(execution_id, f"{host}:{pid}", expected_token=expected_token, lease_s=lease_s)
         return
+    from rayline.engine.lease import Lease
     from rayline.engine.scheduler import Scheduler
     from rayline.ray_connection import ensure_ray
     from rayline.store.artifacts import open_artifact_store
     from rayline.store.db import open_database
 
-    repo.claim(execution_id, driver_id())  # this process; Ray may take a while to start
-    ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
-    scheduler = Scheduler(execution_id, db=open_database(db_url), store=open_artifact_store())
+    token = repo.claim(execution_id, driver_id(), expected_token=expected_token, lease_s=lease_s)
+    # Renewed from now on: starting Ray may take longer than the lease.
+    lease = Lease(repo, execution_id, token, lease_s=lease_s).start()
+    try:
+        ensure_ray()  # in the caller's thread: ray.init wants the main thread where it can
+        scheduler = Scheduler(
+            execution_id, db=open_database(db_url), store=open_artifact_store(), lease=lease
+        )
+    except BaseException:
+        lease.stop()
+        raise
 
     def drive() -> None:
         try:
@@ -242,6 +300,11 @@ def launch(execution_id: str, *, db_url: str, detach: bool) -> None:
 
 def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> list[ExecutionRecord]:
     """The latest executions (of one pipeline, or all), newest first."""
+    if settings().server_url:
+        from rayline.remote.client import Client
+
+        with Client() as client:
+            return remote.list_executions(client, pipeline_name, limit=limit)
     from rayline.engine.repository import open_repository
 
     return open_repository().list_executions(pipeline_name, limit=limit)

@@ -3,6 +3,10 @@
 Importing this module (``from rayline import Pipeline``) loads only the definition layer: the
 metadata DB, the artifact store and Ray are imported by the methods that use them, so defining
 a pipeline stays cheap and pure.
+
+With ``RAYLINE_SERVER_URL`` set (and no explicit ``db_url``), the methods call that server's
+REST API instead (``rayline.remote``): the code snapshots are uploaded through it and it drives
+the executions. Each public method has one such seam; the embedded logic is not repeated.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rayline.config import settings
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.definition.selective import SelectiveExecutionConfig
 from rayline.engine.records import PipelineRecord
-from rayline.errors import NotFoundError, PipelineDefinitionError
+from rayline.errors import NotFoundError, UserInputError
 from rayline.executions import Execution, launch
+from rayline.remote import pipelines as remote
 
 if TYPE_CHECKING:
     from rayline.engine.repository import PipelineRepository
@@ -49,25 +55,20 @@ class Pipeline(PipelineDefinition):
 
     def upsert(self, *, db_url: str | None = None) -> int:
         """Store the code snapshots and the definition; returns the pipeline version (a new
-        version only when the definition changed)."""
+        version only when the definition changed). With ``RAYLINE_SERVER_URL`` set, the
+        snapshots the server lacks are uploaded to it and it stores the definition."""
+        if _remote(db_url):
+            with _client() as client:
+                return remote.upsert(client, self)
         from rayline.engine.repository import open_repository
+        from rayline.remote.codes import snapshots
         from rayline.store.artifacts import open_artifact_store
 
         store = open_artifact_store()
-        for step in self.graph.steps.values():
-            ref = step.code_ref()
-            for content, suffix in step.code_snapshots():
-                if suffix == ".pkl":
-                    # Pickles of one function can differ between pickling runs; the runner
-                    # loads the one named by the hash in the definition.
-                    store.put_once(content, "code", f"{ref.sha256}.pkl")
-                    continue
-                digest, _ = store.put_content(content, kind="code", suffix=suffix)
-                if digest != ref.sha256:
-                    raise PipelineDefinitionError(
-                        f"step {step.name!r}: script {ref.path} changed after the step was "
-                        "defined; build the pipeline again"
-                    )
+        for snapshot in snapshots(self):
+            # Named by content (a pickle by the hash in the definition: pickling one function
+            # twice can give other bytes), so the first one stored under a name stays.
+            store.put_once(snapshot.content, "code", snapshot.file)
         return open_repository(db_url).upsert_pipeline(
             self.name, self.definition(), self.description
         )
@@ -94,8 +95,23 @@ class Pipeline(PipelineDefinition):
         The steps run on Ray, driven by a thread of this process, or by a detached process
         with ``detach=True`` (the execution then outlives this one). ``parameters`` override
         the defaults; unknown, missing or mistyped ones raise ``ParameterError`` here.
+
+        With ``RAYLINE_SERVER_URL`` set, the server stores the definition (its code uploaded)
+        and drives the execution (``detach`` does not apply: it outlives this process anyway).
         """
+        if _remote(db_url):
+            with _client() as client:
+                record = remote.start_definition(
+                    client,
+                    self,
+                    parameters,
+                    version=version,
+                    parallelism_config=parallelism_config,
+                    selective_execution_config=selective_execution_config,
+                )
+            return Execution(record.id)
         from rayline.engine.repository import open_repository
+        from rayline.engine.scheduler import driver_id
 
         check_parallelism(parallelism_config)
         repo = open_repository(db_url)
@@ -123,23 +139,28 @@ class Pipeline(PipelineDefinition):
             values,
             max_parallel_steps=config.max_parallel_execution_steps if config else None,
             selective=selective,
+            started_by=settings().user,
+            driver=driver_id(),
+            lease_s=settings().lease_s,
         )
-        launch(execution_id, db_url=repo.db.url, detach=detach)
+        launch(execution_id, db_url=repo.db.url, detach=detach, expected_token=0)
         return Execution(execution_id, db_url=repo.db.url)
 
     def describe(self) -> PipelineRecord:
         """The stored pipeline's record: description, latest version, when created and updated.
         Raises ``NotFoundError`` when it was never upserted."""
+        if _remote(None):
+            with _client() as client:
+                return remote.get(client, self.name)
         from rayline.engine.repository import open_repository
 
         return open_repository().get_pipeline(self.name)
 
     def list_executions(self, *, limit: int = 50) -> list[Execution]:
         """Handles on the pipeline's latest executions, newest first."""
-        from rayline.engine.repository import open_repository
+        from rayline.executions import list_executions
 
-        records = open_repository().list_executions(self.name, limit=limit)
-        return [Execution(r.id) for r in records]
+        return [Execution(r.id) for r in list_executions(self.name, limit=limit)]
 
     def delete(self) -> None:
         """Delete the stored pipeline with its versions and executions (see
@@ -155,6 +176,8 @@ class Pipeline(PipelineDefinition):
         Raises ``NotFoundError`` when the pipeline was never stored or has no step ``step``."""
         from rayline.engine.repository import open_repository
 
+        if _remote(db_url):
+            raise _not_remote("cache entries")
         repo = open_repository(db_url)
         repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
         return _cache_entries(repo, self, step, now=time.time())
@@ -167,6 +190,8 @@ class Pipeline(PipelineDefinition):
         the history (outputs, logs, lineage). Returns the entries dropped."""
         from rayline.engine.repository import open_repository
 
+        if _remote(db_url):
+            raise _not_remote("cache invalidation")
         repo = open_repository(db_url)
         repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
         # Entries and invalidation share one instant: a run ending after it is not dropped,
@@ -181,10 +206,7 @@ class Pipeline(PipelineDefinition):
     @classmethod
     def load(cls, name: str, *, version: int | None = None) -> Pipeline:
         """The stored pipeline ``name`` (its latest version unless ``version`` is given)."""
-        from rayline.engine.repository import open_repository
-
-        _, definition = open_repository().get_definition(name, version)
-        return cls.from_definition(definition, name=name)
+        return cls.from_definition(stored_definition(name, version), name=name)
 
     @classmethod
     def from_sagemaker_definition(
@@ -217,14 +239,30 @@ class Pipeline(PipelineDefinition):
 
 def list_pipelines() -> list[PipelineRecord]:
     """Every stored pipeline, by name."""
+    if _remote(None):
+        with _client() as client:
+            return remote.list_all(client)
     from rayline.engine.repository import open_repository
 
     return open_repository().list_pipelines()
 
 
+def stored_definition(name: str, version: int | None = None) -> str:
+    """The stored JSON definition of pipeline ``name`` (of ``version``, default the latest)."""
+    if _remote(None):
+        with _client() as client:
+            return remote.definition(client, name, version)
+    from rayline.engine.repository import open_repository
+
+    return open_repository().get_definition(name, version)[1]
+
+
 def delete_pipeline(name: str) -> None:
     """Delete a pipeline with its versions and executions (its artifacts stay). Raises
     ``ConflictError`` while one of its executions runs."""
+    if _remote(None):
+        with _client() as client:
+            return remote.delete(client, name)
     from rayline.engine.repository import open_repository
 
     open_repository().delete_pipeline(name)
@@ -240,6 +278,25 @@ def invalidate_cache(pipeline_name: str, step: str | None = None) -> list[CacheE
     """Drop the cache entries of the stored pipeline ``pipeline_name`` (only step ``step``'s,
     if given), as ``Pipeline.invalidate_cache`` does; returns the entries dropped."""
     return Pipeline.load(pipeline_name).invalidate_cache(step)
+
+
+def _remote(db_url: str | None) -> bool:
+    """Whether to call the server (``RAYLINE_SERVER_URL``): an explicit ``db_url`` means that
+    metadata DB, embedded."""
+    return db_url is None and settings().server_url is not None
+
+
+def _client() -> Any:
+    from rayline.remote.client import Client
+
+    return Client()
+
+
+def _not_remote(what: str) -> UserInputError:
+    return UserInputError(
+        f"{what} are not available through a rayline server yet (RAYLINE_SERVER_URL="
+        f"{settings().server_url}); run this on the server's machine, without RAYLINE_SERVER_URL"
+    )
 
 
 def _cache_entries(

@@ -27,7 +27,7 @@ def dead_driver() -> str:
 def _execution(execution_id: str, driver: str) -> str:
     repo = open_repository()
     repo.create_execution(execution_id, "p", 1, {}, max_parallel_steps=None)
-    repo.claim(execution_id, driver)
+    repo.claim(execution_id, driver, expected_token=0, lease_s=30.0)
     return execution_id
 
 

@@ -7,7 +7,11 @@ import inspect
 import rayline
 
 EXPECTED = {
+    "AuthenticationError",
     "BackendError",
+    "LeaseLostError",
+    "PermissionDeniedError",
+    "TooLargeError",
     "CacheConfig",
     "ConfigError",
     "ConflictError",

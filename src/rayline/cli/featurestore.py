@@ -100,11 +100,13 @@ def register(sub: Any) -> None:
         sub,
         "query",
         cmd_query,
-        "Run SQL over the offline stores (DuckDB).",
+        "Run one read-only SELECT over the offline stores (DuckDB).",
         arg("sql"),
         json=True,
-        description="Run SQL over the offline stores. Each feature group is a "
-        "view named after it: rayline query 'SELECT count(*) FROM \"my-group\"'",
+        description="Run one read-only SELECT over the offline stores. Each feature group is a "
+        "view named after it: rayline query 'SELECT count(*) FROM \"my-group\"'. Nothing but "
+        "those views can be read (no files, COPY, SET or PRAGMA); a query stops after "
+        "RAYLINE_SQL_TIMEOUT_S seconds (default 30).",
     )
     query.add_argument("--max-rows", type=int, default=50, help="rows to print (table output)")
 

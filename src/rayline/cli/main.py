@@ -29,6 +29,7 @@ _GROUPS = (
     "server",
     "token",
     "schedule",
+    "webhook",
 )
 
 

@@ -219,11 +219,9 @@ def cmd_describe(args: Any) -> int:
 
 
 def cmd_definition(args: Any) -> int:
-    from rayline.engine.repository import PipelineRepository
-    from rayline.store import open_database
+    from rayline.pipelines import stored_definition
 
-    _, definition = PipelineRepository(open_database()).get_definition(args.name, args.version)
-    print(json.dumps(json.loads(definition), indent=2))
+    print(json.dumps(json.loads(stored_definition(args.name, args.version)), indent=2))
     return 0
 
 

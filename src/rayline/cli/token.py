@@ -14,15 +14,6 @@ from typing import Any
 from rayline.cli.arguments import add_group, arg, command
 from rayline.cli.render import console, print_json, table, when
 from rayline.config import settings
-from rayline.errors import (
-    AuthenticationError,
-    BackendError,
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    RaylineError,
-    UserInputError,
-)
 
 ROLES = ("viewer", "operator", "approver", "admin")
 
@@ -130,52 +121,15 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def _remote_list(*, active_only: bool) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"active_only": active_only, "limit": 1000}
-    while True:
-        page = _remote("GET", "/tokens", params=params)
-        items.extend(page["items"])
-        if not page.get("next_token"):
-            return items
-        params["next_token"] = page["next_token"]
+    from rayline.remote.client import Client
 
-
-#: The error a problem's status stands for (the server's mapping, read backwards).
-_ERRORS: dict[int, type[RaylineError]] = {
-    400: UserInputError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UserInputError,
-}
+    with Client() as client:
+        return list(client.items("/tokens", params={"active_only": active_only}))
 
 
 def _remote(method: str, path: str, **request: Any) -> Any:
     """One call of the server's token API (``RAYLINE_SERVER_URL``, ``RAYLINE_TOKEN``)."""
-    import platform
+    from rayline.remote.client import Client
 
-    import httpx
-
-    from rayline import __version__
-
-    config = settings()
-    headers = {"X-Rayline-Client": f"rayline/{__version__} python/{platform.python_version()}"}
-    if config.token:
-        headers["Authorization"] = f"Bearer {config.token}"
-    url = f"{config.server_url}/api/v1{path}"
-    try:
-        response = httpx.request(method, url, headers=headers, timeout=30, **request)
-    except httpx.HTTPError as exc:
-        raise BackendError(
-            f"cannot reach the rayline server at {config.server_url} ({exc}); check "
-            "RAYLINE_SERVER_URL, or unset it to manage the tokens of this machine's database"
-        ) from exc
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail") or response.text
-        except ValueError:
-            detail = response.text
-        error = _ERRORS.get(response.status_code, BackendError)
-        raise error(f"the server at {config.server_url} answered {response.status_code}: {detail}")
-    return response.json() if response.content else None
+    with Client() as client:
+        return client.call(method, path, **request)

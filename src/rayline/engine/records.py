@@ -69,8 +69,9 @@ class PipelineRecord:
 @dataclass(frozen=True)
 class ExecutionRecord:
     """One execution of a pipeline version: its status, the parameters it ran with, when it
-    started and ended (epoch seconds), why it failed, the driver process that owns it and its
-    last heartbeat, and the MLflow run of its ML steps (if any ran)."""
+    started and ended (epoch seconds), why it failed, who started it, the driver process that
+    owns it (its last heartbeat, its lease and fencing token), and the MLflow run of its ML
+    steps (if any ran)."""
 
     id: str
     pipeline_name: str
@@ -83,6 +84,11 @@ class ExecutionRecord:
     max_parallel_steps: int | None = None
     driver: str | None = None
     heartbeat_at: float | None = None
+    # The driver's lease (epoch seconds) and the fencing token of its claim.
+    lease_expires_at: float | None = None
+    fencing_token: int = 0
+    # Who started it (the authenticated identity on a server, else the user).
+    started_by: str | None = None
     mlflow_run_id: str | None = None
     # A selective execution's steps and source (SelectiveExecutionConfig.to_request), or None.
     selective: dict[str, Any] | None = None

@@ -24,7 +24,7 @@ from rayline.engine.records import (
     StepStatus,
 )
 from rayline.engine.schema import events, executions, pipeline_versions, pipelines, step_runs
-from rayline.errors import ConflictError, NotFoundError
+from rayline.errors import ConflictError, LeaseLostError, NotFoundError
 from rayline.store.db import Database
 from rayline.store.rows import from_row
 
@@ -173,7 +173,12 @@ class PipelineRepository:
         *,
         max_parallel_steps: int | None,
         selective: dict[str, Any] | None = None,
+        started_by: str | None = None,
+        driver: str | None = None,
+        lease_s: float | None = None,
     ) -> ExecutionRecord:
+        """A new Executing execution, held by ``driver`` (the process that starts it) for
+        ``lease_s`` with fencing token 0 until the driver that runs it claims it."""
         now = time.time()
         with self.db.begin() as conn:
             conn.execute(
@@ -186,6 +191,11 @@ class PipelineRepository:
                     created_at=now,
                     max_parallel_steps=max_parallel_steps,
                     selective=selective,
+                    started_by=started_by,
+                    driver=driver,
+                    heartbeat_at=now if driver else None,
+                    lease_expires_at=now + lease_s if driver and lease_s else None,
+                    fencing_token=0,
                 )
             )
             _append_event(
@@ -239,9 +249,11 @@ class PipelineRepository:
         *,
         failure_reason: str | None = None,
         only_from: tuple[ExecutionStatus, ...] | None = None,
+        fencing_token: int | None = None,
     ) -> EventRecord | None:
         """Change the status and append its event, in one transaction; the event (a finished
-        status: ``EXECUTION_ENDED``), or None when ``only_from`` did not match the status."""
+        status: ``EXECUTION_ENDED``), or None when ``only_from`` did not match the status. The
+        owner passes its ``fencing_token``: ``LeaseLostError`` when another owner claimed it."""
         now = time.time()
         values: dict[str, Any] = {"status": status.value}
         if status.finished:
@@ -255,27 +267,70 @@ class PipelineRepository:
             q = q.where(executions.c.status.in_([s.value for s in only_from]))
         kind = EventKind.EXECUTION_ENDED if status.finished else EventKind.EXECUTION_STATUS
         with self.db.begin() as conn:
+            _fence(conn, execution_id, fencing_token, now)
             if conn.execute(q).rowcount == 0:
                 return None
             return _append_event(
                 conn, execution_id, kind, status=status.value, at=now, detail=failure_reason
             )
 
-    def claim(self, execution_id: str, driver: str) -> None:
+    def claim(self, execution_id: str, driver: str, *, expected_token: int, lease_s: float) -> int:
+        """Take ownership of the execution for ``driver``: compare-and-set on the fencing token
+        the caller saw when it decided to take it (a new execution's 0, a lapsed owner's).
+        Returns the new token, which the owner passes to every write; ``LeaseLostError`` when
+        somebody claimed the execution since."""
+        now = time.time()
         with self.db.begin() as conn:
-            conn.execute(
+            claimed = conn.execute(
                 executions.update()
-                .where(executions.c.id == execution_id)
-                .values(driver=driver, heartbeat_at=time.time())
-            )
+                .where(
+                    executions.c.id == execution_id,
+                    executions.c.fencing_token == expected_token,
+                )
+                .values(
+                    driver=driver,
+                    heartbeat_at=now,
+                    lease_expires_at=now + lease_s,
+                    fencing_token=expected_token + 1,
+                )
+            ).rowcount
+            if claimed:
+                return expected_token + 1
+            owner = conn.execute(
+                sa.select(executions.c.driver).where(executions.c.id == execution_id)
+            ).scalar_one_or_none()
+        raise LeaseLostError(
+            f"execution {execution_id} was claimed by another driver ({owner}) first; it "
+            "drives the execution now"
+        )
 
-    def heartbeat(self, execution_id: str) -> None:
+    def renew(self, execution_id: str, fencing_token: int, *, lease_s: float) -> float:
+        """Renew the owner's lease (its heartbeat); returns the new expiry. ``LeaseLostError``
+        when another owner holds the execution now."""
+        now = time.time()
         with self.db.begin() as conn:
-            conn.execute(
+            renewed = conn.execute(
                 executions.update()
-                .where(executions.c.id == execution_id)
-                .values(heartbeat_at=time.time())
-            )
+                .where(
+                    executions.c.id == execution_id,
+                    executions.c.fencing_token == fencing_token,
+                )
+                .values(heartbeat_at=now, lease_expires_at=now + lease_s)
+            ).rowcount
+        if not renewed:
+            raise _lease_lost(execution_id, fencing_token)
+        return now + lease_s
+
+    def unfinished_executions(self) -> list[ExecutionRecord]:
+        """The executions still Executing or Stopping (someone owns them, or should)."""
+        unfinished = (ExecutionStatus.EXECUTING.value, ExecutionStatus.STOPPING.value)
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(executions)
+                .where(executions.c.status.in_(unfinished))
+                .order_by(executions.c.created_at)
+            ).all()
+        return [_execution(r) for r in rows]
 
     def claim_mlflow_run(self, execution_id: str, run_id: str) -> str:
         """Put ``run_id`` on the execution unless it has an MLflow run already (compare-and-set,
@@ -324,11 +379,20 @@ class PipelineRepository:
                 conn, execution_id, step_name, status, time.time(), create, detail, values
             )
 
-    def record_changes(self, execution_id: str, changes: Sequence[StepChange]) -> list[EventRecord]:
+    def record_changes(
+        self,
+        execution_id: str,
+        changes: Sequence[StepChange],
+        *,
+        fencing_token: int | None = None,
+    ) -> list[EventRecord]:
         """Record ``changes`` in order, in one transaction; returns their events in order (a
-        step handed to Ray has two: its ``Starting`` and its ``Executing``)."""
+        step handed to Ray has two: its ``Starting`` and its ``Executing``). The owner passes
+        its ``fencing_token``: ``LeaseLostError`` (nothing written) when another owner claimed
+        the execution."""
         out: list[EventRecord] = []
         with self.db.begin() as conn:
+            _fence(conn, execution_id, fencing_token, time.time())
             for c in changes:
                 if c.started_at is not None:
                     # Starting when it was handed to Ray; the row goes straight to Executing.
@@ -588,6 +652,18 @@ class PipelineRepository:
         with self.db.connect() as conn:
             return [_execution(r) for r in conn.execute(q.offset(offset).limit(limit)).all()]
 
+    def events_after(
+        self, event_id: int, *, kinds: Collection[EventKind] | None = None, limit: int = 500
+    ) -> list[EventRecord]:
+        """Up to ``limit`` events of every execution with an id above ``event_id`` (only
+        ``kinds``, if given), oldest first: how a reader outside the driver (webhooks) tails
+        the event log from a position it stored."""
+        q = sa.select(events).where(events.c.id > event_id)
+        if kinds is not None:
+            q = q.where(events.c.kind.in_([EventKind(k).value for k in kinds]))
+        with self.db.connect() as conn:
+            return [_event(r) for r in conn.execute(q.order_by(events.c.id).limit(limit)).all()]
+
 
 def _record_step(
     conn: Any,
@@ -681,6 +757,28 @@ def _update_step(columns: tuple[str, ...]) -> Any:
 
 
 _INSERT_EVENT = events.insert()
+
+
+def _fence(conn: Any, execution_id: str, fencing_token: int | None, now: float) -> None:
+    """The first statement of an owner's write: touch the execution's row only while the owner
+    still holds ``fencing_token``. The row lock it takes (a PostgreSQL row lock, SQLite's write
+    lock) keeps a claim from landing between this check and the commit."""
+    if fencing_token is None:
+        return
+    held = conn.execute(
+        executions.update()
+        .where(executions.c.id == execution_id, executions.c.fencing_token == fencing_token)
+        .values(heartbeat_at=now)
+    ).rowcount
+    if not held:
+        raise _lease_lost(execution_id, fencing_token)
+
+
+def _lease_lost(execution_id: str, fencing_token: int) -> LeaseLostError:
+    return LeaseLostError(
+        f"this driver no longer owns execution {execution_id}: another driver claimed it after "
+        f"its lease (fencing token {fencing_token}) lapsed, and drives it now"
+    )
 
 
 def _append_event(

@@ -1,8 +1,13 @@
 """The scheduler: runs one execution's steps on Ray as soon as their inputs are ready.
 
-It is the only writer of an execution's state while it owns it (``driver``), records every
-status change in the metadata DB, and can pick up an execution whose previous driver died:
-steps that succeeded are kept, the rest run again.
+It is the only writer of an execution's state while it owns it: ownership is a lease in the
+metadata DB, claimed by compare-and-set on a fencing token, renewed by the loop's heartbeat, and
+every write the scheduler makes names the token it holds, so a driver that was paused past its
+lease (and was replaced) cannot write again: it gets ``LeaseLostError`` and stops quietly. A
+scheduler can pick up an execution whose previous driver died or lost its lease: steps that
+succeeded are kept, a step that was interrupted runs again as its next attempt (a new output
+prefix, so the old attempt's task, if it still runs, never writes under the new one), and failed
+or stopped steps (a retry) run again from their first attempt.
 
 Every step kind is handled the same way: its runner (``rayline.step_kinds``) returns a
 ``StepResult`` whose outputs, properties, branch and failure the scheduler records; it never asks
@@ -13,6 +18,7 @@ to the event listeners (``rayline.engine.listeners``), which is how tracking clo
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -26,41 +32,55 @@ from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.selective import Selection
 from rayline.definition.steps.base import Step
 from rayline.engine.context import StepContext, StepResult, local_work_dir, output_uri
+from rayline.engine.lease import Lease
 from rayline.engine.listeners import notify
 from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
 from rayline.engine.repository import PipelineRepository, StepChange
 from rayline.engine.resolution import CacheKeyResolver, ExecutionResolver, cache_key
-from rayline.errors import ConflictError, RaylineError
+from rayline.errors import ConflictError, LeaseLostError, RaylineError
 from rayline.step_kinds import STEP_KINDS, load
 from rayline.store.artifacts import ArtifactStore
 from rayline.store.db import Database
 
-HEARTBEAT_S = 2.0
 POLL_S = 0.25
-# A driver whose heartbeat is older than this is considered dead (resume may take over).
+# Without a lease (rows written before leases): a driver whose heartbeat is older than this is
+# considered dead (resume may take over).
 DRIVER_TIMEOUT_S = 15.0
+# How long a driver started for an execution waits for its launcher's claim to land.
+ADOPT_TIMEOUT_S = 30.0
+
+log = logging.getLogger("rayline.engine")
 
 
 def driver_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def driver_alive(driver: str | None, heartbeat_at: float | None) -> bool:
-    """Whether the process that owns an execution is still running it."""
+def driver_alive(
+    driver: str | None, heartbeat_at: float | None, lease_expires_at: float | None = None
+) -> bool:
+    """Whether the process that owns an execution is still running it: its lease has not
+    lapsed and, on this host, its process exists. (Rows without a lease: a recent heartbeat.)"""
     if not driver:
         return False
     host, _, pid = driver.rpartition(":")
-    if host == socket.gethostname():
-        try:
-            os.kill(int(pid), 0)
-        except (ProcessLookupError, ValueError):
-            return False
-        except PermissionError:
-            return True
-        if _is_zombie(int(pid)):
-            return False
-        return heartbeat_at is not None and time.time() - heartbeat_at < 4 * DRIVER_TIMEOUT_S
-    return heartbeat_at is not None and time.time() - heartbeat_at < DRIVER_TIMEOUT_S
+    local = host == socket.gethostname()
+    if local and not _process_exists(pid):
+        return False
+    if lease_expires_at is not None:
+        return time.time() < lease_expires_at
+    timeout = 4 * DRIVER_TIMEOUT_S if local else DRIVER_TIMEOUT_S
+    return heartbeat_at is not None and time.time() - heartbeat_at < timeout
+
+
+def _process_exists(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(int(pid))
 
 
 def _is_zombie(pid: int) -> bool:
@@ -82,8 +102,17 @@ class _Running:
 class Scheduler:
     """Drives one execution to its end. ``run()`` blocks; call it in a thread or a process."""
 
-    def __init__(self, execution_id: str, *, db: Database, store: ArtifactStore) -> None:
+    def __init__(
+        self,
+        execution_id: str,
+        *,
+        db: Database,
+        store: ArtifactStore,
+        lease: Lease | None = None,
+    ) -> None:
         self.repo = PipelineRepository(db)
+        # The lease this scheduler drives under (None: adopt the claim its launcher made).
+        self.lease = lease
         self.db, self.store = db, store
         self.execution = self.repo.get_execution(execution_id)
         _, definition = self.repo.get_definition(
@@ -103,9 +132,13 @@ class Scheduler:
         # Inside _together(): the changes to record in one transaction, and what waits for it.
         self._changes: list[StepChange] | None = None
         self._published: list[Callable[[], None]] = []
-        # Attempts an earlier driver already started, per unfinished step: a resumed step runs
-        # its attempts again under the same prefixes, which are cleared first.
+        # Attempts an earlier driver already started, per failed or stopped step: a retried
+        # step runs its attempts again under the same prefixes, which are cleared first.
         self.started_before: dict[str, int] = {}
+        # Steps an earlier driver left running (it died or lost its lease): the attempt they
+        # had; they go on from the next one.
+        self.interrupted: dict[str, int] = {}
+        self.resumed: dict[str, int] = {}  # the same, kept after the step started again
         self.resolver = ExecutionResolver(
             self.pipeline,
             self.execution.id,
@@ -126,12 +159,30 @@ class Scheduler:
         )
 
     # --- main loop --------------------------------------------------------------------------
-    def run(self) -> ExecutionStatus:
-        self.repo.claim(self.execution.id, driver_id())
+    def run(self) -> ExecutionStatus | None:
+        """Drive the execution to its end; its final status, or None when another driver
+        claimed it meanwhile (this one lost its lease and stopped)."""
+        if self.lease is None:
+            self.lease = Lease(
+                self.repo, self.execution.id, self._adopt_claim(), lease_s=settings().lease_s
+            ).start()
+        try:
+            return self._run()
+        finally:
+            self.lease.stop()
+
+    @property
+    def token(self) -> int | None:
+        return self.lease.token if self.lease is not None else None
+
+    def _run(self) -> ExecutionStatus | None:
         for run in self.repo.list_step_runs(self.execution.id):
             self.existing.add(run.step_name)
             if run.status == StepStatus.SUCCEEDED:
                 self.done[run.step_name] = run
+            elif run.status in (StepStatus.STARTING, StepStatus.EXECUTING) and run.attempts:
+                self.interrupted[run.step_name] = run.attempts
+                self.resumed[run.step_name] = run.attempts
             else:
                 self.started_before[run.step_name] = run.attempts
         try:
@@ -141,6 +192,11 @@ class Scheduler:
 
             ensure_ray()
             return self._loop()
+        except LeaseLostError as exc:
+            # Another driver owns the execution now: write nothing more, leave it to that one.
+            log.warning("%s; this driver cancels its tasks and stops", exc)
+            self._abandon()
+            return None
         except BaseException as exc:
             # The driver itself failed (not a step): record it; never leave Executing behind.
             self._cancel_running()
@@ -150,11 +206,28 @@ class Scheduler:
             )
             raise
 
+    def _adopt_claim(self) -> int:
+        """The fencing token of the claim the launcher made for this process (a detached driver
+        is claimed by the process that spawned it, once it knows the pid)."""
+        me = driver_id()
+        deadline = time.monotonic() + ADOPT_TIMEOUT_S
+        while True:
+            record = self.repo.get_execution(self.execution.id)
+            if record.driver == me and record.fencing_token > 0:
+                self.repo.renew(record.id, record.fencing_token, lease_s=settings().lease_s)
+                return record.fencing_token
+            if time.monotonic() > deadline:
+                raise LeaseLostError(
+                    f"execution {record.id} was not claimed for this driver ({me}) within "
+                    f"{ADOPT_TIMEOUT_S:g} s; it is held by {record.driver}"
+                )
+            time.sleep(0.05)
+
     def _loop(self) -> ExecutionStatus:
         import ray
 
         pending = [n for n in self.order if n not in self.done and n not in self.skipped]
-        last_beat = last_poll = time.monotonic()
+        last_poll = time.monotonic()
         stopping = False
         while True:
             if not stopping and not self.failed and self.fail_message is None:
@@ -181,9 +254,7 @@ class Scheduler:
                 ):
                     stopping = True
                     self._cancel_running()
-            if now - last_beat >= HEARTBEAT_S:
-                last_beat = now
-                self.repo.heartbeat(self.execution.id)
+            self.lease.check()
         return self._conclude(stopping=stopping)
 
     def _conclude(self, *, stopping: bool) -> ExecutionStatus:
@@ -199,7 +270,9 @@ class Scheduler:
 
     def _end(self, status: ExecutionStatus, reason: str | None) -> None:
         # The final status and its ExecutionEnded event are one transaction; listeners react.
-        event = self.repo.set_execution_status(self.execution.id, status, failure_reason=reason)
+        event = self.repo.set_execution_status(
+            self.execution.id, status, failure_reason=reason, fencing_token=self.token
+        )
         if event is not None:
             notify(event, self.repo)
 
@@ -224,7 +297,9 @@ class Scheduler:
         if self._changes is not None:
             self._changes.append(change)
             return
-        for event in self.repo.record_changes(self.execution.id, [change]):
+        for event in self.repo.record_changes(
+            self.execution.id, [change], fencing_token=self.token
+        ):
             notify(event, self.repo)
 
     @contextlib.contextmanager
@@ -239,7 +314,9 @@ class Scheduler:
             changes, self._changes = self._changes, None
             published, self._published = self._published, []
             if changes:
-                for event in self.repo.record_changes(self.execution.id, changes):
+                for event in self.repo.record_changes(
+                    self.execution.id, changes, fencing_token=self.token
+                ):
                     notify(event, self.repo)
             for publish in published:
                 publish()
@@ -307,7 +384,11 @@ class Scheduler:
             if not kind.on_ray:
                 self._run_inline(step, kind.runner, key)
                 return
-            self._submit(step, attempt=1, first_started=time.time(), key=key)
+            # An interrupted step goes on from its next attempt, under a prefix of its own.
+            attempt = self.interrupted.pop(name, 0) + 1
+            self._submit(step, attempt=attempt, first_started=time.time(), key=key)
+        except LeaseLostError:
+            raise
         except RaylineError as exc:
             self._record_failure(step, f"{type(exc).__name__}: {exc}", None, attempts=1)
 
@@ -561,6 +642,10 @@ class Scheduler:
             create, values = self._fresh_run(step, {"attempts": 1, "cache_key": key})
             values.pop("started_at", None)  # it started now
             detail = None
+        elif self.resumed.get(step.name) == attempt - 1:
+            # The first attempt this driver runs of a step an earlier driver left running.
+            create, values = None, {"attempts": attempt}
+            detail = f"attempt {attempt}: the driver of attempt {attempt - 1} was lost; resumed"
         else:
             create, values, detail = None, {"attempts": attempt}, f"attempt {attempt}"
         self._record(
@@ -672,6 +757,15 @@ class Scheduler:
                 self._record_step(name, StepStatus.STOPPED)
                 continue
             self._submit(self.graph.steps[name], attempt=attempt, first_started=first, key=key)
+
+    def _abandon(self) -> None:
+        # Cancel this driver's tasks and record nothing: the new owner runs those steps again.
+        import ray
+
+        for ref in self.running:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        self.running.clear()
 
     def _cancel_running(self) -> None:
         import ray

@@ -51,6 +51,11 @@ executions = sa.Table(
     sa.Column("max_parallel_steps", sa.Integer),
     sa.Column("driver", sa.String(256)),
     sa.Column("heartbeat_at", sa.Float),
+    # Ownership: the driver holds the execution until lease_expires_at (renewed by heartbeat);
+    # each claim increments fencing_token, and every write of the owner names the token it holds.
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("fencing_token", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_by", sa.String(256)),
     sa.Column("mlflow_run_id", sa.String(64)),
     # SelectiveExecutionConfig as recorded (SourcePipelineExecutionId, SelectedSteps), or null
     sa.Column("selective", sa.JSON),

@@ -26,7 +26,8 @@ from rayline.definition.steps.base import Step
 from rayline.engine.records import StepRunRecord
 from rayline.engine.repository import PipelineRepository
 from rayline.errors import NotFoundError, PipelineDefinitionError, UserInputError
-from rayline.lineage.graph import Lineage, LineageGraph, Node, NodeKind
+from rayline.lineage.graph import Lineage, LineageGraph, Neighbourhood, Node, NodeKind
+from rayline.registry.entities import parse_version_ref
 from rayline.registry.registry import ModelRegistry
 from rayline.serving.repository import EndpointRepository
 from rayline.store.db import Database, open_database
@@ -48,6 +49,27 @@ def _looks_like_data(value: str) -> bool:
     return value.startswith(("file://", "s3://", "gs://", "/")) or value.lower().endswith(
         _DATA_SUFFIXES
     )
+
+
+#: The kinds of node :meth:`LineageBuilder.around` takes as its focus, and what names each.
+FOCUS_KINDS = {
+    "feature_group": "a feature group's name",
+    "dataset": "a data location (URI) a step wrote or read, or a model version came from",
+    "step_run": "EXECUTION_ID/STEP_NAME",
+    "execution": "an execution id",
+    "model_version": "GROUP/VERSION",
+    "endpoint": "an endpoint name",
+}
+
+#: How many of each pipeline's newest executions a feature group's or dataset's lineage
+#: searches for the steps that name it (their definitions are parsed, one per version).
+REFERENCE_SCAN_EXECUTIONS = 200
+
+
+def _within(value: str, base: str) -> bool:
+    """Whether location ``value`` is ``base`` or inside it (trailing slashes aside)."""
+    value, base = value.rstrip("/"), base.rstrip("/")
+    return bool(base) and (value == base or value.startswith(base + "/"))
 
 
 class LineageBuilder:
@@ -306,6 +328,199 @@ class LineageBuilder:
             node.kind == NodeKind.EXECUTION and node.key == execution_id
         )
 
+    # -- any node as the focus (the server's GET /lineage) ----------------------------------
+
+    def around(
+        self,
+        kind: str,
+        key: str,
+        *,
+        direction: str = "both",
+        max_depth: int | None = None,
+    ) -> Neighbourhood:
+        """The nodes and edges around one node of ``kind`` (one of :data:`FOCUS_KINDS`) named
+        ``key``; :class:`NotFoundError` when it does not exist (or, for a dataset, nothing
+        recorded read, wrote or registered it)."""
+        members: tuple[str, ...] = ()
+        if kind == "model_version":
+            group, version = parse_version_ref(key)
+            focus = self.add_model(group, version)
+        elif kind == "endpoint":
+            focus = self.add_endpoint(key)
+        elif kind == "execution":
+            focus = self.add_execution(key)
+            members = tuple(
+                sorted(n.id for n in self.graph.nodes.values() if self._in_execution(n, key))
+            )
+        elif kind == "step_run":
+            focus = self.add_step_run(key)
+        elif kind == "feature_group":
+            focus = self.add_feature_group(key)
+        elif kind == "dataset":
+            focus = self.add_dataset(key)
+        else:
+            raise UserInputError(f"lineage kind {kind!r} is not one of {', '.join(FOCUS_KINDS)}")
+        self._link_feature_groups()
+        return self.graph.neighbourhood(
+            focus, members=members, direction=direction, max_depth=max_depth
+        )
+
+    def add_step_run(self, ref: str) -> str:
+        """Add the execution of step run ``EXECUTION_ID/STEP_NAME``; returns the step's node."""
+        execution_id, sep, step_name = ref.partition("/")
+        if not sep or not execution_id or not step_name:
+            raise UserInputError(f"{ref!r} does not name a step run; write EXECUTION_ID/STEP_NAME")
+        self.add_execution(execution_id)
+        node_id = f"{NodeKind.STEP}:{execution_id}/{step_name}"
+        if node_id not in self.graph.nodes:
+            steps = sorted(
+                n.label
+                for n in self.graph.nodes.values()
+                if self._in_execution(n, execution_id) and n.kind == NodeKind.STEP
+            )
+            raise NotFoundError(
+                f"execution {execution_id} has no run of step {step_name!r} (its step runs: "
+                f"{', '.join(steps) or 'none'})"
+            )
+        return node_id
+
+    def add_feature_group(self, name: str) -> str:
+        """Add feature group ``name``, the recorded steps whose arguments name it (its name or
+        a location in its offline store) and their executions.
+
+        rayline does not record whether such a step wrote the group or read it (an ingestion
+        and a preprocessing step both take the name), so each is linked as reading it.
+        """
+        from rayline.featurestore import FeatureGroup
+
+        desc = FeatureGroup(name, db_url=self.db.url).description
+        node_id = self._feature_group_node(desc)
+        offline = desc.offline_store_uri
+
+        def names_it(value: str) -> bool:
+            return value == name or (offline is not None and _within(value, offline))
+
+        for execution_id, step_name, relation, value in self._references_to(names_it):
+            self.add_execution(execution_id)
+            step_id = f"{NodeKind.STEP}:{execution_id}/{step_name}"
+            if step_id not in self.graph.nodes:
+                continue  # a step the execution never ran
+            if value == name:
+                self.graph.link(node_id, step_id, relation)
+            else:
+                art = self.graph.add(Node(NodeKind.ARTIFACT, value, value, "offline store"))
+                self.graph.link(node_id, art, "offline store")
+                self.graph.link(art, step_id, relation)
+        return node_id
+
+    def add_dataset(self, uri: str) -> str:
+        """Add a data location (a file or directory URI): the steps that wrote it (their
+        outputs hold it) or read it (their arguments name it, or a location inside or around
+        it), the model versions registered from it and the feature group whose offline store
+        holds it."""
+        uri = uri.strip()
+        if not uri:
+            raise UserInputError("name a dataset by its location (a URI or path)")
+        node_id = f"{NodeKind.ARTIFACT}:{uri}"
+        known = node_id in self.graph.nodes
+        self.graph.add(Node(NodeKind.ARTIFACT, uri, uri.rstrip("/").rsplit("/", 1)[-1], uri))
+
+        def related(value: str) -> bool:
+            return _within(value, uri) or _within(uri, value)
+
+        for run in self.pipelines.committed_artifacts():
+            for out_uri in (run.outputs or {}).values():
+                if not related(out_uri):
+                    continue
+                self.add_execution(run.execution_id)
+                if out_uri != uri:
+                    relation = "contains" if _within(uri, out_uri) else "part of"
+                    self.graph.link(f"{NodeKind.ARTIFACT}:{out_uri}", node_id, relation)
+        for execution_id, step_name, relation, _ in self._references_to(related):
+            self.add_execution(execution_id)
+            step_id = f"{NodeKind.STEP}:{execution_id}/{step_name}"
+            if step_id in self.graph.nodes:
+                self.graph.link(node_id, step_id, relation)
+        for package in sorted(self.registry.list_versions(), key=_registered_order):
+            for role, source in package.sources.items():
+                if _within(source, uri):
+                    self.graph.link(node_id, self.add_model(package.group, package.version), role)
+        from rayline.featurestore import list_feature_groups
+
+        for desc in list_feature_groups(db_url=self.db.url):
+            if desc.offline_store_uri and _within(uri, desc.offline_store_uri):
+                self.graph.link(self._feature_group_node(desc), node_id, "offline store")
+        if not known and not any(node_id in (e.src, e.dst) for e in self.graph.edges):
+            del self.graph.nodes[node_id]
+            raise NotFoundError(
+                f"no recorded step read or wrote {uri!r}, no model version was registered from "
+                "it and no feature group stores it; name a dataset by the exact location a "
+                "step's output or argument holds (GET /executions/ID/steps lists the outputs)"
+            )
+        return node_id
+
+    def _feature_group_node(self, desc: Any) -> str:
+        where = f", offline store {desc.offline_store_uri}" if desc.offline_store_uri else ""
+        return self.graph.add(
+            Node(NodeKind.FEATURE_GROUP, desc.name, desc.name, f"{desc.status}{where}")
+        )
+
+    def _references_to(
+        self, matches: Any, *, per_pipeline: int = REFERENCE_SCAN_EXECUTIONS
+    ) -> list[tuple[str, str, str, str]]:
+        """``(execution id, step name, relation, value)`` for each step of the recorded
+        executions (the newest ``per_pipeline`` of each pipeline) whose arguments hold a value
+        that ``matches(value)`` accepts: a literal, or a parameter's value in that execution."""
+        found: list[tuple[str, str, str, str]] = []
+        for record in self.pipelines.list_pipelines():
+            by_version: dict[int, list[Any]] = {}
+            for ex in self.pipelines.list_executions(record.name, limit=per_pipeline):
+                by_version.setdefault(ex.pipeline_version, []).append(ex)
+            for version, executions in sorted(by_version.items()):
+                pipeline = self._pipeline(record.name, version)
+                if pipeline is None:
+                    continue
+                uses = [
+                    (step_name, key, item)
+                    for step_name, key, item in _argument_values(pipeline)
+                    if isinstance(item, Parameter) or matches(item)
+                ]
+                for ex in executions:
+                    values = _parameter_values(pipeline, ex.parameters)
+                    for step_name, key, item in uses:
+                        value = values.get(item.name) if isinstance(item, Parameter) else item
+                        if isinstance(value, str) and matches(value):
+                            found.append((ex.id, step_name, key, value))
+        return found
+
+    def _link_feature_groups(self) -> None:
+        """Link each feature group to the loaded steps whose arguments name it (or a location
+        in its offline store), so that lineage from a step, model or endpoint reaches it."""
+        from rayline.featurestore import list_feature_groups
+
+        groups = list_feature_groups(db_url=self.db.url)
+        if not groups:
+            return
+        for execution_id in sorted(self._executions):
+            ex = self.pipelines.find_execution(execution_id)
+            pipeline = self._pipeline(ex.pipeline_name, ex.pipeline_version) if ex else None
+            if pipeline is None:
+                continue
+            values = _parameter_values(pipeline, ex.parameters)
+            for step_name, key, item in _argument_values(pipeline):
+                step_id = f"{NodeKind.STEP}:{execution_id}/{step_name}"
+                value = values.get(item.name) if isinstance(item, Parameter) else item
+                if step_id not in self.graph.nodes or not isinstance(value, str):
+                    continue
+                for desc in groups:
+                    offline = desc.offline_store_uri
+                    if value == desc.name:
+                        self.graph.link(self._feature_group_node(desc), step_id, key)
+                    elif offline and _within(value, offline):
+                        art = self.graph.add(Node(NodeKind.ARTIFACT, value, value, "offline store"))
+                        self.graph.link(self._feature_group_node(desc), art, "offline store")
+                        self.graph.link(art, step_id, key)
+
 
 def lineage(ref: str, *, db_url: str | None = None, max_depth: int | None = None) -> Lineage:
     """What is upstream and downstream of a model version (``housing/3``), an endpoint, or an
@@ -316,6 +531,32 @@ def lineage(ref: str, *, db_url: str | None = None, max_depth: int | None = None
     [('step', 'RegisterTrainedModel'), ('artifact', 'HPTuning.model'), ...]
     """
     return LineageBuilder(db_url=db_url).lineage(ref, max_depth=max_depth)
+
+
+def _argument_values(pipeline: PipelineDefinition) -> list[tuple[str, str, Any]]:
+    """``(step name, relation, item)`` for every parameter and literal string in the steps'
+    arguments (code references left out), as the definition's parser reads them."""
+    parameters = {p.name: p for p in pipeline.parameters}
+    out: list[tuple[str, str, Any]] = []
+    for step in _all_steps(pipeline.steps):
+        for key, value in _references(step.to_request().get("Arguments", {})):
+            if key == "code" and isinstance(value, dict):
+                continue
+            try:
+                parsed = from_request(value, parameters)
+            except PipelineDefinitionError:
+                continue
+            out.extend(
+                (step.name, key, item)
+                for item in _expressions(parsed)
+                if isinstance(item, (Parameter, str))
+            )
+    return out
+
+
+def _parameter_values(pipeline: PipelineDefinition, given: dict[str, Any] | None) -> dict[str, Any]:
+    """An execution's parameter values: the defaults, overridden by those it was given."""
+    return {**{p.name: p.default_value for p in pipeline.parameters}, **(given or {})}
 
 
 def _step_node(run: StepRunRecord) -> Node:

@@ -20,6 +20,8 @@ class NodeKind:
     EXECUTION = "execution"
     MODEL = "model"
     ENDPOINT = "endpoint"
+    #: A feature group (key: its name): the steps that name it, its offline store's files.
+    FEATURE_GROUP = "feature_group"
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,77 @@ class LineageGraph:
             downstream=tuple(self.walk(node_id, upstream=False, max_depth=max_depth)),
             graph=self,
         )
+
+    def neighbourhood(
+        self,
+        focus: str,
+        *,
+        members: tuple[str, ...] = (),
+        direction: str = "both",
+        max_depth: int | None = None,
+    ) -> Neighbourhood:
+        """The nodes reached from ``focus`` (and its ``members``: an execution's steps)
+        upstream, downstream or both (``direction``), with every edge between them."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+        starts = [focus, *(m for m in members if m != focus)]
+        placed: dict[str, tuple[str, int]] = {focus: ("focus", 0)}
+        placed.update((m, ("member", 0)) for m in starts[1:])
+        for way in ("upstream", "downstream"):
+            if direction not in (way, "both"):
+                continue
+            for entry in self.walk(starts, upstream=way == "upstream", max_depth=max_depth):
+                # A node both up- and downstream (a branch that rejoins) keeps its first place.
+                placed.setdefault(entry.node.id, (way, entry.depth))
+        edges = tuple(
+            sorted(
+                (e for e in self.edges if e.src in placed and e.dst in placed),
+                key=lambda e: (e.src, e.dst, e.relation),
+            )
+        )
+        nodes = tuple(
+            NeighbourhoodNode(self.nodes[i], role, depth) for i, (role, depth) in placed.items()
+        )
+        return Neighbourhood(self.nodes[focus], nodes, edges, direction, max_depth)
+
+
+#: Which way :meth:`LineageGraph.neighbourhood` walks from its focus.
+DIRECTIONS = ("upstream", "downstream", "both")
+
+
+@dataclass(frozen=True)
+class NeighbourhoodNode:
+    """A node of a :class:`Neighbourhood`: ``role`` is focus, member (a step of the focused
+    execution), upstream or downstream; ``depth`` the hops from the focus (or its members)."""
+
+    node: Node
+    role: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The part of the graph around a focus: its nodes and every edge between them."""
+
+    focus: Node
+    nodes: tuple[NeighbourhoodNode, ...]
+    edges: tuple[Edge, ...]
+    direction: str
+    max_depth: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "focus": _node_dict(self.focus),
+            "direction": self.direction,
+            "depth": self.max_depth,
+            "nodes": [
+                {**_node_dict(n.node), "key": n.node.key, "role": n.role, "depth": n.depth}
+                for n in self.nodes
+            ],
+            "edges": [
+                {"source": e.src, "target": e.dst, "relation": e.relation} for e in self.edges
+            ],
+        }
 
 
 def _node_dict(node: Node) -> dict[str, str]:

@@ -244,6 +244,28 @@ class RegistryRepository:
             )
         )
 
+    # -- the status history as a log ----------------------------------------------------------
+
+    def status_changes_after(
+        self, change_id: int, *, limit: int = 500
+    ) -> list[tuple[int, str, int, ApprovalChange]]:
+        """Up to ``limit`` approval changes of every version with an id above ``change_id``,
+        oldest first, each as ``(id, group, version, change)``: how a reader (webhooks) tails
+        the status history from a position it stored."""
+        h = model_approval_history
+        query = (
+            sa.select(h, model_packages.c.group_name, model_packages.c.version)
+            .select_from(h.join(model_packages, model_packages.c.id == h.c.package_id))
+            .where(h.c.id > change_id)
+            .order_by(h.c.id)
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return [
+                (r.id, r.group_name, r.version, from_row(ApprovalChange, r))
+                for r in conn.execute(query)
+            ]
+
 
 def _group_row(conn: sa.Connection, name: str) -> Any:
     return conn.execute(

@@ -10,8 +10,12 @@ from typing import Any
 from rayline.step_kinds import load
 
 SERVICES = (
+    # Drives the executions whose owner is gone (their lease lapsed): at start-up, then often.
+    "rayline.server.ownership:start",
     # Starts the executions of due cron schedules.
     "rayline.schedules.service:start",
+    # Sends the webhooks' deliveries: execution and model package status changes.
+    "rayline.webhooks.service:start",
 )
 
 

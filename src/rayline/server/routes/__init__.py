@@ -14,6 +14,12 @@ ROUTERS = (
     "code",
     "executions",
     "schedules",
+    "feature_groups",
+    "models",
+    "endpoints",
+    "lineage",
+    "experiments",
+    "webhooks",
     "tokens",
     "audit",
 )

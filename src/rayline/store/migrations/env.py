@@ -23,6 +23,7 @@ TABLE_OWNERS = (
     "rayline.serving.schema",
     "rayline.auth.schema",
     "rayline.schedules.schema",
+    "rayline.webhooks.schema",
 )
 
 for owner in TABLE_OWNERS:
