@@ -263,7 +263,7 @@ def wait_until_tracked(
                 return record
         elif record.driver == driver_id():
             return record  # this process drove it and has flushed: tracking made no run
-        if not driver_alive(record.driver, record.heartbeat_at):
+        if not driver_alive(record.driver, record.heartbeat_at, record.lease_expires_at):
             return record
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(

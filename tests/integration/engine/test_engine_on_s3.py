@@ -324,7 +324,7 @@ for out in ctx.outputs.values():
 """
 
 
-def test_a_resumed_step_on_s3_starts_from_a_clean_attempt_prefix(
+def test_a_resumed_step_on_s3_runs_as_its_next_attempt_under_a_new_prefix(
     ray_session, tmp_path, monkeypatch
 ):
     import os
@@ -356,8 +356,18 @@ def test_a_resumed_step_on_s3_starts_from_a_clean_attempt_prefix(
     (tmp_path / "resume-now").touch()
     execution.retry()
     assert execution.wait().status == "Succeeded"
+    # The interrupted step ran again as attempt 2, under a prefix of its own: the lost
+    # attempt's task (had it still been running) could never write under the committed one.
     run = execution.step("Slow")
-    assert run.outputs["out"].endswith("/Slow/attempt-1/output/out")
+    assert run.attempts == 2
+    assert run.outputs["out"].endswith("/Slow/attempt-2/output/out")
     assert store.get_bytes(run.outputs["out"] + "/done.txt") == b"slow"
-    assert not store.exists(stale)  # the dead driver's leftovers were cleared before the rerun
+    assert not store.exists(run.outputs["out"] + "/stale.bin")
+    # What the lost attempt left is never committed: the artifact collector removes it.
+    from rayline.executions import collect_orphaned_artifacts
+
+    collected = collect_orphaned_artifacts()
+    assert any("/Slow/attempt-1" in o.uri for o in collected.orphans), collected
+    assert not store.exists(stale)
+    assert store.exists(run.outputs["out"] + "/done.txt")
     assert log.read_text().split().count("first") == 1
