@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo demo-cluster test test-unit lint format bench clean
+.PHONY: install demo demo-cluster test test-unit lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rayline needs Python 3.11 or newer")'
@@ -28,8 +28,18 @@ demo-cluster: install
 
 # `make test` lints first (ruff and the import-linter contracts), so CI enforces the layers.
 # pytest exits 5 when it collects no tests; make treats that as a failure, as it should.
-test: lint
+test: lint browser
 	$(PY) -m pytest tests -q --durations=15
+
+# Studio's browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download needs the internet): install the package when it is missing (as root, or with sudo).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"; \
+		$$APT install -y chromium || { $$APT update && $$APT install -y chromium; }; \
+	}
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q

@@ -10,7 +10,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "server",
         help="Run the rayline server: the REST API under /api/v1, OpenAPI at /openapi.json, "
-        "docs at /docs.",
+        "docs at /docs, the web UI (Studio) at /studio.",
         description="Run the rayline server. It drives the executions started through it "
         "and runs schedules. Beyond loopback it requires API tokens (rayline token create).",
     )
@@ -21,7 +21,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    from rayline.server.app import create_app
     from rayline.server.run import serve
+    from rayline.studio import mount
 
-    serve(host=args.host, port=args.port, log_level=args.log_level)
+    # Studio (the web UI) sits a layer above the server: the app is put together here.
+    serve(host=args.host, port=args.port, log_level=args.log_level, app=mount(create_app()))
     return 0

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rayline.server import security
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info") -> None:
-    """Serve the API on ``host:port`` until interrupted. Refuses to listen beyond loopback
-    without authentication (``security.check_listen``)."""
+def serve(
+    *, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info", app: Any = None
+) -> None:
+    """Serve the API on ``host:port`` until interrupted (``app``: the application to serve,
+    default ``create_app()``; the CLI passes it with Studio mounted, a layer above). Refuses to
+    listen beyond loopback without authentication (``security.check_listen``)."""
     import os
 
     import uvicorn
@@ -17,4 +22,4 @@ def serve(*, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info")
     security.check_listen(host)
     # The server is where the API leads: it never forwards to a server itself.
     os.environ.pop("RAYLINE_SERVER_URL", None)
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app or create_app(), host=host, port=port, log_level=log_level, access_log=False)
