@@ -3,8 +3,14 @@ machine's PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -53,6 +59,34 @@ def s3_artifacts(rayline_home, s3_bucket, monkeypatch):
     uri = f"{s3_bucket}/artifacts"
     monkeypatch.setenv("RAYLINE_ARTIFACT_URI", uri)
     return uri
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, *, name: str = "rayline-test-server") -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn in a thread of this process on a free loopback
+    port until the block ends; yields its base URL (``http://127.0.0.1:PORT``)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:

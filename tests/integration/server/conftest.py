@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,12 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port, serve_in_thread
 
 
 def wait_healthy(url: str, *, timeout: float = 60.0, process: subprocess.Popen | None = None):
@@ -66,26 +59,17 @@ class ApiServer:
 def api_server(rayline_home, ray_session, monkeypatch) -> Iterator[ApiServer]:
     """The server in a thread of this process, on a free loopback port, authentication off
     (loopback, no tokens); its background services run."""
-    import uvicorn
-
     from rayline.server.app import create_app
 
     monkeypatch.setenv("RAYLINE_SERVER_AUTH", "off")
     monkeypatch.delenv("RAYLINE_SERVER_URL", raising=False)
-    port = free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="rayline-test-server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url)
-    running = ApiServer(url)
-    try:
-        yield running
-    finally:
-        running.client.close()
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(create_app()) as url:
+        wait_healthy(url)
+        running = ApiServer(url)
+        try:
+            yield running
+        finally:
+            running.client.close()
 
 
 @dataclass

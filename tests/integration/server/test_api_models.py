@@ -5,13 +5,11 @@ real pipeline execution registered."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.conftest import serve_in_thread
 
 from rayline.auth import Role, create_token
 from rayline.registry import ApprovalStatus, ModelRegistry
@@ -150,30 +148,13 @@ def test_groups_versions_approve_reject_history(api_server, tiny_models):
 @pytest.fixture
 def auth_server(rayline_home, monkeypatch) -> Iterator[str]:
     """The API with authentication on, in a thread (no background services); its base URL."""
-    import uvicorn
-
     from rayline.server.app import create_app
 
     monkeypatch.setenv("RAYLINE_SERVER_AUTH", "on")
     monkeypatch.delenv("RAYLINE_SERVER_URL", raising=False)
     monkeypatch.delenv("RAYLINE_ALLOW_SELF_APPROVAL", raising=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="rayline-models-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(create_app(services=False)) as url:
+        yield f"{url}/api/v1"
 
 
 def test_four_eyes_on_a_version_an_execution_registered(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, WebSocket
+from tests.conftest import serve_in_thread
 
 from rayline.auth import (
     Role,
@@ -38,12 +37,6 @@ from rayline.server.security import Identity, check_listen, requires
 
 # Each test its own RAYLINE_HOME: its own database, hence its own tokens and audit log.
 pytestmark = [pytest.mark.server, pytest.mark.usefixtures("rayline_home")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -100,28 +93,14 @@ def _websocket_user(server: AuthServer, token: str | None) -> str:
 
 @pytest.fixture
 def server(monkeypatch) -> Iterator[AuthServer]:
-    import uvicorn
-
     from rayline.server.app import create_app
 
     monkeypatch.setenv("RAYLINE_SERVER_AUTH", "on")
     monkeypatch.delenv("RAYLINE_SERVER_URL", raising=False)
     app = create_app(services=False)
     app.include_router(_probe_router(), prefix="/api/v1")
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="rayline-auth-test-server", daemon=True)
-    thread.start()
-    running = AuthServer(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield running
-    finally:
-        uv.should_exit = True
-        thread.join(30)
+    with serve_in_thread(app, name="rayline-auth-test-server") as url:
+        yield AuthServer(url)
 
 
 def _problem(response: httpx.Response, status: int) -> dict:

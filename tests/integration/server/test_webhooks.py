@@ -6,7 +6,6 @@ approval, POSTed to a real receiver on loopback that verifies every signature wi
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook as Verifier
 from standardwebhooks import WebhookVerificationError
+from tests.conftest import serve_in_thread
 
 from rayline import ParameterInteger, Pipeline, step
 
@@ -357,29 +357,12 @@ def test_a_model_approval_reaches_the_model_subscribers_only(server, receivers, 
 @pytest.fixture
 def auth_server(rayline_home, monkeypatch) -> Iterator[str]:
     """The API with authentication on (no background services), in a thread on loopback."""
-    import uvicorn
-
     from rayline.server.app import create_app
 
     monkeypatch.setenv("RAYLINE_SERVER_AUTH", "on")
     monkeypatch.delenv("RAYLINE_SERVER_URL", raising=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uv = uvicorn.Server(
-        uvicorn.Config(create_app(services=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        uv.should_exit = True
-        thread.join(30)
+    with serve_in_thread(create_app(services=False)) as url:
+        yield f"{url}/api/v1"
 
 
 @pytest.mark.server

@@ -7,22 +7,14 @@ Playwright; Playwright's own browser download is not needed.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -35,8 +27,6 @@ class StudioServer:
 def studio_server(rayline_home, monkeypatch) -> Iterator[StudioServer]:
     """``mount(create_app())`` on a free loopback port with ``RAYLINE_SERVER_AUTH=on`` and a
     token per role (``tokens["operator"]``...)."""
-    import uvicorn
-
     from rayline.auth.roles import Role
     from rayline.auth.tokens import create_token
     from rayline.server.app import create_app
@@ -48,22 +38,8 @@ def studio_server(rayline_home, monkeypatch) -> Iterator[StudioServer]:
         role.label: create_token(name=f"{role.label}-user", role=role)[1]
         for role in (Role.VIEWER, Role.OPERATOR)
     }
-    port = free_port()
-    config = uvicorn.Config(
-        mount(create_app(services=False)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="rayline-studio-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield StudioServer(f"http://127.0.0.1:{port}", tokens)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(mount(create_app(services=False)), name="rayline-studio-test") as url:
+        yield StudioServer(url, tokens)
 
 
 @pytest.fixture(scope="session")
