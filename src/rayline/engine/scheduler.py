@@ -1,7 +1,7 @@
 """The scheduler: runs one execution's steps on Ray as soon as their inputs are ready.
 
 It is the only writer of an execution's state while it owns it: ownership is a lease in the
-metadata DB, claimed by compare-and-set on a fencing token, renewed by the loop's heartbeat, and
+metadata DB, claimed by compare-and-set on a fencing token, renewed by a thread (``lease``), and
 every write the scheduler makes names the token it holds, so a driver that was paused past its
 lease (and was replaced) cannot write again: it gets ``LeaseLostError`` and stops quietly. A
 scheduler can pick up an execution whose previous driver died or lost its lease: steps that
