@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.integration.studio.conftest import Shots
 
 from rayline import ParameterInteger, Pipeline, step
 
@@ -44,18 +45,6 @@ def _pipeline() -> Pipeline:
         steps=[train(rows), report(rows)],
         description="prepares, trains, reports",
     )
-
-
-class Shots:
-    """Screenshots of every page, numbered in the order taken, under the test's tmp_path."""
-
-    def __init__(self, page, folder) -> None:
-        self.page, self.folder, self.n = page, folder, 0
-        folder.mkdir()
-
-    def __call__(self, name: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=self.folder / f"{self.n:02d}-{name}.png", full_page=True)
 
 
 def test_sign_in_start_watch_live_and_roles(studio_server, ray_session, chromium, tmp_path):
