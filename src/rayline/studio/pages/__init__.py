@@ -8,7 +8,17 @@ import importlib
 
 from fastapi import APIRouter
 
-AREAS = ("signin", "pipelines", "executions")
+AREAS = (
+    "signin",
+    "pipelines",
+    "executions",
+    "tuning",
+    "registry",
+    "endpoints",
+    "feature_groups",
+    "lineage",
+    "automation",
+)
 
 
 def _router() -> APIRouter:
