@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo demo-cluster test test-unit lint format bench clean browser
+.PHONY: install demo demo-cluster studio test test-unit lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rayline needs Python 3.11 or newer")'
@@ -25,6 +25,11 @@ demo: install
 # namespace). Everything it starts is stopped and removed at the end.
 demo-cluster: install
 	$(PY) examples/housing/demo_cluster.py $(DEMO_ARGS)
+
+# Studio on the state the demo leaves: the first time, the demo runs keeping its results
+# (endpoint included, on `rayline up`'s Ray); then the server starts and prints the URL to open.
+studio: install
+	$(PY) examples/housing/studio.py $(STUDIO_ARGS)
 
 # `make test` lints first (ruff and the import-linter contracts), so CI enforces the layers.
 # pytest exits 5 when it collects no tests; make treats that as a failure, as it should.

@@ -84,8 +84,16 @@ def test_housing_workflow_with_s3_artifacts(serve_port, s3_bucket, s3_artifacts,
     assert "preprocessor.json" in store.list_files(outputs[("PreprocessData", "preprocessor")])
     assert "model.ubj" in store.list_files(outputs[("HPTuning", "best_model")])
     trial_files = store.list_files(outputs[("HPTuning", "models")])
-    assert len([f for f in trial_files if f.endswith("/model.ubj")]) == 2
     tuning = execution.step("HPTuning").properties
+    # Should a trial's model be missing, say which trial, how it ended and what the step printed.
+    trials = [
+        (t["trial"], t["status"], t.get("error"), t.get("model_uri")) for t in tuning["Trials"]
+    ]
+    assert len([f for f in trial_files if f.endswith("/model.ubj")]) == 2, (
+        trial_files,
+        trials,
+        execution.logs("HPTuning")[-4000:],
+    )
     assert all(u.startswith(outputs[("HPTuning", "models")]) for u in tuning["TopModelUris"])
     evaluation = json.loads(
         store.get_bytes(outputs[("EvaluateModel", "evaluation")] + "/evaluation.json")

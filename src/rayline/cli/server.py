@@ -26,5 +26,14 @@ def cmd_server(args: argparse.Namespace) -> int:
     from rayline.studio import mount
 
     # Studio (the web UI) sits a layer above the server: the app is put together here.
+    base = f"http://{_url_host(args.host)}:{args.port}"
+    print(f"rayline server at {base}: Studio {base}/studio, API docs {base}/docs", flush=True)
     serve(host=args.host, port=args.port, log_level=args.log_level, app=mount(create_app()))
     return 0
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL to open (an unspecified address: this machine's loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
