@@ -135,14 +135,23 @@ def serve_port(ray_session):
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """One real local Ray for the whole test session."""
+def ray_session(tmp_path_factory):
+    """One real local Ray for the whole test session: its own, never a cluster that
+    ``RAY_ADDRESS`` or a developer's ``rayline up`` (in the default RAYLINE_HOME) names."""
     import ray
 
     from rayline.ray_connection import ensure_ray
 
     os.environ.pop("RAY_ADDRESS", None)
-    ensure_ray()
+    home = os.environ.get("RAYLINE_HOME")
+    os.environ["RAYLINE_HOME"] = str(tmp_path_factory.mktemp("ray-session-home"))
+    try:
+        ensure_ray()
+    finally:
+        if home is None:
+            os.environ.pop("RAYLINE_HOME", None)
+        else:
+            os.environ["RAYLINE_HOME"] = home
     yield ray
     ray.shutdown()
 

@@ -117,7 +117,7 @@ def approve_version(
     """Approve the version (409 when it is Approved already; 403 when the caller started the
     execution that registered it, see the module's four-eyes rule)."""
     registry = _registry()
-    _check_four_eyes(registry.describe(group, version), identity)
+    check_four_eyes(registry.describe(group, version), identity)
     reason = (body.reason if body else None) or ""
     return package_dict(registry.approve(group, version, reason=reason, by=identity.name))
 
@@ -133,8 +133,9 @@ def reject_version(
     return package_dict(_registry().reject(group, version, reason=body.reason, by=identity.name))
 
 
-def _check_four_eyes(package: Any, identity: Identity) -> None:
-    """Refuse the identity that started the execution which registered ``package``."""
+def check_four_eyes(package: Any, identity: Identity) -> None:
+    """Refuse the identity that started the execution which registered ``package`` (public:
+    Studio's approve form applies this very rule)."""
     if not package.execution_id or settings().allow_self_approval:
         return
     from rayline.engine.repository import open_repository

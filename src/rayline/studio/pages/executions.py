@@ -1,15 +1,22 @@
-"""Executions: the list, and one execution's DAG with live step states, its steps' logs and
-properties, stop and retry.
+"""Executions: the list, one execution's DAG with live step states (its chains and parallel
+steps grouped into boxes that count their steps per status), its steps' inputs, logs,
+properties and outputs, stop, retry and the selective re-run of chosen steps; and two
+executions compared side by side (parameters, numeric properties, step durations).
 
 The live view reads the event log through the server's own Server-Sent Events stream
 (``rayline.server.streams.event_stream``), authenticated by the session cookie (a browser's
 ``EventSource`` cannot send a bearer token). Stop and retry call the Python API
-(``Execution.stop``/``retry``) acting as the signed-in identity (operators only), audited.
+(``Execution.stop``/``retry``) acting as the signed-in identity (operators only), audited; so
+does a re-run (``Pipeline.start`` with a ``SelectiveExecutionConfig`` naming this execution as
+the source: the chosen steps run, their upstream steps' results are taken from it).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import time
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +28,7 @@ from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
 from rayline.server import streams
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, guarded_json
-from rayline.studio.pages.pipelines import graph_layout, repository, stored_graph
+from rayline.studio.pages.pipelines import Expand, graph_view, repository, stored_graph
 from rayline.studio.web import (
     PREFIX,
     Ctx,
@@ -37,6 +44,10 @@ from rayline.studio.web import (
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE = 50
+#: Executions of the same pipeline offered by "Compare with…".
+COMPARE_CHOICES = 20
+#: Longest value shown for a step's input before it is cut.
+VALUE_CHARS = 400
 PageCtx = Annotated[Ctx, Depends(page)]
 FetchCtx = Annotated[Ctx, Depends(fetch)]
 
@@ -79,26 +90,42 @@ def executions(
 
 @router.get("/executions/{execution_id}")
 @studio_page
-def execution(execution_id: str, ctx: PageCtx) -> Response:
-    return _execution_page(ctx, execution_id)
+def execution(execution_id: str, ctx: PageCtx, expand: Expand = None) -> Response:
+    return _execution_page(ctx, execution_id, expand=expand)
 
 
 def _execution_page(
-    ctx: Ctx, execution_id: str, *, error: str | None = None, status: int = 200
+    ctx: Ctx,
+    execution_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    expand: str | None = None,
+    chosen: frozenset[str] = frozenset(),
 ) -> Response:
     repo = repository()
     record = repo.get_execution(execution_id)
     _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
     state = _state(repo, record, list(definition.graph.steps))
+    others = [
+        e
+        for e in repo.page_executions(pipeline_name=record.pipeline_name, limit=COMPARE_CHOICES)
+        if e.id != record.id
+    ]
     return render(
         ctx,
         "execution.html",
         status=status,
         execution=record,
-        graph=graph_layout(definition),
+        view=graph_view(definition, expand=expand),
         state=state,
         state_json=script_json(state),
         error=error,
+        steps=list(definition.graph.steps),
+        chosen=chosen,
+        can_rerun=record.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED),
+        selected_before=[s["StepName"] for s in (record.selective or {}).get("SelectedSteps", [])],
+        others=others,
     )
 
 
@@ -185,29 +212,131 @@ def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
         run, logs = None, ""
     else:
         logs = handle.logs(step_name)
+    step = definition.graph.steps[step_name]
+    inputs = step_inputs(record, definition, step, repository().list_step_runs(execution_id))
     return render(
         ctx,
         "step.html",
         execution=record,
         step_name=step_name,
-        kind=definition.graph.steps[step_name].kind,
+        kind=step.kind,
         run=run,
         logs=logs,
+        inputs=inputs,
+        tuning=step.kind == "Tuning",
+        metrics=bool(step.declared_property_files()),
     )
+
+
+def step_inputs(record: Any, definition: Any, step: Any, runs: list[Any]) -> list[dict[str, str]]:
+    """What ``step`` read in this execution: each reference in its arguments (a parameter,
+    an execution variable, another step's output, property or property file) with the value
+    it had here, and each literal data location. The run record keeps no copy of its
+    resolved inputs, so they are resolved again from the same records the step read."""
+    from rayline.definition.expressions import Expression, from_request
+
+    parameters = {p.name: p for p in definition.parameters}
+    resolver = _resolver(record, definition, step.name, runs)
+    out: list[dict[str, str]] = []
+    for where, raw in _argument_refs(step.to_request().get("Arguments", {})):
+        if isinstance(raw, str):
+            out.append({"name": where, "ref": "literal", "value": raw})
+            continue
+        try:
+            parsed = from_request(raw, parameters)
+            value = parsed.resolve(resolver) if isinstance(parsed, Expression) else parsed
+            shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        except (RaylineError, KeyError, LookupError, TypeError, ValueError) as exc:
+            shown = f"(not available: {exc})"
+        if len(shown) > VALUE_CHARS:
+            shown = shown[: VALUE_CHARS - 1] + "…"
+        out.append({"name": where, "ref": _ref_text(raw), "value": shown})
+    return out
+
+
+def _resolver(record: Any, definition: Any, step_name: str, runs: list[Any]) -> Any:
+    """The engine's resolver over this execution's records, except that a property stored by
+    reference (a pickled Python object) is named, not unpickled in the server."""
+    from rayline.engine.context import PICKLED
+    from rayline.engine.records import StepStatus
+    from rayline.engine.resolution import ExecutionResolver
+    from rayline.store.artifacts import open_artifact_store
+
+    class _Shown(ExecutionResolver):
+        def step_property(self, step: str, path: str) -> Any:
+            props = self._run(step).properties
+            head = path.split(".", 1)[0].split("[", 1)[0]
+            value = props.get(head)
+            if isinstance(value, dict) and set(value) == {PICKLED}:
+                return f"(a Python object, stored at {value[PICKLED]})"
+            return super().step_property(step, path)
+
+    return _Shown(
+        pipeline=definition,
+        execution_id=record.id,
+        started_at=record.created_at,
+        parameters=record.parameters,
+        done={r.step_name: r for r in runs if r.status == StepStatus.SUCCEEDED},
+        store=open_artifact_store(),
+        step=step_name,
+    )
+
+
+_EXPRESSION_KEYS = ("Get", "Std:Join", "Std:JsonGet")
+_DATA_PREFIXES = ("s3://", "file://", "gs://", "hdfs://")
+
+
+def _argument_refs(args: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """``(where, value)`` for every expression and literal data URI in a step's arguments
+    (their JSON form); ``where`` is the argument's path, an input named by its InputName or
+    ChannelName. Code references and branches (steps of their own) are left out."""
+    if isinstance(args, dict):
+        if len(args) == 1 and next(iter(args)) in _EXPRESSION_KEYS:
+            yield where, args
+            return
+        if ("Name" in args and "Arguments" in args) or "Sha256" in args:
+            return
+        label = args.get("InputName") or args.get("ChannelName")
+        for key, value in args.items():
+            if key in ("InputName", "ChannelName"):
+                continue
+            inner = label or (f"{where}.{key}" if where else key)
+            yield from _argument_refs(value, inner)
+    elif isinstance(args, list):
+        for i, value in enumerate(args):
+            yield from _argument_refs(value, f"{where}[{i}]")
+    elif isinstance(args, str) and args.startswith(_DATA_PREFIXES):
+        yield where, args
+
+
+def _ref_text(raw: Mapping[str, Any]) -> str:
+    """How the definition names a reference (``Parameters.Count``, ``Steps.a.Return``)."""
+    if "Get" in raw:
+        return str(raw["Get"])
+    if "Std:JsonGet" in raw:
+        body = raw["Std:JsonGet"]
+        return f"{body['PropertyFile'].get('Get', '')} {body.get('Path', '')}".strip()
+    return json.dumps(raw, sort_keys=True)
 
 
 @router.post("/executions/{execution_id}/{action}")
 async def execution_action(execution_id: str, action: str, request: Request) -> Response:
-    """Stop or retry an execution (operators only)."""
+    """Stop, retry or re-run chosen steps of an execution (operators only)."""
     form = await request.form()
     ctx = await run_in_threadpool(page, request)
+    if action == "rerun":
+        chosen = [str(v) for v in form.getlist("step")]
+        csrf = str(form.get("csrf") or "")
+        return await run_in_threadpool(
+            guarded, ctx, lambda: _rerun(ctx, execution_id, chosen, csrf)
+        )
 
     def run() -> Response:
         from rayline.errors import NotFoundError
         from rayline.executions import Execution
 
         if action not in ("stop", "retry"):
-            raise NotFoundError(f"there is no action {action!r}; use stop or retry")
+            raise NotFoundError(f"there is no action {action!r}; use stop, retry or rerun")
         try:
 
             def act() -> None:
@@ -230,3 +359,149 @@ async def execution_action(execution_id: str, action: str, request: Request) -> 
         return RedirectResponse(f"{PREFIX}/executions/{execution_id}", status_code=303)
 
     return await run_in_threadpool(guarded, ctx, run)
+
+
+def _rerun(ctx: Ctx, execution_id: str, chosen: list[str], csrf: str) -> Response:
+    """Start a selective execution of ``chosen`` steps taking the rest from ``execution_id``;
+    a refusal (the role, the CSRF token, a selection the graph does not allow, a source that
+    has not ended) is shown on the execution's page with its status."""
+    record = repository().get_execution(execution_id)  # 404 for an unknown execution
+
+    def act() -> str:
+        from rayline.definition.selective import SelectiveExecutionConfig
+        from rayline.pipelines import Pipeline
+
+        if not chosen:
+            raise UserInputError("choose at least one step to re-run")
+        config = SelectiveExecutionConfig(
+            selected_steps=chosen, source_pipeline_execution_id=execution_id
+        )
+        version = record.pipeline_version
+        pipeline = Pipeline.load(record.pipeline_name, version=version)
+        started = pipeline.start(
+            dict(record.parameters), version=version, selective_execution_config=config
+        )
+        return started.id
+
+    try:
+        new_id = audited(
+            ctx,
+            target=f"execution_id={execution_id}",
+            csrf=csrf,
+            action=act,
+            doing="re-running steps of executions",
+        )
+    except RaylineError as exc:
+        return _execution_page(
+            ctx,
+            execution_id,
+            error=f"Re-run refused: {exc}",
+            status=status_of(exc),
+            chosen=frozenset(chosen),
+        )
+    return RedirectResponse(f"{PREFIX}/executions/{new_id}", status_code=303)
+
+
+# -- comparing two executions ------------------------------------------------------------------
+
+
+@router.get("/compare")
+@studio_page
+def compare(
+    ctx: PageCtx,
+    a: Annotated[str | None, Query(max_length=64)] = None,
+    b: Annotated[str | None, Query(max_length=64)] = None,
+    id: Annotated[list[str] | None, Query(max_length=64)] = None,
+) -> Response:
+    """Two executions side by side: ``?a=ID&b=ID`` (or ``?id=ID&id=ID``, what the executions
+    list's checkboxes send)."""
+    ids = [i for i in (id or []) if i]
+    if (a or b) and ids:
+        raise UserInputError("give either a= and b=, or two id=, not both")
+    if ids:
+        if len(ids) != 2:
+            raise UserInputError(
+                f"choose exactly two executions to compare; {len(ids)} were chosen"
+            )
+        a, b = ids
+    if not a or not b:
+        return render(ctx, "compare.html", a=a or "", b=b or "", left=None, right=None)
+    repo = repository()
+    left, right = repo.get_execution(a), repo.get_execution(b)
+    sides = [_side(repo, left), _side(repo, right)]
+    return render(
+        ctx,
+        "compare.html",
+        a=a,
+        b=b,
+        left=left,
+        right=right,
+        parameters=_rows(sides[0]["parameters"], sides[1]["parameters"]),
+        metrics=_rows(sides[0]["metrics"], sides[1]["metrics"]),
+        durations=_rows(sides[0]["durations"], sides[1]["durations"]),
+    )
+
+
+def _side(repo: Any, record: Any) -> dict[str, dict[str, Any]]:
+    """What the comparison shows of one execution: its parameters, every numeric property of
+    its steps (and of their property files: an evaluation's metrics) and its steps'
+    durations."""
+    runs = repo.list_step_runs(record.id)
+    try:
+        _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
+    except RaylineError:
+        definition = None
+    metrics: dict[str, Any] = {}
+    durations: dict[str, Any] = {}
+    for run in runs:
+        durations[run.step_name] = run.elapsed_s
+        for path, value in _numbers(run.properties):
+            metrics[f"{run.step_name}.{path}"] = value
+    if definition is not None:
+        resolver = _resolver(record, definition, "", runs)
+        succeeded = {r.step_name for r in runs if r.status.value == "Succeeded"}
+        for name, step in definition.graph.steps.items():
+            if name not in succeeded:
+                continue
+            for pf in step.declared_property_files():
+                try:
+                    document = resolver.property_file(name, pf.name)
+                except (RaylineError, LookupError, StopIteration):
+                    continue
+                for path, value in _numbers(document):
+                    metrics[f"{name}.{pf.name}.{path}"] = value
+    return {"parameters": dict(record.parameters), "metrics": metrics, "durations": durations}
+
+
+def _numbers(value: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    """Every number in nested dicts, by its dotted path (lists are left out: trials and
+    metric lists repeat what their dicts say)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if math.isfinite(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            yield from _numbers(value[key], f"{path}.{key}" if path else str(key))
+
+
+def _rows(left: dict[str, Any], right: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per key of either side: both values, whether they differ and, for two
+    numbers, the difference (right minus left)."""
+    rows = []
+    for key in sorted(set(left) | set(right)):
+        x, y = left.get(key), right.get(key)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
+        rows.append(
+            {
+                "key": key,
+                "a": x,
+                "b": y,
+                "in_a": key in left,
+                "in_b": key in right,
+                "differs": key not in left or key not in right or x != y,
+                "delta": (y - x) if numbers else None,
+            }
+        )
+    return rows

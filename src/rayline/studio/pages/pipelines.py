@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from rayline.errors import RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
-from rayline.studio.layout import layout
+from rayline.studio.layout import DagView, dag_view
 from rayline.studio.web import PREFIX, Ctx, page, render, studio_page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -39,10 +39,15 @@ def stored_graph(pipeline_name: str, version: int | None) -> tuple[int, str, Any
     return number, text, PipelineDefinition.from_definition(text, name=pipeline_name)
 
 
-def graph_layout(definition: Any) -> Any:
-    """The DAG of a parsed pipeline, laid out for ``_dag.html``."""
+def graph_view(definition: Any, *, expand: str | None = None) -> DagView:
+    """The DAG of a parsed pipeline with chains and parallel steps grouped, the groups open as
+    ``expand`` says (the page's ``?expand=``; None: as many as stay readable)."""
     graph = definition.graph
-    return layout(graph.upstream, {n: s.kind for n, s in graph.steps.items()})
+    return dag_view(graph.upstream, {n: s.kind for n, s in graph.steps.items()}, expand=expand)
+
+
+#: ``?expand=``: which groups of the DAG are open ("all", "none" or group ids).
+Expand = Annotated[str | None, Query(max_length=8000)]
 
 
 @router.get("/pipelines")
@@ -54,9 +59,12 @@ def pipelines(ctx: PageCtx) -> Response:
 @router.get("/pipelines/{name}")
 @studio_page
 def pipeline(
-    name: str, ctx: PageCtx, version: Annotated[int | None, Query(ge=1)] = None
+    name: str,
+    ctx: PageCtx,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    expand: Expand = None,
 ) -> Response:
-    return _pipeline_page(ctx, name, version)
+    return _pipeline_page(ctx, name, version, expand=expand)
 
 
 def _pipeline_page(
@@ -67,6 +75,7 @@ def _pipeline_page(
     values: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    expand: str | None = None,
 ) -> Response:
     repo = repository()
     record = repo.get_pipeline(name)
@@ -79,7 +88,7 @@ def _pipeline_page(
         version=number,
         versions=repo.list_versions(name),
         definition=json.dumps(json.loads(text), indent=2),
-        graph=graph_layout(definition),
+        view=graph_view(definition, expand=expand),
         parameters=[_field(p, (values or {}).get(p.name)) for p in definition.parameters],
         executions=repo.page_executions(pipeline_name=name, limit=10),
         error=error,

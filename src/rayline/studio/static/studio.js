@@ -1,9 +1,15 @@
-// rayline Studio: pan and zoom of the DAG, the live view of an execution, the step panel.
+// rayline Studio: pan and zoom of the DAG, its groups (open one, expand all, collapse), the
+// live view of an execution, the step panel, the executions list's compare checkboxes.
 // Plain JavaScript, no dependencies; the server renders every page, this only updates it.
 "use strict";
 
+// Pan and zoom for any `.dag` container (or `[data-dag]`) holding `svg.dag-svg` with
+// data-width/data-height and `[data-zoom]` buttons; other pages (lineage) rely on this hook.
 function panZoom(container) {
-  const svg = container.querySelector("svg");
+  if (container.dataset.panZoom === "on") return;
+  container.dataset.panZoom = "on";
+  const svg = container.querySelector("svg.dag-svg") || container.querySelector("svg");
+  if (!svg) return;
   const full = { w: parseFloat(svg.dataset.width), h: parseFloat(svg.dataset.height) };
   // As tall as the graph needs, within limits (CSSOM: allowed under the page's CSP).
   svg.style.height = `${Math.min(Math.max(full.h + 24, 160), 560)}px`;
@@ -62,6 +68,89 @@ function panZoom(container) {
   });
 }
 
+// The DAG's groups: a group box opens on click (or Enter); "Expand all" and "Collapse" redraw
+// it. The server lays the new graph out (the page itself, with ?expand=): the new `.dag`
+// replaces the old one, and "dag:replaced" tells the live view to draw its state on it.
+function dagGroups(container) {
+  if (!container.hasAttribute("data-expand")) return;
+  const open = (id) => {
+    const current = container.dataset.expand;
+    const ids = current === "none" ? [] : current.split(",");
+    regroup(container, [...ids, id].join(","));
+  };
+  container.querySelectorAll(".node[data-group]").forEach((node) => {
+    node.addEventListener("click", () => open(node.dataset.group));
+    node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(node.dataset.group); });
+  });
+  container.querySelectorAll("[data-regroup]").forEach((button) => {
+    button.addEventListener("click", () => regroup(container, button.dataset.regroup));
+  });
+}
+
+async function regroup(container, expand) {
+  const url = new URL(window.location.href);
+  url.searchParams.set("expand", expand);
+  const all = [...document.querySelectorAll(".dag[data-expand]")];
+  const index = all.indexOf(container);
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = doc.querySelectorAll(".dag[data-expand]")[index];
+  if (!fresh || !container.isConnected) return;
+  const node = document.importNode(fresh, true);
+  container.replaceWith(node);
+  window.history.replaceState(null, "", url);
+  initDag(node);
+  document.dispatchEvent(new CustomEvent("dag:replaced", { detail: node }));
+}
+
+function initDag(container) {
+  panZoom(container);
+  dagGroups(container);
+}
+
+const STATUS_ORDER = ["Succeeded", "Executing", "Starting", "Stopping", "Failed", "Stopped", "Pending"];
+const STATUS_WORDS = { Succeeded: "ok", Executing: "run", Starting: "run", Failed: "fail",
+                       Stopped: "stop", Stopping: "stop", Pending: "wait" };
+
+// A group's live state from its steps': the counts per status (the meta line and the bar)
+// and the status it is drawn with; as layout.group_summary computes it on the server.
+function drawGroup(node, steps) {
+  const members = node.dataset.members.split(" ");
+  const counts = {};
+  members.forEach((name) => {
+    const status = steps[name] ? steps[name].status : "Pending";
+    counts[status] = (counts[status] || 0) + 1;
+  });
+  const has = (...statuses) => statuses.some((s) => counts[s]);
+  const kinds = Object.keys(counts);
+  let status = "Partial";
+  if (has("Failed")) status = "Failed";
+  else if (has("Executing", "Starting", "Stopping")) status = "Executing";
+  else if (has("Stopped")) status = "Stopped";
+  else if (kinds.length === 1 && kinds[0] === "Succeeded") status = "Succeeded";
+  else if (kinds.length === 1 && kinds[0] === "Pending") status = "Pending";
+  node.setAttribute("class", `node group st-${status}`);
+  const words = {};
+  kinds.forEach((s) => { const w = STATUS_WORDS[s] || s; words[w] = (words[w] || 0) + counts[s]; });
+  node.querySelector(".meta").textContent = ["ok", "run", "fail", "stop", "wait"]
+    .filter((w) => words[w]).map((w) => `${w} ${words[w]}`).join(" · ");
+  const bar = node.querySelector(".bar");
+  const width = parseFloat(node.querySelector("rect.box").getAttribute("width")) - 20;
+  let x = 0;
+  const ns = "http://www.w3.org/2000/svg";
+  bar.replaceChildren(...kinds.sort((p, q) => STATUS_ORDER.indexOf(p) - STATUS_ORDER.indexOf(q)).map((s) => {
+    const rect = document.createElementNS(ns, "rect");
+    const w = width * counts[s] / members.length;
+    rect.setAttribute("class", `seg st-${s}`);
+    rect.setAttribute("x", x.toFixed(1));
+    rect.setAttribute("width", w.toFixed(1));
+    rect.setAttribute("height", "3");
+    x += w;
+    return rect;
+  }));
+}
+
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "";
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
@@ -75,8 +164,11 @@ function liveExecution(root) {
   let selected = null;
   let pending = null;
   let finished = false;
+  let last = null;
 
   const draw = (state) => {
+    last = state;
+    root.querySelectorAll(".node[data-group]").forEach((node) => drawGroup(node, state.steps));
     for (const [name, step] of Object.entries(state.steps)) {
       const node = root.querySelector(`.node[data-step="${CSS.escape(name)}"]`);
       if (!node) continue;
@@ -108,6 +200,8 @@ function liveExecution(root) {
     if (root.dataset.canOperate === "true") {
       root.querySelector("#stop").disabled = ex.status !== "Executing";
       root.querySelector("#retry").disabled = !["Failed", "Stopped"].includes(ex.status);
+      const rerun = root.querySelector("#rerun");
+      if (rerun) rerun.disabled = !["Succeeded", "Failed"].includes(ex.status);
     }
   };
 
@@ -135,10 +229,20 @@ function liveExecution(root) {
     if (fresh && (scroll || atBottom)) fresh.scrollTop = fresh.scrollHeight;
   };
 
-  root.querySelectorAll(".node").forEach((node) => {
-    const open = () => showStep(node.dataset.step, true);
-    node.addEventListener("click", open);
-    node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+  const bindSteps = () => {
+    root.querySelectorAll(".node[data-step]").forEach((node) => {
+      const open = () => showStep(node.dataset.step, true);
+      node.addEventListener("click", open);
+      node.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+    });
+  };
+  bindSteps();
+  // A group opened or closed: the new graph's boxes get the handlers and the latest state.
+  document.addEventListener("dag:replaced", (event) => {
+    if (!root.contains(event.detail)) return;
+    bindSteps();
+    if (last) draw(last);
+    if (selected) root.querySelectorAll(".node").forEach((n) => n.classList.toggle("selected", n.dataset.step === selected));
   });
 
   const initial = JSON.parse(root.querySelector("#state").textContent);
@@ -155,8 +259,20 @@ function liveExecution(root) {
   }, 1000);
 }
 
+// The executions list: Compare is enabled once exactly two executions are ticked.
+function compareChoice(form) {
+  const button = form.querySelector("button[type=submit]");
+  // getAttribute: the form's `id` property would name its checkboxes (they are called "id").
+  const boxes = [...document.querySelectorAll(`input[type=checkbox][form="${form.getAttribute("id")}"]`)];
+  const update = () => { button.disabled = boxes.filter((b) => b.checked).length !== 2; };
+  boxes.forEach((box) => box.addEventListener("change", update));
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-dag]").forEach(panZoom);
+  new Set(document.querySelectorAll(".dag, [data-dag]")).forEach(initDag);
   const execution = document.querySelector("#execution[data-execution]");
   if (execution) liveExecution(execution);
+  const compare = document.querySelector("form#compare-form.compare-bar");
+  if (compare) compareChoice(compare);
 });
