@@ -28,13 +28,18 @@ def check_write(ctx: Ctx, csrf: str, *, role: Role, doing: str) -> None:
     """A state change needs the session's CSRF token and ``role`` (``doing`` names the action
     in the refusal: "approving model versions")."""
     sessions.check_csrf(None if ctx.fresh else ctx.session, csrf)
+    require_role(ctx, role=role, doing=doing)
+
+
+def require_role(ctx: Ctx, *, role: Role, doing: str) -> None:
+    """``PermissionDeniedError`` unless the signed-in identity has ``role`` or above."""
     identity = ctx.identity
     assert identity is not None  # page() let it through
     if identity.role < role:
         raise PermissionDeniedError(
-            f"{identity.name!r} has the {identity.role.label} role; {doing} needs {role.label} "
-            f"or above (an admin can create a token with it: rayline token create --name NAME "
-            f"--role {role.label})"
+            f"{identity.name!r} has the {identity.role.label} role; {doing} needs the "
+            f"{role.label} role or above (an admin can create a token with it: rayline token "
+            f"create --name NAME --role {role.label})"
         )
 
 

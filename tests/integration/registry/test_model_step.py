@@ -5,44 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.integration.registering import registering_pipeline
 
-from rayline import Pipeline
-from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
 from rayline.registry import ApprovalStatus, ModelRegistry
-from rayline.registry.steps import ModelStep, RegisterModel
+from rayline.registry.steps import RegisterModel
 
 pytestmark = pytest.mark.ray
 
-SCRIPT = """
-import shutil
-from rayline.engine.context import processing_context
-
-ctx = processing_context()
-src = ctx.inputs["trained"]
-shutil.copy(src / "model.ubj", ctx.outputs["model"] / "model.ubj")
-shutil.copy(src / "preprocessor.json", ctx.outputs["preprocessor"] / "preprocessor.json")
-shutil.copy(src / "evaluation" / "evaluation.json", ctx.outputs["evaluation"])
-print("trained")
-"""
-
 
 def housing_pipeline(tiny_model, tmp_path, *, name="registry-step-test"):
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    train = ProcessingStep(
-        "Train",
-        code=str(script),
-        inputs=[ProcessingInput(source=str(tiny_model), destination="trained")],
-        outputs=[ProcessingOutput(n) for n in ("model", "preprocessor", "evaluation")],
-    )
-    register = ModelStep(
-        "RegisterTrainedModel",
-        model=train.outputs["model"],
-        model_package_group="housing",
-        preprocessor=train.outputs["preprocessor"],
-        metrics=train.outputs["evaluation"],
-    )
-    return Pipeline(name, steps=[train, register])
+    return registering_pipeline(tiny_model, tmp_path, name=name)
 
 
 def test_definition_round_trips():

@@ -6,47 +6,26 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.integration.registering import registering_pipeline
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
-
-SCRIPT = """
-import shutil
-import sys
-from rayline.engine.context import processing_context
-
-assert sys.argv[1:3] == ["--feature_group_name", "lineage-fg"], sys.argv
-ctx = processing_context()
-src = ctx.inputs["trained"]
-shutil.copy(src / "model.ubj", ctx.outputs["model"] / "model.ubj")
-shutil.copy(src / "preprocessor.json", ctx.outputs["preprocessor"] / "preprocessor.json")
-shutil.copy(src / "evaluation" / "evaluation.json", ctx.outputs["evaluation"])
-"""
 
 
 def lineage_pipeline(tiny_model, tmp_path):
     """Train (names feature group FeatureGroupName, reads the model dir) → Register."""
-    from rayline import ParameterString, Pipeline
-    from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
-    from rayline.registry.steps import ModelStep
+    from rayline import ParameterString
 
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
     group = ParameterString("FeatureGroupName", default_value="lineage-fg")
-    train = ProcessingStep(
-        "Train",
-        code=str(script),
+    return registering_pipeline(
+        tiny_model,
+        tmp_path,
+        name="api-lineage-test",
+        register_step="Register",
+        parameters=[group],
         arguments=["--feature_group_name", group],
-        inputs=[ProcessingInput(source=str(tiny_model), destination="trained")],
-        outputs=[ProcessingOutput(n) for n in ("model", "preprocessor", "evaluation")],
+        check="import sys\n"
+        'assert sys.argv[1:3] == ["--feature_group_name", "lineage-fg"], sys.argv',
     )
-    register = ModelStep(
-        "Register",
-        model=train.outputs["model"],
-        model_package_group="housing",
-        preprocessor=train.outputs["preprocessor"],
-        metrics=train.outputs["evaluation"],
-    )
-    return Pipeline("api-lineage-test", parameters=[group], steps=[train, register])
 
 
 def _get(api: httpx.Client, kind: str, key: str, **params) -> dict:

@@ -10,46 +10,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.conftest import serve_in_thread
+from tests.integration.registering import registering_pipeline
 
 from rayline.auth import Role, create_token
 from rayline.registry import ApprovalStatus, ModelRegistry
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 
-SCRIPT = """
-import shutil
-from rayline.engine.context import processing_context
-
-ctx = processing_context()
-src = ctx.inputs["trained"]
-shutil.copy(src / "model.ubj", ctx.outputs["model"] / "model.ubj")
-shutil.copy(src / "preprocessor.json", ctx.outputs["preprocessor"] / "preprocessor.json")
-shutil.copy(src / "evaluation" / "evaluation.json", ctx.outputs["evaluation"])
-"""
-
 
 def register_pipeline(tiny_model, tmp_path, *, name: str = "api-models-test"):
     """Train (copies a trained model) → RegisterTrainedModel (group 'housing')."""
-    from rayline import Pipeline
-    from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
-    from rayline.registry.steps import ModelStep
-
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    train = ProcessingStep(
-        "Train",
-        code=str(script),
-        inputs=[ProcessingInput(source=str(tiny_model), destination="trained")],
-        outputs=[ProcessingOutput(n) for n in ("model", "preprocessor", "evaluation")],
-    )
-    register = ModelStep(
-        "RegisterTrainedModel",
-        model=train.outputs["model"],
-        model_package_group="housing",
-        preprocessor=train.outputs["preprocessor"],
-        metrics=train.outputs["evaluation"],
-    )
-    return Pipeline(name, steps=[train, register])
+    return registering_pipeline(tiny_model, tmp_path, name=name)
 
 
 def _problem(response: httpx.Response, status: int) -> dict:

@@ -11,44 +11,9 @@ screenshotted; the console shows no errors."""
 from __future__ import annotations
 
 import pytest
-
-from rayline import Pipeline
+from tests.integration.registering import registering_pipeline
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
-
-SCRIPT = """
-import shutil
-from rayline.engine.context import processing_context
-
-ctx = processing_context()
-src = ctx.inputs["trained"]
-shutil.copy(src / "model.ubj", ctx.outputs["model"] / "model.ubj")
-shutil.copy(src / "preprocessor.json", ctx.outputs["preprocessor"] / "preprocessor.json")
-shutil.copy(src / "evaluation" / "evaluation.json", ctx.outputs["evaluation"])
-"""
-
-
-def _registering_pipeline(trained, tmp_path) -> Pipeline:
-    """Train (copies an already trained model) → Register (group 'housing')."""
-    from rayline.definition.steps import ProcessingInput, ProcessingOutput, ProcessingStep
-    from rayline.registry.steps import ModelStep
-
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    train = ProcessingStep(
-        "Train",
-        code=str(script),
-        inputs=[ProcessingInput(source=str(trained), destination="trained")],
-        outputs=[ProcessingOutput(n) for n in ("model", "preprocessor", "evaluation")],
-    )
-    register = ModelStep(
-        "Register",
-        model=train.outputs["model"],
-        model_package_group="housing",
-        preprocessor=train.outputs["preprocessor"],
-        metrics=train.outputs["evaluation"],
-    )
-    return Pipeline("studio-registry-test", steps=[train, register])
 
 
 def test_registry_pages_review_and_four_eyes(
@@ -63,7 +28,9 @@ def test_registry_pages_review_and_four_eyes(
 
     monkeypatch.delenv("RAYLINE_ALLOW_SELF_APPROVAL", raising=False)
     with acting_as("approver-user"):
-        execution = _registering_pipeline(tiny_models[0], tmp_path).start()
+        execution = registering_pipeline(
+            tiny_models[0], tmp_path, name="studio-registry-test", register_step="Register"
+        ).start()
     assert execution.wait().status == "Succeeded"
     registry = ModelRegistry()
     assert registry.describe("housing", 1).execution_id == execution.id

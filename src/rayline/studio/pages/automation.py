@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from rayline.auth.roles import Role
 from rayline.errors import NotFoundError, PermissionDeniedError, RaylineError
 from rayline.server.problems import status_of
-from rayline.studio.actions import audited, guarded
+from rayline.studio.actions import audited, guarded, require_role
 from rayline.studio.web import PREFIX, Ctx, error_page, page, render, studio_page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -119,14 +119,9 @@ async def schedule_action(name: str, action: str, request: Request) -> Response:
 
 
 def _require_admin(ctx: Ctx) -> None:
-    """Webhooks are the admins' (``PermissionDeniedError`` for anyone else), as in the API."""
-    identity = ctx.identity
-    assert identity is not None  # page() let it through
-    if identity.role < WEBHOOKS_ROLE:
-        raise PermissionDeniedError(
-            f"{identity.name!r} has the {identity.role.label} role; webhooks (their URLs and "
-            f"deliveries) are shown to the {WEBHOOKS_ROLE.label} role only, as in the REST API"
-        )
+    """Webhooks are the admins' (their URLs often carry the receiver's credentials), as in the
+    API."""
+    require_role(ctx, role=WEBHOOKS_ROLE, doing="seeing and changing webhooks")
 
 
 @router.get("/webhooks")
