@@ -59,13 +59,15 @@ format: install
 	$(VENV)/bin/ruff format src tests benchmarks examples
 	$(VENV)/bin/ruff check --fix src tests benchmarks examples
 
-bench: install
+bench: install browser
 	$(PY) benchmarks/orchestration.py
 	$(PY) benchmarks/feature_store.py
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/storage.py
 	$(PY) benchmarks/cluster.py
+	$(PY) benchmarks/server.py
+	$(PY) benchmarks/studio.py
 
 clean:
 	rm -rf .rayline .pytest_cache .ruff_cache

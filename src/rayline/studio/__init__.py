@@ -4,7 +4,7 @@ Server-rendered HTML (Jinja2 templates in ``templates/``) with a little JavaScri
 (``static/``): no Node toolchain, nothing fetched at run time. ``mount(app)`` adds it to the app
 ``rayline.server.app.create_app()`` makes; it reads and writes through the same Python API and
 repositories as the REST API and respects the same roles (see ``pages``). Sign-in and CSRF:
-``session``; the DAG's layout: ``layout``.
+``session``; the DAG's layout: ``layout``, and its collapsing into groups: ``grouping``.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def test_fifty_steps():
 
 # -- collapsing: chains and parallel steps as one box each --------------------------------------
 
-from rayline.studio.layout import CHUNK, VISIBLE, dag_view, group_steps, group_summary  # noqa: E402
+from rayline.studio.grouping import CHUNK, VISIBLE, dag_view, group_steps, group_summary  # noqa: E402
 
 
 def _fan(n: int) -> dict[str, set[str]]:

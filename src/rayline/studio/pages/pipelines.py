@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from rayline.errors import RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
-from rayline.studio.layout import DagView, dag_view
+from rayline.studio.grouping import DagView, dag_view
 from rayline.studio.web import PREFIX, Ctx, page, render, studio_page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
