@@ -55,7 +55,7 @@ def main() -> None:
     ensure_ray()
     _, token = create_token(name="bench-admin", role=Role.ADMIN)
     state = _reference_run()
-    _record_history(state["pipeline"], 1000)
+    state["history"] = _record_history(state["pipeline"], 1000)
     from rayline.engine.repository import open_repository
 
     in_db = len(open_repository().list_executions(limit=5000))
@@ -118,14 +118,15 @@ def _reference_run() -> dict[str, Any]:
     }
 
 
-def _record_history(pipeline_name: str, count: int) -> None:
+def _record_history(pipeline_name: str, count: int) -> list[str]:
     """``count`` ended executions of the pipeline, recorded directly (what is measured is
-    reading them; ended, so no server would resume them)."""
+    reading them; ended, so no server would resume them); returns their ids."""
     from rayline.engine.records import ExecutionStatus
     from rayline.engine.repository import open_repository
 
     repo = open_repository()
     version = repo.get_pipeline(pipeline_name).latest_version
+    ids = []
     for i in range(count):
         execution_id = uuid.uuid4().hex[:16]
         repo.create_execution(
@@ -133,6 +134,8 @@ def _record_history(pipeline_name: str, count: int) -> None:
         )
         status = ExecutionStatus.FAILED if i % 10 == 0 else ExecutionStatus.SUCCEEDED
         repo.set_execution_status(execution_id, status)
+        ids.append(execution_id)
+    return ids
 
 
 def _pages(state: dict[str, Any]) -> dict[str, str]:
@@ -147,6 +150,7 @@ def _pages(state: dict[str, Any]) -> dict[str, str]:
         "step_panel": f"/studio/executions/{execution}/steps/HPTuning",
         "tuning": f"/studio/executions/{execution}/steps/HPTuning/tuning",
         "metrics": f"/studio/executions/{execution}/steps/EvaluateModel/metrics",
+        "compare": f"/studio/compare?a={execution}&b={state['history'][0]}",
         "models": "/studio/models",
         "model_group": f"/studio/models/{group}",
         "model_version": f"/studio/models/{group}/versions/{version}",
