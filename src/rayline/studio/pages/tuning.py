@@ -164,7 +164,6 @@ def trial_charts(trials: Trials) -> tuple[charts.Chart, ...]:
 def _trial_rows(run: Any) -> tuple[list[dict[str, Any]] | None, str, bool]:
     """The trials' rows from the ``results`` output's parquet file, else from the ``Trials``
     property; ``(rows, source, partial)``."""
-    from rayline.engine.context import load_stored
     from rayline.ml.tuning import RESULTS_PARQUET
 
     uri = (run.outputs or {}).get("results")
@@ -174,7 +173,8 @@ def _trial_rows(run: Any) -> tuple[list[dict[str, Any]] | None, str, bool]:
             return _read_parquet(_read_bytes(location)), location, False
         except RaylineError as exc:
             log.warning("tuning results %s unreadable, using the Trials property: %s", uri, exc)
-    rows = load_stored((run.properties or {}).get("Trials"))
+    # As recorded (a list of JSON rows); the server never unpickles what a step stored.
+    rows = (run.properties or {}).get("Trials")
     if not isinstance(rows, list):
         return None, "", False
     total = (run.properties or {}).get("NumTrials")
