@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rayline.config import settings
+from rayline.config import acting_as, settings
 from rayline.definition.expressions import Resolver
 
 #: A property value that is not JSON is pickled into the store and kept as {PICKLED: uri}.
@@ -85,6 +86,15 @@ class StepContext:
     #: An earlier driver already ran this attempt (a resumed execution): whatever it left under
     #: the attempt's prefix is removed before the step runs again.
     clear_attempt: bool = False
+    #: Who started the execution: whom the step's own records (a registered model version, a
+    #: deployed endpoint) name as who acted, on whichever process runs it (``acting()``).
+    started_by: str | None = None
+
+    def acting(self) -> contextlib.AbstractContextManager[None]:
+        """A block in which ``settings().user`` is whoever started the execution."""
+        if not self.started_by:
+            return contextlib.nullcontext()
+        return acting_as(self.started_by)
 
     def materialize(self, source: str, *, name: str) -> Path:
         """A local path holding the input ``source`` (a local path, a URI in the artifact store

@@ -520,7 +520,8 @@ class Scheduler:
         ctx = self._context(step, attempt=1, resolver=self.resolver)
         node = _driver_node()
         try:
-            result = load(runner)(step, ctx)
+            with ctx.acting():
+                result = load(runner)(step, ctx)
         except RaylineError as exc:
             error = f"{type(exc).__name__}: {exc}"
             self._record_failure(step, error, None, attempts=1, node=node)
@@ -615,6 +616,7 @@ class Scheduler:
             parameters=self.execution.parameters,
             resolver=resolver,
             clear_attempt=attempt <= self.started_before.get(step.name, 0),
+            started_by=self.execution.started_by,
             **self._ctx_common,
         )
 

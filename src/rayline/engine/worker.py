@@ -85,7 +85,7 @@ def run_step(runner_target: str, step: Any, ctx: StepContext) -> StepOutcome:
     """Run ``step`` inside this Ray worker with its kind's runner (``module:attribute``, as the
     driver's ``rayline.step_kinds`` names it)."""
     node = ray.get_runtime_context().get_node_id()
-    with process_state(env=ctx.storage_env):
+    with process_state(env=ctx.storage_env), ctx.acting():
         try:
             store = open_artifact_store(ctx.artifact_uri)
         except BaseException as exc:  # an unreachable bucket fails the step, with its reason

@@ -50,6 +50,8 @@ def housing(studio_server, ray_session, serve_port):
 def test_the_reference_workflow_from_studio(studio, housing):
     from playwright.sync_api import expect
 
+    from rayline.registry import ModelRegistry
+
     pipeline, group = housing
     page = studio.page
 
@@ -97,6 +99,9 @@ def test_the_reference_workflow_from_studio(studio, housing):
     expect(page.locator("#version-status")).to_have_text("PendingManualApproval")
     expect(page.locator("#approve")).to_be_disabled()
     expect(page.locator("#metrics")).to_contain_text("rmse")
+    # The step registered it as whoever started the execution, not the server's OS user.
+    expect(page.locator("#origin dd").first).to_contain_text("by operator-user")
+    assert ModelRegistry().describe(group, 1).created_by == "operator-user"
     studio.shot("model-version-as-viewer")
     csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
     refused = page.request.post(
