@@ -12,27 +12,31 @@ keeps the succeeded steps and runs the interrupted ones again as their next atte
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from rayline.config import settings
 from rayline.errors import LeaseLostError
+from rayline.periodic import every
 
 log = logging.getLogger("rayline.server")
 
 
 def start() -> Callable[[], None]:
-    """Start the thread; returns the function that stops it."""
-    stopping = threading.Event()
-    thread = threading.Thread(target=_run, args=(stopping,), name="rayline-ownership", daemon=True)
-    thread.start()
+    """Start the service's thread (a pass every half lease); returns the function that stops
+    it."""
+    from rayline.engine.repository import open_repository
+    from rayline.ray_connection import ensure_ray
 
-    def stop() -> None:
-        stopping.set()
-        thread.join(30)
-
-    return stop
+    # Connected before the first pass: a driver's first heartbeat comes after Ray is up, and
+    # joining a cluster can take longer than a short lease.
+    return every(
+        settings().lease_s / 2,
+        lambda: resume_lapsed(open_repository()),
+        name="rayline-ownership",
+        log=log,
+        first=ensure_ray,
+    )
 
 
 def resume_lapsed(repo: Any) -> list[str]:
@@ -61,24 +65,3 @@ def resume_lapsed(repo: Any) -> list[str]:
         )
         taken.append(record.id)
     return taken
-
-
-def _run(stopping: threading.Event) -> None:
-    from rayline.engine.repository import open_repository
-    from rayline.ray_connection import ensure_ray
-
-    interval = settings().lease_s / 2
-    try:
-        # Connected before the first start: a driver's first heartbeat comes after Ray is up,
-        # and joining a cluster can take longer than a short lease.
-        ensure_ray()
-    except Exception:  # the first start that needs Ray says what is wrong
-        log.exception("ownership: could not connect to Ray at start-up")
-    repo = None
-    while not stopping.is_set():
-        try:
-            repo = repo or open_repository()
-            resume_lapsed(repo)
-        except Exception:  # the DB or Ray away for a moment: the next pass tries again
-            log.exception("ownership: a pass failed; trying again in %.1f s", interval)
-        stopping.wait(interval)
