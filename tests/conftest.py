@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,15 +102,18 @@ def wait_for(predicate, timeout: float = 60.0) -> None:
 
 
 def free_port_block() -> int:
-    """A port P with P, P+404 and P+1101 free (Serve's frontend, HAProxy stats and metrics)."""
-    import socket
+    """A port P with P, P+404 and P+1101 free (Serve's frontend, HAProxy stats and metrics),
+    below the kernel's ephemeral range: Serve may start long after the block was chosen, and
+    a port in that range can meanwhile be taken by any outgoing connection or Ray worker."""
+    import random
 
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port > 60000:
-            continue
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = min(low, 32768) - 1102
+    for _ in range(200):
+        port = random.randint(20000, top)
         try:
             for p in (port, port + 404, port + 1101):
                 with socket.socket() as s:
@@ -117,7 +121,7 @@ def free_port_block() -> int:
         except OSError:
             continue
         return port
-    raise RuntimeError("no free port block")
+    raise RuntimeError("no free port block below the ephemeral range")
 
 
 @pytest.fixture(scope="session")
