@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,6 +49,8 @@ PAGE = 50
 COMPARE_CHOICES = 20
 #: Longest value shown for a step's input before it is cut.
 VALUE_CHARS = 400
+#: A tuning step's kind: its panel links to its trials.
+TUNING_KIND = "Tuning"
 PageCtx = Annotated[Ctx, Depends(page)]
 FetchCtx = Annotated[Ctx, Depends(fetch)]
 
@@ -191,28 +194,48 @@ def execution_events(
     return guarded_json(ctx, open_stream)
 
 
-@router.get("/executions/{execution_id}/steps/{step_name}")
-@studio_page
-def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
-    """One step's logs, failure, properties and outputs (a fragment the page shows)."""
+@dataclass(frozen=True)
+class StepView:
+    """One step of one execution: its record, its pipeline version's definition, the
+    definition's step and its run (None: it has not started)."""
+
+    execution: Any
+    definition: Any
+    step: Any
+    run: Any
+
+
+def step_view(execution_id: str, step_name: str) -> StepView:
+    """The execution (404 if unknown), the step of its pipeline version (404 naming the steps
+    there are) and its run, if it started."""
     from rayline.errors import NotFoundError
     from rayline.executions import Execution
 
     handle = Execution(execution_id)
     record = handle.describe()
     _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-    if step_name not in definition.graph.steps:
+    steps = definition.graph.steps
+    if step_name not in steps:
         raise NotFoundError(
             f"pipeline {record.pipeline_name!r} has no step {step_name!r}; its steps: "
-            f"{', '.join(definition.graph.steps)}"
+            f"{', '.join(steps)}"
         )
     try:
         run = handle.step(step_name)
     except NotFoundError:
-        run, logs = None, ""
-    else:
-        logs = handle.logs(step_name)
-    step = definition.graph.steps[step_name]
+        run = None
+    return StepView(record, definition, steps[step_name], run)
+
+
+@router.get("/executions/{execution_id}/steps/{step_name}")
+@studio_page
+def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
+    """One step's logs, failure, properties and outputs (a fragment the page shows)."""
+    from rayline.executions import Execution
+
+    view = step_view(execution_id, step_name)
+    record, definition, step, run = view.execution, view.definition, view.step, view.run
+    logs = Execution(execution_id).logs(step_name) if run is not None else ""
     inputs = step_inputs(record, definition, step, repository().list_step_runs(execution_id))
     return render(
         ctx,
@@ -223,7 +246,7 @@ def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
         run=run,
         logs=logs,
         inputs=inputs,
-        tuning=step.kind == "Tuning",
+        tuning=step.kind == TUNING_KIND,
         metrics=bool(step.declared_property_files()),
     )
 

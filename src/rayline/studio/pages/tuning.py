@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from rayline.errors import NotFoundError, RaylineError
 from rayline.studio import charts
-from rayline.studio.pages.pipelines import stored_graph
+from rayline.studio.pages.executions import TUNING_KIND, StepView, step_view
 from rayline.studio.web import PREFIX, Ctx, page, render, studio_page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -32,18 +32,6 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PageCtx = Annotated[Ctx, Depends(page)]
 
 log = logging.getLogger("rayline.studio")
-
-TUNING_KIND = "Tuning"
-
-
-@dataclass(frozen=True)
-class StepView:
-    """One step of one execution: its record, the definition's step and its run (None: it has
-    not started)."""
-
-    execution: Any
-    step: Any
-    run: Any
 
 
 @dataclass(frozen=True)
@@ -75,27 +63,6 @@ class Trials:
     source: str  # the file (or property) they were read from
     partial: bool = False  # only the first trials (the ``Trials`` property)
     charts: tuple[charts.Chart, ...] = field(default_factory=tuple)
-
-
-def step_view(execution_id: str, step_name: str) -> StepView:
-    """The execution (404 if unknown), the step of its pipeline version (404 naming the steps
-    there are) and its run, if it started."""
-    from rayline.executions import Execution
-
-    handle = Execution(execution_id)
-    record = handle.describe()
-    _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-    steps = definition.graph.steps
-    if step_name not in steps:
-        raise NotFoundError(
-            f"pipeline {record.pipeline_name!r} has no step {step_name!r}; its steps: "
-            f"{', '.join(steps)}"
-        )
-    try:
-        run = handle.step(step_name)
-    except NotFoundError:
-        run = None
-    return StepView(record, steps[step_name], run)
 
 
 @router.get("/executions/{execution_id}/steps/{step_name}/tuning")
