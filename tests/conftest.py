@@ -111,9 +111,12 @@ def free_port_block() -> int:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    top = min(low, 32768) - 1102
+    top = low - 1102  # P + 1101 stays below the range
+    bottom = max(1024, top - 12000)
+    if top <= bottom:
+        raise RuntimeError(f"the ephemeral range starts at {low}: no room for a port block below")
     for _ in range(200):
-        port = random.randint(20000, top)
+        port = random.randint(bottom, top)
         try:
             for p in (port, port + 404, port + 1101):
                 with socket.socket() as s:
