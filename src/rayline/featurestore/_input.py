@@ -166,7 +166,9 @@ def _fragment_batches(fragments, schema: pa.Schema, max_rows: int) -> Iterator[p
 
 def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSource:
     """A CSV (``open_source()`` gives a path or a fresh stream for each read). Column types are
-    inferred from the first block and kept for the rest, as Arrow's readers do."""
+    inferred from the first block and kept for the rest, as Arrow's readers do. A malformed
+    file (empty, header only, a ragged row, an unterminated quote, bytes that are not UTF-8) is
+    a ``UserInputError`` naming the file and the line."""
     import pyarrow.csv as pcsv
 
     # String features keep their text ("007" stays "007"); numbers are inferred and checked.
@@ -185,38 +187,127 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
                 convert_options=pcsv.ConvertOptions(column_types=column_types),
             )
         except pa.ArrowInvalid as exc:
-            raise SchemaError(f"cannot read CSV {where}: {exc}") from exc
+            raise _csv_error(exc, open_source, where) from None
 
     first = open_reader(types)
     schema = first.schema
     first.close()
-    # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
-    stamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
-    if stamps:
-        types.update(dict.fromkeys(stamps, pa.string()))
+    # Arrow infers ISO-8601 text as timestamps; event times must keep their text. It infers
+    # a column with bytes that are not UTF-8 as binary: read as text, they fail with their line.
+    as_text = [f.name for f in schema if pa.types.is_timestamp(f.type) or pa.types.is_binary(f.type)]
+    if as_text:
+        types.update(dict.fromkeys(as_text, pa.string()))
 
     def read(max_rows: int) -> Iterator[pa.Table]:
         reader = open_reader(types)
         try:
-            yield from _rebatch(_checked(reader, where), reader.schema, max_rows)
+            yield from _rebatch(_checked(reader, open_source, where), reader.schema, max_rows)
         finally:
             reader.close()
 
     return InputSource(column_names=tuple(schema.names), read=read)
 
 
-def _checked(reader, where: str) -> Iterator[pa.RecordBatch]:
+def _checked(reader, open_source, where: str) -> Iterator[pa.RecordBatch]:
+    rows = 0
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
-            return
+            break
         except pa.ArrowInvalid as exc:
-            raise SchemaError(
-                f"cannot read CSV {where}: {exc} (a column's type is inferred from the file's "
-                "first rows; quote the values or declare the feature as String)"
-            ) from exc
+            raise _csv_error(exc, open_source, where) from None
+        rows += batch.num_rows
         yield batch
+    if not rows:
+        raise UserInputError(
+            f"CSV {where} has a header but no rows; add one line per record below the header"
+        )
+
+
+def _csv_error(exc: pa.ArrowInvalid, open_source, where: str) -> UserInputError:
+    """The error of a CSV Arrow could not read, with the line at fault where it has one (found
+    by reading the file again: this is the failure path only)."""
+    message = str(exc)
+    if "Empty CSV file" in message:
+        return UserInputError(
+            f"CSV {where} is empty; it needs a header line naming the features, then one line "
+            "per record"
+        )
+    if "CSV parse error" in message:
+        row = _invalid_row(open_source)
+        if row is not None:
+            at = f", line {row.number}" if row.number is not None else ""
+            quote = (
+                " (an unterminated quote starts there: a '\"' without its closing '\"')"
+                if row.text.count('"') % 2
+                else ""
+            )
+            return UserInputError(
+                f"CSV {where}{at}: {row.actual_columns} fields where the header has "
+                f"{row.expected_columns}{quote}; fix the line (quote values that hold a comma)"
+            )
+        return UserInputError(f"cannot read CSV {where}: {message}")
+    if "invalid UTF8" in message:
+        line = _first_non_utf8_line(open_source)
+        at = f", line {line}" if line is not None else ""
+        return UserInputError(
+            f"CSV {where}{at}: bytes that are not UTF-8 text; save the file as UTF-8"
+        )
+    return SchemaError(
+        f"cannot read CSV {where}: {message} (a column's type is inferred from the file's "
+        "first rows; quote the values or declare the feature as String)"
+    )
+
+
+def _invalid_row(open_source):
+    """Arrow's ``InvalidRow`` (with its line number) of the first row whose fields do not match
+    the header, else None. Only a serial reader numbers the rows, and only the lines it reads:
+    empty lines are read too (and skipped here) so that the number is the file's line."""
+    import pyarrow.csv as pcsv
+
+    found = []
+
+    def handler(row):
+        if not row.text.strip():
+            return "skip"
+        found.append(row)
+        return "error"
+
+    try:
+        reader = pcsv.open_csv(
+            open_source(),
+            read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False),
+            parse_options=pcsv.ParseOptions(
+                invalid_row_handler=handler, ignore_empty_lines=False
+            ),
+            # Every column as text: only the rows' shape matters here.
+            convert_options=pcsv.ConvertOptions(check_utf8=False),
+        )
+        for _ in reader:
+            pass
+    except pa.ArrowInvalid:
+        pass
+    return found[0] if found else None
+
+
+def _first_non_utf8_line(open_source) -> int | None:
+    """The line of the first bytes that are not UTF-8, else None."""
+    import codecs
+
+    source = open_source()
+    stream = open(source, "rb") if isinstance(source, str) else source  # noqa: SIM115
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with stream:
+        while chunk := stream.read(1 << 20):
+            pending = len(decoder.getstate()[0])  # a character's first bytes, never a newline
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return line + chunk.count(b"\n", 0, max(exc.start - pending, 0))
+            line += chunk.count(b"\n")
+    return None
 
 
 def _rebatch(

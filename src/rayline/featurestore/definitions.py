@@ -180,7 +180,40 @@ def _arrow_schema(data):
 
     if isinstance(data, pa.Table):
         return data.schema
-    return pa.Schema.from_pandas(data, preserve_index=False)
+    try:
+        return pa.Schema.from_pandas(data, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _mixed_column_error(data, exc) from None
+
+
+def _mixed_column_error(frame, exc: Exception) -> SchemaError:
+    """Which column of ``frame`` Arrow could not type, and its first value of another type
+    than the column's first value."""
+    import pyarrow as pa
+
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+        else:
+            continue
+        values = column[column.notna()]
+        first = values.iloc[0]
+        for position, value in values.items():
+            if type(value) is not type(first):
+                return SchemaError(
+                    f"column {name!r} mixes values of type {type(first).__name__} (first: "
+                    f"{first!r}) and {type(value).__name__} ({value!r} at row {position!r}); a "
+                    "feature has one type: fix the value, or convert the column (e.g. "
+                    f"df[{name!r}].astype(str) for a String feature)"
+                )
+        return SchemaError(
+            f"column {name!r} holds values that have no feature type (first: {first!r}); "
+            "convert it to numbers or strings"
+        )
+    return SchemaError(f"the data's columns have no feature types ({exc})")
 
 
 def coerce_definitions(items: Iterable) -> list[FeatureDefinition]:
