@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import runpy
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command, parallelism, parse_pairs
@@ -88,20 +92,30 @@ def register(sub: Any) -> None:
 
 
 def load_pipeline_file(path: str, name: str | None = None) -> Any:
-    """The Pipeline a .py module builds (module globals, or ``get_pipeline()``) or a JSON file."""
+    """The Pipeline a .py module builds (module globals, or ``get_pipeline()``) or a JSON file.
+    A module that does not compile or raises is a ``PipelineDefinitionError`` naming the file
+    and the line, not a traceback from inside the loader."""
     from rayline.pipelines import Pipeline
 
     file = Path(path)
     if not file.is_file():
-        raise UserInputError(f"{path} does not exist")
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise UserInputError(
+            f"pipeline file {path} {what}; give a .py module that builds a Pipeline, or a "
+            ".json definition"
+        )
     if file.suffix == ".json":
-        return Pipeline.from_definition(file.read_text(), name=name)
+        try:
+            return Pipeline.from_definition(file.read_text(), name=name)
+        except PipelineDefinitionError as exc:
+            raise PipelineDefinitionError(f"{path}: {exc}") from None
     if file.suffix != ".py":
         raise UserInputError(f"{path}: expected a .py module or a .json definition")
-    namespace = runpy.run_path(str(file), run_name="__rayline_load__")
-    found = [v for v in namespace.values() if isinstance(v, Pipeline)]
-    if not found and callable(namespace.get("get_pipeline")):
-        found = [namespace["get_pipeline"]()]
+    with _user_code(file):
+        namespace = runpy.run_path(str(file), run_name="__rayline_load__")
+        found = [v for v in namespace.values() if isinstance(v, Pipeline)]
+        if not found and callable(namespace.get("get_pipeline")):
+            found = [namespace["get_pipeline"]()]
     if name:
         found = [p for p in found if p.name == name]
     if len(found) != 1:
@@ -111,6 +125,36 @@ def load_pipeline_file(path: str, name: str | None = None) -> Any:
             "level or in get_pipeline(), or pick one with --name"
         )
     return found[0]
+
+
+@contextlib.contextmanager
+def _user_code(file: Path) -> Iterator[None]:
+    """Errors of the user's module (it does not compile, or raises) as one
+    ``PipelineDefinitionError`` with the file and the line."""
+    try:
+        yield
+    except SyntaxError as exc:
+        raise PipelineDefinitionError(
+            f"{file}, line {exc.lineno}: {exc.msg} (a syntax error); fix the module"
+        ) from None
+    except Exception as exc:
+        line = _last_line_in(file, exc.__traceback__)
+        at = f", line {line}" if line is not None else ""
+        raise PipelineDefinitionError(
+            f"{file}{at}: the module raised {type(exc).__name__}: {exc} while building its "
+            "pipeline; fix the module (run it with python to see the whole traceback)"
+        ) from None
+
+
+def _last_line_in(file: Path, tb: TracebackType | None) -> int | None:
+    """The line of ``file`` deepest in the traceback (where the user's code called what
+    raised, or raised itself)."""
+    target = file.resolve()
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if Path(frame.f_code.co_filename).resolve() == target:
+            line = lineno
+    return line
 
 
 def cmd_upsert(args: Any) -> int:

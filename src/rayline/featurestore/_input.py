@@ -194,7 +194,9 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
     first.close()
     # Arrow infers ISO-8601 text as timestamps; event times must keep their text. It infers
     # a column with bytes that are not UTF-8 as binary: read as text, they fail with their line.
-    as_text = [f.name for f in schema if pa.types.is_timestamp(f.type) or pa.types.is_binary(f.type)]
+    as_text = [
+        f.name for f in schema if pa.types.is_timestamp(f.type) or pa.types.is_binary(f.type)
+    ]
     if as_text:
         types.update(dict.fromkeys(as_text, pa.string()))
 
@@ -278,9 +280,7 @@ def _invalid_row(open_source):
         reader = pcsv.open_csv(
             open_source(),
             read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False),
-            parse_options=pcsv.ParseOptions(
-                invalid_row_handler=handler, ignore_empty_lines=False
-            ),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=handler, ignore_empty_lines=False),
             # Every column as text: only the rows' shape matters here.
             convert_options=pcsv.ConvertOptions(check_utf8=False),
         )

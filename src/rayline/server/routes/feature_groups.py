@@ -233,11 +233,15 @@ async def ingest_upload(
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
-    path = await _receive_upload(request, limit=limit, format=format)
+    path, filename = await _receive_upload(request, limit=limit, format=format)
     try:
         report = await anyio.to_thread.run_sync(
             lambda: _ingest_file(group, path, max_workers=max_workers, target_stores=target_stores)
         )
+    except UserInputError as exc:
+        # The error names the server's temporary copy; the caller knows the file by its name.
+        named = str(exc).replace(str(path), f"the uploaded file {filename!r}")
+        raise type(exc)(named) from None
     finally:
         path.unlink(missing_ok=True)
     return report.to_dict()
@@ -262,9 +266,10 @@ def _check_parquet(path: Path) -> None:
         ) from None
 
 
-async def _receive_upload(request: Request, *, limit: int, format: str | None) -> Path:
+async def _receive_upload(request: Request, *, limit: int, format: str | None) -> tuple[Path, str]:
     """Stream the multipart body's ``file`` part into a temporary file, counting every byte
-    of the body against ``limit``; returns the file (named with the upload's suffix)."""
+    of the body against ``limit``; returns the file (named with the upload's suffix) and the
+    name the upload gave it."""
     from python_multipart import multipart
 
     kind, options = multipart.parse_options_header(request.headers.get("content-type", ""))
@@ -286,7 +291,7 @@ async def _receive_upload(request: Request, *, limit: int, format: str | None) -
                 raise _too_large(received, limit)
             parser.write(chunk)
         parser.finalize()
-        return part.finished()
+        return part.finished(), part.filename
     except BaseException as exc:
         part.discard()
         if isinstance(exc, ValueError) and not isinstance(exc, UserInputError):
@@ -310,6 +315,7 @@ class _FilePart:
         self._out: Any = None
         self._path: Path | None = None
         self._parts = 0
+        self.filename = ""
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -347,7 +353,8 @@ class _FilePart:
             raise UserInputError(
                 f"the upload has a part {field!r}; send exactly one part, named 'file'"
             )
-        suffix = self._suffix(filename.decode("utf-8", "replace") if filename else "")
+        self.filename = filename.decode("utf-8", "replace") if filename else ""
+        suffix = self._suffix(self.filename)
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=self._parent)
         self._out = os.fdopen(fd, "wb")
         self._path = Path(name)
