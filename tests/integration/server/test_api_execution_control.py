@@ -63,9 +63,12 @@ def test_stop_and_retry_over_rest_with_the_event_stream_and_followed_logs(api_se
         for event in events:
             first.append(event)
             _, kind, data = event
-            if kind == "StepStatusChanged" and data["step_name"] == "wait":
-                if data["status"] == "Executing":
-                    break
+            if (kind, data["step_name"], data["status"]) == (
+                "StepStatusChanged",
+                "wait",
+                "Executing",
+            ):
+                break
         # The step runs: its followed log shows what it printed, and stays open.
         logs_url = f"/executions/{eid}/steps/wait/logs"
         with client.stream("GET", logs_url, params={"follow": "true"}) as logs:
