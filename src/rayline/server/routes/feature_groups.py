@@ -413,8 +413,9 @@ class _FilePart:
 def _too_large(size: int, limit: int) -> TooLargeError:
     return TooLargeError(
         f"the upload is {size} bytes or more, over this server's limit of {limit} bytes "
-        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); split the file, or ingest it from "
-        "s3:// with FeatureGroup.ingest"
+        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); ingest it with FeatureGroup.ingest or "
+        "`rayline ingest` and RAYLINE_SERVER_URL set, which upload it in chunks under one "
+        "ingestion, or send it in chunks yourself (POST .../ingestions)"
     )
 
 
