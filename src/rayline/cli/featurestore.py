@@ -292,7 +292,7 @@ def cmd_get_record(args: Any) -> int:
 
 
 def cmd_query(args: Any) -> int:
-    from rayline.featurestore.offline_sql import query_arrow
+    from rayline.featurestore import query_arrow
 
     result = query_arrow(args.sql)
     if result is None:

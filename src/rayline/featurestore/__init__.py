@@ -10,6 +10,10 @@ The records the API returns are exported here too: ``FeatureGroupDescription``
 (``FeatureGroup.describe()``), ``IngestionReport`` and its ``RejectedRow`` (``ingest``),
 ``DatasetBuilder`` (``create_dataset``).
 
+With ``RAYLINE_SERVER_URL`` (and ``RAYLINE_TOKEN``) set, all of it goes through the server's
+REST API and nothing is read or written on this machine (``backend``: one ``FeatureStore`` per
+handle, embedded or ``remote``, chosen when the handle is made).
+
 Names are imported on first use, so the metadata table's module (``_tables``, gathered by the
 migrations) and the online stores load without DuckDB and the rest of the feature store.
 """

@@ -25,15 +25,19 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from rayline.errors import SchemaError, UserInputError
 from rayline.featurestore import offline
-from rayline.featurestore._sql import connect_utc, fetch_arrow, quote
+from rayline.featurestore._sql import connect_utc, quote
 from rayline.featurestore.description import FeatureGroupDescription
 from rayline.featurestore.validation import parse_event_time
+
+if TYPE_CHECKING:
+    from rayline.featurestore.backend import FeatureStore
 
 _ROW = "__rayline_row"
 _ET = "__rayline_et"
@@ -68,6 +72,8 @@ class DatasetBuilder:
     as_of_time: float | None = None
     event_time_range: tuple[float | None, float | None] = (None, None)
     db_url: str | None = field(default=None, repr=False)
+    #: who runs the query: this process, or the server (``backend.open_feature_store``)
+    store: FeatureStore | None = field(default=None, repr=False, compare=False)
 
     def with_feature_group(
         self,
@@ -136,12 +142,10 @@ class DatasetBuilder:
     # -- output ----------------------------------------------------------------------------
 
     def to_arrow(self) -> pa.Table:
-        """The dataset as a pyarrow Table (base rows in their original order)."""
-        con, sql, params = self._prepare()
-        try:
-            return fetch_arrow(con, sql, params)
-        finally:
-            con.close()
+        """The dataset as a pyarrow Table (base rows in their original order). Through a server,
+        a dataset too large to answer inline is written to the server's artifact store and read
+        from there when this machine can; else the error names its URI."""
+        return self._store().dataset_arrow(self)
 
     def to_dataframe(self):
         """The dataset as a pandas DataFrame (base rows in their original order)."""
@@ -154,7 +158,24 @@ class DatasetBuilder:
         than memory is written without being held (past ``RAYLINE_DUCKDB_MEMORY_LIMIT`` the join
         spills to disk). Base rows keep their original order unless ``keep_order=False``, which
         skips the final sort (about a third of a 10M-row join's time): for a training set that
-        is shuffled anyway."""
+        is shuffled anyway. Through a server, the server writes an ``s3://`` location itself."""
+        return self._store().dataset_parquet(self, os.fspath(location), keep_order=keep_order)
+
+    def sql(self) -> str:
+        """The DuckDB query this builder runs. Values (``as_of``, the event-time range) are bound
+        parameters (``$as_of``, ``$start``, ``$end``); each feature group's offline rows are a
+        view (``base_offline``, ``f0_offline``, ...) on the connection the query runs on."""
+        return self._store().dataset_sql(self)
+
+    def _store(self) -> FeatureStore:
+        if self.store is not None:
+            return self.store
+        from rayline.featurestore.embedded import EmbeddedFeatureStore
+
+        return EmbeddedFeatureStore(db_url=self.db_url)
+
+    def _write_parquet(self, location: str, *, keep_order: bool) -> int:
+        """``to_parquet`` in this process."""
         from rayline.store import locations
 
         con, sql, params = self._prepare(keep_order=keep_order)
@@ -174,14 +195,6 @@ class DatasetBuilder:
                 return rows
         finally:
             con.close()
-
-    def sql(self) -> str:
-        """The DuckDB query this builder runs. Values (``as_of``, the event-time range) are bound
-        parameters (``$as_of``, ``$start``, ``$end``); each feature group's offline rows are a
-        view (``base_offline``, ``f0_offline``, ...) on the connection the query runs on."""
-        con, sql, _params = self._prepare()
-        con.close()
-        return sql
 
     def _prepare(self, *, keep_order: bool = True) -> tuple[object, str, dict[str, float]]:
         """A DuckDB connection holding the inputs, the query, and its parameters."""
@@ -373,17 +386,20 @@ def create_dataset(
 ) -> DatasetBuilder:
     """Start a dataset from a base: a ``FeatureGroup`` (its records) or a DataFrame / Arrow
     table of entity rows (name its identifier and, for point-in-time joins, its event time)."""
+    from rayline.featurestore.backend import open_feature_store
     from rayline.featurestore.group import FeatureGroup
 
     if isinstance(base, FeatureGroup | FeatureGroupDescription):
         desc = _describe(base, db_url)
         if not desc.offline_store_enabled:
             raise UserInputError(f"feature group {desc.name!r} has no offline store")
+        own_db = _db_url_of(base, db_url)
         return DatasetBuilder(
             base=desc,
             record_identifier_feature_name=desc.record_identifier_name,
             event_time_identifier_feature_name=desc.event_time_feature_name,
-            db_url=_db_url_of(base, db_url),
+            db_url=own_db,
+            store=open_feature_store(db_url=own_db),
         )
     if record_identifier_feature_name is None:
         raise UserInputError(
@@ -394,7 +410,94 @@ def create_dataset(
         record_identifier_feature_name=record_identifier_feature_name,
         event_time_identifier_feature_name=event_time_identifier_feature_name,
         db_url=db_url,
+        store=open_feature_store(db_url=db_url),
     )
+
+
+def dataset_spec(builder: DatasetBuilder) -> dict:
+    """What ``builder`` asks for, JSON-able, groups by name (a table base is sent apart): how a
+    client hands a dataset to a server, which rebuilds it with ``builder_from_spec``."""
+    base = builder.base
+    return {
+        "base_feature_group": base.name if isinstance(base, FeatureGroupDescription) else None,
+        "record_identifier_feature_name": builder.record_identifier_feature_name,
+        "event_time_identifier_feature_name": builder.event_time_identifier_feature_name,
+        "joins": [
+            {
+                "feature_group": j.desc.name,
+                "target_feature_name_in_base": j.key,
+                "included_feature_names": list(j.features),
+                "prefix": j.prefix,
+            }
+            for j in builder.joins
+        ],
+        "point_in_time": builder.point_in_time,
+        "latest_only": builder.latest_only,
+        "include_deleted": builder.include_deleted,
+        "include_duplicated": builder.include_duplicated,
+        "as_of_time": builder.as_of_time,
+        "event_time_range": list(builder.event_time_range),
+    }
+
+
+def builder_from_spec(spec: dict, base: pa.Table | None = None) -> DatasetBuilder:
+    """The builder ``dataset_spec`` described, on this process's feature store: each group is
+    looked up (and each join checked) again here."""
+    from rayline.featurestore.group import FeatureGroup
+
+    if spec.get("base_feature_group"):
+        builder = create_dataset(FeatureGroup(spec["base_feature_group"]))
+    elif base is None:
+        raise UserInputError("the dataset names neither a base feature group nor a base table")
+    else:
+        builder = create_dataset(
+            base,
+            record_identifier_feature_name=spec["record_identifier_feature_name"],
+            event_time_identifier_feature_name=spec.get("event_time_identifier_feature_name"),
+        )
+    for join in spec.get("joins") or ():
+        builder = builder.with_feature_group(
+            FeatureGroup(join["feature_group"]),
+            target_feature_name_in_base=join.get("target_feature_name_in_base"),
+            included_feature_names=join.get("included_feature_names"),
+            prefix=join.get("prefix") or "",
+        )
+    if spec.get("point_in_time"):
+        builder = builder.point_in_time_accurate_join()
+    start, end = spec.get("event_time_range") or (None, None)
+    return replace(
+        builder,
+        latest_only=bool(spec.get("latest_only")),
+        include_deleted=bool(spec.get("include_deleted")),
+        include_duplicated=bool(spec.get("include_duplicated")),
+        as_of_time=spec.get("as_of_time"),
+        event_time_range=(start, end),
+    )
+
+
+def base_table(builder: DatasetBuilder) -> pa.Table | None:
+    """The builder's base as an Arrow table (None when the base is a feature group)."""
+    if isinstance(builder.base, FeatureGroupDescription):
+        return None
+    return _as_arrow(builder.base)
+
+
+def store_dataset(table: pa.Table, *, artifact_uri: str | None = None) -> str:
+    """Write a dataset to the artifact store (``datasets/<id>.parquet``); returns its URI. For
+    a dataset too large to hand back inline (the server's answer)."""
+    import uuid
+
+    import pyarrow.parquet as pq
+
+    from rayline.store.artifacts import open_artifact_store
+
+    store = open_artifact_store(artifact_uri)
+    uri = store.uri_for("datasets", f"{uuid.uuid4().hex}.parquet")
+    with tempfile.TemporaryDirectory(dir=_spill_parent()) as tmp:
+        path = Path(tmp) / "dataset.parquet"
+        pq.write_table(table, path)
+        store.upload(path, uri)
+    return uri
 
 
 def _parquet_rows(path: Path) -> int:

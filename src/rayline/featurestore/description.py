@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from rayline.featurestore.definitions import FeatureDefinition, FeatureType
 
@@ -59,3 +59,14 @@ class FeatureGroupDescription:
         out = asdict(self)
         out["feature_definitions"] = [f.to_dict() for f in self.feature_definitions]
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureGroupDescription:
+        """The description ``to_dict`` wrote (a server's answer; unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["feature_definitions"] = tuple(
+            FeatureDefinition.from_dict(d) for d in data["feature_definitions"]
+        )
+        values["tags"] = dict(data.get("tags") or {})
+        return cls(**values)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from rayline.featurestore import _repository as repo
-from rayline.featurestore import offline, sandbox
-from rayline.featurestore._sql import connect_utc, to_arrow
+from rayline.featurestore import offline
+from rayline.featurestore._sql import connect_utc
 from rayline.featurestore.description import FeatureGroupDescription
 from rayline.store.db import open_database
 
@@ -45,20 +45,16 @@ def connect(groups: Iterable[FeatureGroupDescription] | None = None, *, db_url: 
 
 def query(sql: str, *, db_url: str | None = None) -> pd.DataFrame | None:
     """Run one SELECT over the offline stores; returns a pandas DataFrame. (Statements other
-    than a SELECT, which once returned None, are refused with a ``UserInputError``.)"""
-    return _run(sql, db_url=db_url, fetch=lambda rel: rel.df())
+    than a SELECT, which once returned None, are refused with a ``UserInputError``.) Through a
+    server (``RAYLINE_SERVER_URL``) a result past the server's row cap (``RAYLINE_SQL_MAX_ROWS``)
+    is a ``TooLargeError`` naming the cap, never a short frame."""
+    from rayline.featurestore.backend import open_feature_store
+
+    return open_feature_store(db_url=db_url).query(sql)
 
 
 def query_arrow(sql: str, *, db_url: str | None = None) -> pa.Table | None:
     """Like ``query`` but returns a pyarrow Table."""
-    return _run(sql, db_url=db_url, fetch=to_arrow)
+    from rayline.featurestore.backend import open_feature_store
 
-
-def _run(sql: str, *, db_url: str | None, fetch):
-    sandbox.check_select(sql)  # before any view is made: a refused statement costs nothing
-    con = sandbox.open_sandbox(db=open_database(db_url))
-    try:
-        result, _truncated = sandbox.run_select(con, sql, fetch=fetch)
-    finally:
-        con.close()
-    return result
+    return open_feature_store(db_url=db_url).query_arrow(sql)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from rayline.errors import SchemaError
 
@@ -59,6 +59,15 @@ class IngestionReport:
     def to_dict(self) -> dict:
         """A JSON-able dict (for ``--json`` and step properties)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IngestionReport:
+        """The report ``to_dict`` wrote (a server's answer; unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["rejected"] = tuple(RejectedRow(**r) for r in data.get("rejected") or ())
+        values["nodes"] = tuple(data.get("nodes") or ())
+        return cls(**values)
 
     def summary(self) -> str:
         """One line for logs."""

@@ -1,6 +1,7 @@
-"""/api/v1/feature-groups and /api/v1/sql: feature groups (create, describe, list, update,
-delete), ingestion of an uploaded CSV or Parquet file, online records (get, batch-get, delete),
-and one read-only SELECT over the offline stores.
+"""/api/v1/feature-groups, /api/v1/sql and /api/v1/datasets: feature groups (create, describe,
+list, update, delete), ingestion of an uploaded CSV or Parquet file or of Parquet chunks under
+one ingestion, online records (get, batch-get, delete), one read-only SELECT over the offline
+stores, and point-in-time datasets.
 
 Each route calls what an embedded user calls (``FeatureGroup``, ``list_feature_groups``); the
 SQL runs in the feature store's sandbox (``rayline.featurestore.sandbox``: one SELECT over the
@@ -10,7 +11,11 @@ role, changes and ingestion the operator role.
 An upload (``POST /feature-groups/{name}/ingest``, ``multipart/form-data`` with one ``file``
 part named ``*.csv`` or ``*.parquet``) is parsed as it arrives and written to a temporary file
 under ``RAYLINE_HOME/tmp``: a body over ``RAYLINE_SERVER_MAX_UPLOAD_MB`` is refused (413) when
-its Content-Length says so, or as soon as that many bytes have come, never read whole.
+its Content-Length says so, or as soon as that many bytes have come, never read whole. A
+larger input comes in chunks under one ingestion (``rayline.featurestore.chunked``): ``POST
+.../ingestions`` begins it, ``POST .../ingestions/{id}/chunks?seq=N`` stages each Parquet chunk,
+``POST .../ingestions/{id}/commit`` ingests them all at once (nothing is visible before), and
+``DELETE .../ingestions/{id}`` aborts it.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.roles import Role
 from rayline.config import settings
 from rayline.errors import NotFoundError, TooLargeError, UserInputError
+from rayline.featurestore.chunked import ID_PATTERN
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
@@ -109,6 +116,22 @@ class BatchGetBody(BaseModel):
     feature_names: list[Annotated[str, Field(max_length=64)]] | None = Field(
         default=None, max_length=MAX_FEATURES
     )
+
+
+class CommitBody(BaseModel):
+    """``POST /feature-groups/{name}/ingestions/{id}/commit``: how many chunks were staged
+    (0 .. chunks-1), and the ingestion's options (``FeatureGroup.ingest``'s)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunks: int = Field(ge=1, le=MAX_INT)
+    max_workers: int | None = Field(default=None, ge=1, le=64)
+    target_stores: list[StoreName] | None = None
+    ttl_seconds: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+
+
+#: A chunked ingestion's id, as ``chunked.begin`` makes them.
+IngestionId = Annotated[str, PathParam(pattern=ID_PATTERN)]
 
 
 class SqlBody(BaseModel):
@@ -397,9 +420,85 @@ class _FilePart:
 def _too_large(size: int, limit: int) -> TooLargeError:
     return TooLargeError(
         f"the upload is {size} bytes or more, over this server's limit of {limit} bytes "
-        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); split the file, or ingest it from "
-        "s3:// with FeatureGroup.ingest"
+        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); ingest it with FeatureGroup.ingest or "
+        "`rayline ingest` and RAYLINE_SERVER_URL set, which upload it in chunks under one "
+        "ingestion, or send it in chunks yourself (POST .../ingestions)"
     )
+
+
+# -- ingestion in chunks ------------------------------------------------------------------------
+
+
+@router.post("/feature-groups/{name}/ingestions", status_code=201, dependencies=OPERATOR)
+def begin_ingestion(name: str) -> dict[str, Any]:
+    """Begin an ingestion whose data comes in Parquet chunks (each under
+    ``max_upload_bytes``); nothing is visible until its commit."""
+    from rayline.featurestore import chunked
+
+    ingestion_id = chunked.begin(_group(name))
+    return {"ingestion_id": ingestion_id, "max_upload_bytes": settings().server_max_upload_bytes}
+
+
+@router.post(
+    "/feature-groups/{name}/ingestions/{ingestion_id}/chunks",
+    dependencies=OPERATOR,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_chunk(
+    name: str,
+    ingestion_id: IngestionId,
+    request: Request,
+    seq: Annotated[int, Query(ge=0, le=MAX_INT, description="the chunk's number, from 0")],
+) -> dict[str, Any]:
+    """Stage one Parquet chunk (``multipart/form-data``, part ``file``) of the ingestion; sent
+    again, a chunk replaces the one of the same number. 413 over
+    ``RAYLINE_SERVER_MAX_UPLOAD_MB``."""
+    from rayline.featurestore import chunked
+
+    group = _group(name)
+    limit = settings().server_max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    path = await _receive_upload(request, limit=limit, format="parquet")
+
+    def stage() -> None:
+        _check_parquet(path)
+        chunked.add_chunk(group, ingestion_id, seq, path)
+
+    try:
+        await anyio.to_thread.run_sync(stage)
+    finally:
+        path.unlink(missing_ok=True)
+    return {"ingestion_id": ingestion_id, "seq": seq}
+
+
+@router.post("/feature-groups/{name}/ingestions/{ingestion_id}/commit", dependencies=OPERATOR)
+def commit_ingestion(name: str, ingestion_id: IngestionId, body: CommitBody) -> dict[str, Any]:
+    """Ingest the staged chunks as one ingestion; returns its report (409 when the staged
+    chunks are not 0 .. chunks-1)."""
+    from rayline.featurestore import chunked
+
+    report = chunked.commit(
+        _group(name),
+        ingestion_id,
+        chunks=body.chunks,
+        max_workers=body.max_workers,
+        target_stores=body.target_stores,
+        ttl_seconds=body.ttl_seconds,
+    )
+    return report.to_dict()
+
+
+@router.delete(
+    "/feature-groups/{name}/ingestions/{ingestion_id}", status_code=204, dependencies=OPERATOR
+)
+def abort_ingestion(name: str, ingestion_id: IngestionId) -> Response:
+    """Abort the ingestion: what it staged is removed (none of it was ever visible)."""
+    from rayline.featurestore import chunked
+
+    chunked.abort(_group(name).name, ingestion_id)
+    return Response(status_code=204)
 
 
 # -- records -----------------------------------------------------------------------------------
@@ -484,17 +583,36 @@ def _event_time(value: str | None) -> float | str:
 # -- SQL ---------------------------------------------------------------------------------------
 
 
-@router.post("/sql", dependencies=VIEWER)
-def run_sql(body: SqlBody) -> dict[str, Any]:
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+@router.post("/sql", dependencies=VIEWER, response_model=None)
+def run_sql(
+    body: SqlBody,
+    format: Annotated[
+        Literal["json", "arrow"],
+        Query(description="json (default) or arrow: an Arrow IPC stream, its types exact"),
+    ] = "json",
+) -> dict[str, Any] | Response:
     """Run one read-only SELECT over the offline stores: ``{"columns", "types", "rows",
-    "truncated"}``, rows as arrays aligned with ``columns``. Anything but one SELECT, a file
-    access, or a query past ``RAYLINE_SQL_TIMEOUT_S`` is a 400 saying so."""
+    "truncated"}``, rows as arrays aligned with ``columns`` (``format=arrow``: an Arrow IPC
+    stream, with ``X-Rayline-Truncated`` and ``X-Rayline-Max-Rows``). Anything but one SELECT,
+    a file access, or a query past ``RAYLINE_SQL_TIMEOUT_S`` is a 400 saying so."""
     from rayline.featurestore import sandbox
 
     cap = sandbox.sql_max_rows()
     max_rows = min(body.max_rows or cap, cap)
     result = sandbox.select(body.sql, max_rows=max_rows)
     table = result.table
+    if format == "arrow":
+        return Response(
+            content=_arrow_stream(table),
+            media_type=ARROW_STREAM,
+            headers={
+                "X-Rayline-Truncated": "true" if result.truncated else "false",
+                "X-Rayline-Max-Rows": str(max_rows),
+            },
+        )
     columns = [_jsonable(col.to_pylist()) for col in table.columns]
     return {
         "columns": table.column_names,
@@ -503,6 +621,117 @@ def run_sql(body: SqlBody) -> dict[str, Any]:
         "truncated": result.truncated,
         "max_rows": max_rows,
     }
+
+
+# -- datasets ----------------------------------------------------------------------------------
+
+_DATASET_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["spec"],
+                    "properties": {
+                        "spec": {
+                            "type": "string",
+                            "description": "the dataset as JSON (rayline.featurestore.dataset."
+                            "dataset_spec), with output: arrow or sql",
+                        },
+                        "base": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the base (entity) rows as a Parquet file, unless "
+                            "the spec names a base feature group",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/datasets", dependencies=VIEWER, response_model=None, openapi_extra=_DATASET_BODY)
+async def create_dataset(request: Request) -> dict[str, Any] | Response:
+    """Build a dataset (``create_dataset``) and answer it as an Arrow IPC stream, or, when that
+    is over ``RAYLINE_SERVER_MAX_UPLOAD_MB``, write it to the artifact store and answer
+    ``{"uri", "rows", "bytes"}``; ``output: sql`` answers ``{"sql"}``."""
+    limit = settings().server_max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    spec, base = await _dataset_request(request)
+    output = spec.pop("output", "arrow")
+    if output not in ("arrow", "sql"):
+        raise UserInputError(f"output {output!r} is unknown; use 'arrow' or 'sql'")
+
+    def build() -> dict[str, Any] | Response:
+        from rayline.featurestore.dataset import builder_from_spec, store_dataset
+
+        try:
+            builder = builder_from_spec(spec, base)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, UserInputError):
+                raise
+            raise UserInputError(f"the dataset spec is malformed ({exc!r})") from None
+        if output == "sql":
+            return {"sql": builder.sql()}
+        table = builder.to_arrow()
+        data = _arrow_stream(table)
+        if len(data) <= limit:
+            return Response(content=data, media_type=ARROW_STREAM)
+        uri = store_dataset(table)
+        return {"uri": uri, "rows": table.num_rows, "bytes": len(data)}
+
+    return await anyio.to_thread.run_sync(build)
+
+
+async def _dataset_request(request: Request) -> tuple[dict[str, Any], Any]:
+    """The spec (JSON) and the base table (Parquet, or None) of a ``POST /datasets``."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        form = await request.form(max_files=1, max_fields=1)
+    except Exception as exc:  # starlette's multipart errors: a malformed body
+        raise UserInputError(
+            f"send the dataset as multipart/form-data with a 'spec' field ({exc})"
+        ) from None
+    try:
+        raw = form.get("spec")
+        if not isinstance(raw, str):
+            raise UserInputError("the dataset request has no 'spec' field (JSON)")
+        try:
+            spec = json.loads(raw)
+        except ValueError as exc:
+            raise UserInputError(f"the dataset spec is not JSON ({exc})") from None
+        if not isinstance(spec, dict):
+            raise UserInputError("the dataset spec must be a JSON object")
+        upload = form.get("base")
+        base = None
+        if upload is not None and not isinstance(upload, str):
+            data = await upload.read()
+            try:
+                base = pq.read_table(pa.BufferReader(data))
+            except (pa.ArrowException, OSError) as exc:
+                raise UserInputError(f"the dataset's base is not a Parquet file ({exc})") from None
+        return spec, base
+    finally:
+        await form.close()
+
+
+def _arrow_stream(table: Any) -> bytes:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def _jsonable(value: Any) -> Any:
