@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from rayline.config import settings
+from rayline.config import is_embedded, settings
 from rayline.errors import (
     AuthenticationError,
     BackendError,
@@ -55,6 +55,15 @@ def client_header(*, rayline_version: str | None = None, python_version: str | N
 
     python = python_version or platform.python_version()
     return f"rayline/{rayline_version or __version__} python/{python}"
+
+
+def server_client(db_url: str | None = None) -> Client | None:
+    """The server's client when the API goes through a server (``RAYLINE_SERVER_URL`` set and
+    no explicit ``db_url``), else None: the caller works embedded. Inside the server itself
+    (``rayline.config.embedded()``) always None: a server serves its own state."""
+    if db_url is not None or is_embedded() or not settings().server_url:
+        return None
+    return Client()
 
 
 class Client:
