@@ -33,8 +33,6 @@ from rayline.pipelines import cache_entries, invalidate_cache, list_pipelines
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 
-FOLLOW = ("execution", "logs")
-
 
 @dataclass
 class Served:
@@ -175,8 +173,9 @@ def test_the_engine_domain_through_a_server_in_this_process(served: Served):
             break
     chunks.close()
     assert "tick 0 of 9" in seen
+    follow = ["execution", "logs", slow.id, "--step", "shift", "--follow"]
     follower = subprocess.Popen(
-        [sys.executable, "-m", "rayline.cli.main", *FOLLOW, slow.id, "--step", "shift", "-f"],
+        [sys.executable, "-m", "rayline.cli.main", *follow],
         env=served.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
