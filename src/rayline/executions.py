@@ -3,55 +3,100 @@
 Importing this module loads neither the metadata DB's libraries nor Ray; the methods import
 the engine's repository and the stores when they are called.
 
-With ``RAYLINE_SERVER_URL`` set (and no explicit ``db_url``), a handle reads and controls the
-execution through that server's REST API (``rayline.remote``) instead: one seam per method.
+A handle holds one backend, chosen when it is made (``execution_backend``): the embedded one
+here (the metadata DB, the artifact store, this process's drivers) or, with
+``RAYLINE_SERVER_URL`` set and no explicit ``db_url``, the server's REST API
+(``rayline.remote.executions``). Both answer the ``ExecutionBackend`` protocol.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from rayline.config import settings
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.engine.context import load_stored
 from rayline.engine.records import (
+    EventKind,
     EventRecord,
     ExecutionRecord,
     ExecutionStatus,
     StepRunRecord,
 )
-from rayline.errors import ConflictError, ExecutionFailedError, UserInputError
-from rayline.remote import executions as remote
+from rayline.errors import ConflictError, ExecutionFailedError, NotFoundError, UserInputError
 
 # Executions driven by a thread of this process, so wait() can join instead of polling.
 _threads: dict[str, threading.Thread] = {}
 _errors: dict[str, BaseException] = {}
 
+#: How often a followed log or event log is read again (embedded).
+FOLLOW_POLL_S = 0.25
+
+
+class ExecutionBackend(Protocol):
+    """What an ``Execution`` handle and ``list_executions`` need of where executions live."""
+
+    def describe(self, execution_id: str) -> ExecutionRecord: ...
+
+    def list_steps(self, execution_id: str) -> list[StepRunRecord]: ...
+
+    def step(self, execution_id: str, name: str) -> StepRunRecord: ...
+
+    def logs(self, execution_id: str, step_name: str) -> str: ...
+
+    def follow_logs(self, execution_id: str, step_name: str) -> Iterator[str]: ...
+
+    def events(self, execution_id: str, *, after_id: int = 0) -> list[EventRecord]: ...
+
+    def follow_events(self, execution_id: str, *, after_id: int = 0) -> Iterator[EventRecord]: ...
+
+    def stored_value(self, value: Any, *, execution_id: str, step: str) -> Any: ...
+
+    def wait_tracked(self, execution_id: str, *, timeout: float | None) -> ExecutionRecord: ...
+
+    def stop(self, execution_id: str) -> None: ...
+
+    def retry(
+        self,
+        record: ExecutionRecord,
+        *,
+        detach: bool,
+        parallelism_config: ParallelismConfiguration | None,
+    ) -> None: ...
+
+    def list_executions(
+        self, pipeline_name: str | None = None, *, limit: int = 50
+    ) -> list[ExecutionRecord]: ...
+
+
+def execution_backend(db_url: str | None = None) -> ExecutionBackend:
+    """The server's executions (``RAYLINE_SERVER_URL`` set, no ``db_url``), else the metadata
+    DB at ``db_url`` (default: the configured one)."""
+    from rayline.remote.client import server_client  # httpx only when it is asked for
+
+    client = server_client(db_url)
+    if client is not None:
+        from rayline.remote.executions import RemoteExecutions
+
+        return RemoteExecutions(client)
+    return EmbeddedExecutions(db_url)
+
 
 class Execution:
-    """One execution of a pipeline. Every method reads the metadata DB, so a handle works from
-    any process: ``Execution("a1b2c3...").describe()``."""
+    """One execution of a pipeline. Every method reads where the execution lives, so a handle
+    works from any process: ``Execution("a1b2c3...").describe()``."""
 
     def __init__(self, execution_id: str, *, db_url: str | None = None) -> None:
         """A handle on execution ``execution_id`` in the metadata DB at ``db_url`` (default: the
         configured one, or the server at ``RAYLINE_SERVER_URL``). Raises ``NotFoundError`` for
         an unknown id."""
         self.id = execution_id
-        # The handle's backend is chosen once: the server's client, or the repository.
-        self._remote: Any = None
-        if db_url is None and settings().server_url:
-            from rayline.remote.client import Client
-
-            self._remote = Client()
-            self._repo: Any = None
-            remote.describe(self._remote, execution_id)  # fail early on an unknown id
-            return
-        from rayline.engine.repository import open_repository
-
-        self._repo = open_repository(db_url)
-        self._repo.get_execution(execution_id)  # fail early on an unknown id
+        self._backend = execution_backend(db_url)
+        self._backend.describe(execution_id)  # fail early on an unknown id
 
     def __repr__(self) -> str:
         return f"Execution({self.id!r})"
@@ -63,62 +108,46 @@ class Execution:
 
     def describe(self) -> ExecutionRecord:
         """The execution's current record: status, parameters, times, failure reason."""
-        if self._remote:
-            return remote.describe(self._remote, self.id)
-        return self._repo.get_execution(self.id)
+        return self._backend.describe(self.id)
 
     def list_steps(self) -> list[StepRunRecord]:
         """The steps that have started, in start order, with status, times, outputs, cache use
         and the Ray node each ran on (``node``)."""
-        if self._remote:
-            return remote.list_steps(self._remote, self.id)
-        return self._repo.list_step_runs(self.id)
+        return self._backend.list_steps(self.id)
 
     def step(self, name: str) -> StepRunRecord:
         """The run of step ``name``; raises ``NotFoundError`` when it has not started."""
-        if self._remote:
-            return remote.step(self._remote, self.id, name)
-        return self._repo.get_step_run(self.id, name)
+        return self._backend.step(self.id, name)
 
     def events(self, *, after_id: int = 0) -> list[EventRecord]:
         """The event log, oldest first: every status change (``kind`` says what each event
         records; ``status`` is the new status), retries and listener failures. ``after_id``
         returns only the events recorded after that one (for following a running execution)."""
-        if self._remote:
-            return remote.events(self._remote, self.id, after_id=after_id)
-        return self._repo.list_events(self.id, after_id=after_id)
+        return self._backend.events(self.id, after_id=after_id)
+
+    def follow_events(self, *, after_id: int = 0) -> Iterator[EventRecord]:
+        """The events after ``after_id`` as they are recorded, until the execution has ended
+        (through a server: its event stream)."""
+        return self._backend.follow_events(self.id, after_id=after_id)
 
     def logs(self, step_name: str) -> str:
         """What the step printed: its stored logs once it ended, what it printed so far while it
         runs."""
-        if self._remote:
-            return remote.logs(self._remote, self.id, step_name)
-        run = self.step(step_name)
-        if run.logs is not None or run.status.finished:
-            return run.logs or ""
-        from rayline.engine.context import LIVE_LOG, attempt_parts
-        from rayline.errors import NotFoundError
-        from rayline.store.artifacts import open_artifact_store
+        return self._backend.logs(self.id, step_name)
 
-        # The running attempt's live log, read through the store (the node that runs the step
-        # copies it there as it grows; on file:// it is written in place).
-        store = open_artifact_store()
-        live = store.uri_for(*attempt_parts(self.id, step_name, max(run.attempts, 1)), LIVE_LOG)
-        try:
-            return store.get_bytes(live).decode(errors="replace")
-        except NotFoundError:
-            return ""
+    def follow_logs(self, step_name: str) -> Iterator[str]:
+        """What the step printed, then what it prints as it runs, chunk by chunk, until it ends
+        (a step that has not started: from when it starts; nothing if the execution ends
+        first)."""
+        return self._backend.follow_logs(self.id, step_name)
 
     def result(self, step_name: str) -> Any:
         """What a function step returned (``@step``), or a step's properties otherwise. Through
         a server: a value stored as a pickle in the artifact store is not readable (the client
         has no access to it), only one stored in the record."""
-        run = self.step(step_name)
-        props = run.properties
+        props = self.step(step_name).properties
         if "Return" in props:
-            if self._remote:
-                return remote.stored_value(props["Return"], execution_id=self.id, step=step_name)
-            return load_stored(props["Return"])
+            return self._backend.stored_value(props["Return"], execution_id=self.id, step=step_name)
         return props
 
     def wait(
@@ -135,13 +164,7 @@ class Execution:
 
         MLflow's runs of the execution and its steps are written right behind the steps, by a
         worker of the driver's process (which finishes them before it exits). ``tracked=True``
-        also waits until they are complete: the execution's MLflow run has ended (not through
-        a server: its MLflow store is the server's)."""
-        if self._remote and tracked:
-            raise UserInputError(
-                f"execution {self.id}: wait(tracked=True) reads the MLflow store, which a client "
-                f"of the server at {self._remote.url} does not; wait without tracked=True"
-            )
+        also waits until they are complete: the execution's MLflow run has ended."""
         deadline = None if timeout is None else time.monotonic() + timeout
         thread = _threads.get(self.id)
         if thread is not None:
@@ -167,10 +190,8 @@ class Execution:
                 raise TimeoutError(f"execution {self.id} still {record.status} after {timeout} s")
             time.sleep(poll_s)
         if tracked:
-            from rayline.tracking.runs import wait_until_tracked
-
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            record = wait_until_tracked(self.id, db_url=self._repo.db.url, timeout=left)
+            record = self._backend.wait_tracked(self.id, timeout=left)
         if raise_on_failure and record.status != ExecutionStatus.SUCCEEDED:
             raise ExecutionFailedError(
                 f"execution {self.id} of pipeline {record.pipeline_name!r} "
@@ -182,18 +203,7 @@ class Execution:
 
     def stop(self) -> None:
         """Ask the execution to stop: running steps are cancelled, nothing new starts."""
-        if self._remote:
-            remote.stop(self._remote, self.id)
-            return
-        if not self._repo.set_execution_status(
-            self.id, ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
-        ):
-            status = self._repo.execution_status(self.id)
-            if status != ExecutionStatus.STOPPING:
-                raise ConflictError(
-                    f"execution {self.id} is {status.value}; only an Executing "
-                    "execution can be stopped"
-                )
+        self._backend.stop(self.id)
 
     def retry(
         self, *, detach: bool = False, parallelism_config: ParallelismConfiguration | None = None
@@ -206,34 +216,136 @@ class Execution:
         (``detach`` does not apply).
         """
         check_parallelism(parallelism_config)
-        if self._remote:
-            remote.retry(self._remote, self.id, parallelism_config=parallelism_config)
-            return self
-        record = self.describe()
+        self._backend.retry(self.describe(), detach=detach, parallelism_config=parallelism_config)
+        return self
+
+
+class EmbeddedExecutions:
+    """Executions in the metadata DB at ``db_url`` (default: the configured one), driven by
+    this process's threads or detached drivers."""
+
+    def __init__(self, db_url: str | None = None) -> None:
+        from rayline.engine.repository import open_repository
+
+        self.repo = open_repository(db_url)
+
+    def describe(self, execution_id: str) -> ExecutionRecord:
+        return self.repo.get_execution(execution_id)
+
+    def list_steps(self, execution_id: str) -> list[StepRunRecord]:
+        return self.repo.list_step_runs(execution_id)
+
+    def step(self, execution_id: str, name: str) -> StepRunRecord:
+        return self.repo.get_step_run(execution_id, name)
+
+    def events(self, execution_id: str, *, after_id: int = 0) -> list[EventRecord]:
+        return self.repo.list_events(execution_id, after_id=after_id)
+
+    def follow_events(self, execution_id: str, *, after_id: int = 0) -> Iterator[EventRecord]:
+        cursor = after_id
+        while True:
+            # The record first: its final status and its end event commit together.
+            record = self.repo.find_execution(execution_id)
+            found = self.events(execution_id, after_id=cursor)
+            yield from found
+            if found:
+                cursor = found[-1].id
+            if record is None or (
+                record.status.finished
+                and (not found or found[-1].kind == EventKind.EXECUTION_ENDED)
+            ):
+                return
+            time.sleep(FOLLOW_POLL_S)
+
+    def logs(self, execution_id: str, step_name: str) -> str:
+        return self._logs(self.step(execution_id, step_name))
+
+    def follow_logs(self, execution_id: str, step_name: str) -> Iterator[str]:
+        sent = 0
+        while True:
+            try:
+                run: StepRunRecord | None = self.step(execution_id, step_name)
+            except NotFoundError:  # not started yet
+                run = None
+            text = "" if run is None else self._logs(run)
+            if len(text) > sent:
+                yield text[sent:]
+                sent = len(text)
+            if run is not None and run.status.finished:
+                return
+            if run is None and self.describe(execution_id).status.finished:
+                return
+            time.sleep(FOLLOW_POLL_S)
+
+    def _logs(self, run: StepRunRecord) -> str:
+        if run.logs is not None or run.status.finished:
+            return run.logs or ""
+        from rayline.engine.context import LIVE_LOG, attempt_parts
+        from rayline.store.artifacts import open_artifact_store
+
+        # The running attempt's live log, read through the store (the node that runs the step
+        # copies it there as it grows; on file:// it is written in place).
+        store = open_artifact_store()
+        parts = attempt_parts(run.execution_id, run.step_name, max(run.attempts, 1))
+        try:
+            return store.get_bytes(store.uri_for(*parts, LIVE_LOG)).decode(errors="replace")
+        except NotFoundError:
+            return ""
+
+    def stored_value(self, value: Any, *, execution_id: str, step: str) -> Any:
+        return load_stored(value)
+
+    def wait_tracked(self, execution_id: str, *, timeout: float | None) -> ExecutionRecord:
+        from rayline.tracking.runs import wait_until_tracked
+
+        return wait_until_tracked(execution_id, db_url=self.repo.db.url, timeout=timeout)
+
+    def stop(self, execution_id: str) -> None:
+        if not self.repo.set_execution_status(
+            execution_id, ExecutionStatus.STOPPING, only_from=(ExecutionStatus.EXECUTING,)
+        ):
+            status = self.repo.execution_status(execution_id)
+            if status != ExecutionStatus.STOPPING:
+                raise ConflictError(
+                    f"execution {execution_id} is {status.value}; only an Executing "
+                    "execution can be stopped"
+                )
+
+    def retry(
+        self,
+        record: ExecutionRecord,
+        *,
+        detach: bool,
+        parallelism_config: ParallelismConfiguration | None,
+    ) -> None:
         if record.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING):
             if not is_orphaned(record):
                 raise ConflictError(
-                    f"execution {self.id} is {record.status.value} and its driver "
+                    f"execution {record.id} is {record.status.value} and its driver "
                     f"({record.driver}) is alive; wait for it or stop it first"
                 )
         elif record.status == ExecutionStatus.SUCCEEDED:
-            raise ConflictError(f"execution {self.id} succeeded; there is nothing to retry")
+            raise ConflictError(f"execution {record.id} succeeded; there is nothing to retry")
         if parallelism_config is not None:
-            self._repo.set_max_parallel_steps(
-                self.id, parallelism_config.max_parallel_execution_steps
+            self.repo.set_max_parallel_steps(
+                record.id, parallelism_config.max_parallel_execution_steps
             )
         from rayline.engine.listeners import notify
 
-        event = self._repo.set_execution_status(self.id, ExecutionStatus.EXECUTING)
+        event = self.repo.set_execution_status(record.id, ExecutionStatus.EXECUTING)
         if event is not None:  # tracking marks the execution's MLflow run running again
-            notify(event, self._repo)
+            notify(event, self.repo)
         launch(
-            self.id,
-            db_url=self._repo.db.url,
+            record.id,
+            db_url=self.repo.db.url,
             detach=detach,
             expected_token=record.fencing_token,
         )
-        return self
+
+    def list_executions(
+        self, pipeline_name: str | None = None, *, limit: int = 50
+    ) -> list[ExecutionRecord]:
+        return self.repo.list_executions(pipeline_name, limit=limit)
 
 
 def is_orphaned(record: ExecutionRecord) -> bool:
@@ -293,28 +405,40 @@ def launch(execution_id: str, *, db_url: str, detach: bool, expected_token: int)
         except BaseException as exc:  # recorded as Failed by the scheduler; re-raised in wait()
             _errors[execution_id] = exc
 
-    thread = threading.Thread(target=drive, name=f"rayline-execution-{execution_id}")
+    # In a copy of this context (a thread does not inherit it): a server's thread stays
+    # embedded, whoever started it.
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(drive,),
+        name=f"rayline-execution-{execution_id}",
+    )
     _threads[execution_id] = thread
     thread.start()
 
 
 def list_executions(pipeline_name: str | None = None, *, limit: int = 50) -> list[ExecutionRecord]:
     """The latest executions (of one pipeline, or all), newest first."""
-    if settings().server_url:
-        from rayline.remote.client import Client
-
-        with Client() as client:
-            return remote.list_executions(client, pipeline_name, limit=limit)
-    from rayline.engine.repository import open_repository
-
-    return open_repository().list_executions(pipeline_name, limit=limit)
+    return execution_backend().list_executions(pipeline_name, limit=limit)
 
 
 def collect_orphaned_artifacts(*, older_than_s: float | None = None, dry_run: bool = False) -> Any:
     """Delete what step attempts wrote to the artifact store but never committed (failed,
     stopped or killed attempts, deleted executions), never what a running execution or a
     committed step run may still read; returns a ``rayline.engine.garbage.Collection``.
-    ``older_than_s`` keeps prefixes modified more recently; ``dry_run`` deletes nothing."""
+    ``older_than_s`` keeps prefixes modified more recently; ``dry_run`` deletes nothing.
+
+    Not through a server: it lists and deletes the artifact store's objects directly, which is
+    the server machine's own maintenance (a client of the server has no access to its store)."""
+    from rayline.remote.client import server_client
+
+    client = server_client()
+    if client is not None:
+        client.close()
+        raise UserInputError(
+            "collecting orphaned artifacts lists and deletes the artifact store's objects, "
+            f"which a client of the rayline server at {client.url} cannot reach; run "
+            "`rayline artifacts gc` on the server's machine, without RAYLINE_SERVER_URL"
+        )
     from rayline.engine.garbage import collect_orphans
     from rayline.engine.repository import open_repository
     from rayline.store.artifacts import open_artifact_store

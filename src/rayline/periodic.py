@@ -4,6 +4,7 @@ next one tries again: the database or Ray away for a moment must not end a servi
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -21,8 +22,11 @@ def every(
 ) -> Callable[[], None]:
     """Start a daemon thread ``name`` that runs ``first()`` once (if given), then ``tick()``
     at once and every ``interval_s`` seconds. Returns the function that stops it: it waits up to
-    ``join_s`` seconds for the tick under way, then calls ``on_stop()`` (if given)."""
+    ``join_s`` seconds for the tick under way, then calls ``on_stop()`` (if given). The thread
+    runs in a copy of the caller's context (a thread does not inherit context variables): the
+    server starts its services inside ``rayline.config.embedded()``, and their ticks stay so."""
     stopping = threading.Event()
+    context = contextvars.copy_context()
 
     def run() -> None:
         if first is not None:
@@ -37,7 +41,7 @@ def every(
                 log.exception("%s: a tick failed; trying again in %.1f s", name, interval_s)
             stopping.wait(interval_s)
 
-    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread = threading.Thread(target=context.run, args=(run,), name=name, daemon=True)
     thread.start()
 
     def stop() -> None:

@@ -4,44 +4,89 @@ Importing this module (``from rayline import Pipeline``) loads only the definiti
 metadata DB, the artifact store and Ray are imported by the methods that use them, so defining
 a pipeline stays cheap and pure.
 
-With ``RAYLINE_SERVER_URL`` set (and no explicit ``db_url``), the methods call that server's
-REST API instead (``rayline.remote``): the code snapshots are uploaded through it and it drives
-the executions. Each public method has one such seam; the embedded logic is not repeated.
+Each call works through one backend (``pipeline_backend``, the ``PipelineBackend`` protocol):
+the embedded one here (the metadata DB, the artifact store, Ray) or, with
+``RAYLINE_SERVER_URL`` set and no explicit ``db_url``, the server's REST API
+(``rayline.remote.pipelines``): the code snapshots are uploaded through it and it drives the
+executions.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rayline.config import settings
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
 from rayline.definition.selective import SelectiveExecutionConfig
-from rayline.engine.records import PipelineRecord
-from rayline.errors import NotFoundError, UserInputError
+from rayline.engine.records import CacheEntry, PipelineRecord
+from rayline.errors import NotFoundError
 from rayline.executions import Execution, launch
-from rayline.remote import pipelines as remote
 
 if TYPE_CHECKING:
     from rayline.engine.repository import PipelineRepository
 
+__all__ = [
+    "CacheEntry",
+    "Pipeline",
+    "PipelineBackend",
+    "cache_entries",
+    "delete_pipeline",
+    "invalidate_cache",
+    "list_pipelines",
+    "pipeline_backend",
+    "stored_definition",
+]
 
-@dataclass(frozen=True)
-class CacheEntry:
-    """A step's result the next execution may reuse instead of running the step: the run that
-    computed it (its execution, when it ended), the cache key it matches, when it expires (None:
-    never) and how many later runs reused it."""
 
-    step_name: str
-    cache_key: str
-    execution_id: str
-    computed_at: float
-    expires_at: float | None
-    hits: int
+class PipelineBackend(Protocol):
+    """What ``Pipeline`` and this module's functions need of where pipelines are stored and
+    run."""
+
+    def upsert(self, definition: PipelineDefinition) -> int: ...
+
+    def start(
+        self,
+        definition: PipelineDefinition,
+        parameters: dict[str, Any] | None,
+        *,
+        version: int | None,
+        parallelism_config: ParallelismConfiguration | None,
+        selective_execution_config: SelectiveExecutionConfig | None,
+        detach: bool,
+    ) -> str: ...
+
+    def describe(self, name: str) -> PipelineRecord: ...
+
+    def list_pipelines(self) -> list[PipelineRecord]: ...
+
+    def definition(self, name: str, version: int | None = None) -> str: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def cache_entries(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]: ...
+
+    def invalidate_cache(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]: ...
+
+
+def pipeline_backend(db_url: str | None = None) -> PipelineBackend:
+    """The server's pipelines (``RAYLINE_SERVER_URL`` set, no ``db_url``), else the metadata DB
+    at ``db_url`` (default: the configured one)."""
+    from rayline.remote.client import server_client  # httpx only when it is asked for
+
+    client = server_client(db_url)
+    if client is not None:
+        from rayline.remote.pipelines import RemotePipelines
+
+        return RemotePipelines(client)
+    return EmbeddedPipelines(db_url)
 
 
 class Pipeline(PipelineDefinition):
@@ -57,21 +102,7 @@ class Pipeline(PipelineDefinition):
         """Store the code snapshots and the definition; returns the pipeline version (a new
         version only when the definition changed). With ``RAYLINE_SERVER_URL`` set, the
         snapshots the server lacks are uploaded to it and it stores the definition."""
-        if _remote(db_url):
-            with _client() as client:
-                return remote.upsert(client, self)
-        from rayline.engine.repository import open_repository
-        from rayline.remote.codes import snapshots
-        from rayline.store.artifacts import open_artifact_store
-
-        store = open_artifact_store()
-        for snapshot in snapshots(self):
-            # Named by content (a pickle by the hash in the definition: pickling one function
-            # twice can give other bytes), so the first one stored under a name stays.
-            store.put_once(snapshot.content, "code", snapshot.file)
-        return open_repository(db_url).upsert_pipeline(
-            self.name, self.definition(), self.description
-        )
+        return pipeline_backend(db_url).upsert(self)
 
     def start(
         self,
@@ -99,62 +130,20 @@ class Pipeline(PipelineDefinition):
         With ``RAYLINE_SERVER_URL`` set, the server stores the definition (its code uploaded)
         and drives the execution (``detach`` does not apply: it outlives this process anyway).
         """
-        if _remote(db_url):
-            with _client() as client:
-                record = remote.start_definition(
-                    client,
-                    self,
-                    parameters,
-                    version=version,
-                    parallelism_config=parallelism_config,
-                    selective_execution_config=selective_execution_config,
-                )
-            return Execution(record.id)
-        from rayline.engine.repository import open_repository
-        from rayline.engine.scheduler import driver_id
-
-        check_parallelism(parallelism_config)
-        repo = open_repository(db_url)
-        if version is None:
-            definition: PipelineDefinition = self
-            values = resolve_parameters(list(self.parameters), parameters)
-            version = self.upsert(db_url=db_url)
-        else:
-            version, text = repo.get_definition(self.name, int(version))
-            definition = PipelineDefinition.from_definition(text, name=self.name)
-            values = resolve_parameters(list(definition.parameters), parameters)
-        config = parallelism_config or definition.parallelism_config
-        selective = None
-        if selective_execution_config is not None:
-            from rayline.engine.selection import selective_request
-
-            selective = selective_request(
-                repo, self.name, definition.graph, selective_execution_config
-            )
-        execution_id = uuid.uuid4().hex[:16]
-        repo.create_execution(
-            execution_id,
-            self.name,
-            version,
-            values,
-            max_parallel_steps=config.max_parallel_execution_steps if config else None,
-            selective=selective,
-            started_by=settings().user,
-            driver=driver_id(),
-            lease_s=settings().lease_s,
+        execution_id = pipeline_backend(db_url).start(
+            self,
+            parameters,
+            version=version,
+            parallelism_config=parallelism_config,
+            selective_execution_config=selective_execution_config,
+            detach=detach,
         )
-        launch(execution_id, db_url=repo.db.url, detach=detach, expected_token=0)
-        return Execution(execution_id, db_url=repo.db.url)
+        return Execution(execution_id, db_url=db_url)
 
     def describe(self) -> PipelineRecord:
         """The stored pipeline's record: description, latest version, when created and updated.
         Raises ``NotFoundError`` when it was never upserted."""
-        if _remote(None):
-            with _client() as client:
-                return remote.get(client, self.name)
-        from rayline.engine.repository import open_repository
-
-        return open_repository().get_pipeline(self.name)
+        return pipeline_backend().describe(self.name)
 
     def list_executions(self, *, limit: int = 50) -> list[Execution]:
         """Handles on the pipeline's latest executions, newest first."""
@@ -172,15 +161,10 @@ class Pipeline(PipelineDefinition):
     ) -> list[CacheEntry]:
         """The results the next execution may reuse, newest first: per caching step (or only
         step ``step``) and cache key, the latest run that computed it inside the step's
-        ``CacheConfig.expire_after`` (as this definition says) and was not invalidated.
-        Raises ``NotFoundError`` when the pipeline was never stored or has no step ``step``."""
-        from rayline.engine.repository import open_repository
-
-        if _remote(db_url):
-            raise _not_remote("cache entries")
-        repo = open_repository(db_url)
-        repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
-        return _cache_entries(repo, self, step, now=time.time())
+        ``CacheConfig.expire_after`` (as this definition says; through a server, as its latest
+        stored version says) and was not invalidated. Raises ``NotFoundError`` when the
+        pipeline was never stored or has no step ``step``."""
+        return pipeline_backend(db_url).cache_entries(self, step)
 
     def invalidate_cache(
         self, step: str | None = None, *, db_url: str | None = None
@@ -188,20 +172,7 @@ class Pipeline(PipelineDefinition):
         """Drop the pipeline's cache entries (only step ``step``'s, if given): the next
         execution computes those steps again. The drop is recorded on the runs, which stay in
         the history (outputs, logs, lineage). Returns the entries dropped."""
-        from rayline.engine.repository import open_repository
-
-        if _remote(db_url):
-            raise _not_remote("cache invalidation")
-        repo = open_repository(db_url)
-        repo.get_pipeline(self.name)  # raises NotFoundError, naming the stored ones
-        # Entries and invalidation share one instant: a run ending after it is not dropped,
-        # and is not counted either.
-        now = time.time()
-        dropped = _cache_entries(repo, self, step, now=now)
-        # Every run that computed a result is marked, expired ones too: a longer expire_after
-        # in a later version must not bring them back.
-        repo.invalidate_cache(self.name, None if step is None else [step], at=now)
-        return dropped
+        return pipeline_backend(db_url).invalidate_cache(self, step)
 
     @classmethod
     def load(cls, name: str, *, version: int | None = None) -> Pipeline:
@@ -239,33 +210,18 @@ class Pipeline(PipelineDefinition):
 
 def list_pipelines() -> list[PipelineRecord]:
     """Every stored pipeline, by name."""
-    if _remote(None):
-        with _client() as client:
-            return remote.list_all(client)
-    from rayline.engine.repository import open_repository
-
-    return open_repository().list_pipelines()
+    return pipeline_backend().list_pipelines()
 
 
 def stored_definition(name: str, version: int | None = None) -> str:
     """The stored JSON definition of pipeline ``name`` (of ``version``, default the latest)."""
-    if _remote(None):
-        with _client() as client:
-            return remote.definition(client, name, version)
-    from rayline.engine.repository import open_repository
-
-    return open_repository().get_definition(name, version)[1]
+    return pipeline_backend().definition(name, version)
 
 
 def delete_pipeline(name: str) -> None:
     """Delete a pipeline with its versions and executions (its artifacts stay). Raises
     ``ConflictError`` while one of its executions runs."""
-    if _remote(None):
-        with _client() as client:
-            return remote.delete(client, name)
-    from rayline.engine.repository import open_repository
-
-    open_repository().delete_pipeline(name)
+    pipeline_backend().delete(name)
 
 
 def cache_entries(pipeline_name: str, step: str | None = None) -> list[CacheEntry]:
@@ -280,23 +236,101 @@ def invalidate_cache(pipeline_name: str, step: str | None = None) -> list[CacheE
     return Pipeline.load(pipeline_name).invalidate_cache(step)
 
 
-def _remote(db_url: str | None) -> bool:
-    """Whether to call the server (``RAYLINE_SERVER_URL``): an explicit ``db_url`` means that
-    metadata DB, embedded."""
-    return db_url is None and settings().server_url is not None
+class EmbeddedPipelines:
+    """Pipelines in the metadata DB at ``db_url`` (default: the configured one), their code in
+    the artifact store, their executions driven from this process on Ray."""
 
+    def __init__(self, db_url: str | None = None) -> None:
+        from rayline.engine.repository import open_repository
 
-def _client() -> Any:
-    from rayline.remote.client import Client
+        self.repo = open_repository(db_url)
 
-    return Client()
+    def upsert(self, definition: PipelineDefinition) -> int:
+        from rayline.remote.codes import snapshots
+        from rayline.store.artifacts import open_artifact_store
 
+        store = open_artifact_store()
+        for snapshot in snapshots(definition):
+            # Named by content (a pickle by the hash in the definition: pickling one function
+            # twice can give other bytes), so the first one stored under a name stays.
+            store.put_once(snapshot.content, "code", snapshot.file)
+        return self.repo.upsert_pipeline(
+            definition.name, definition.definition(), definition.description
+        )
 
-def _not_remote(what: str) -> UserInputError:
-    return UserInputError(
-        f"{what} are not available through a rayline server yet (RAYLINE_SERVER_URL="
-        f"{settings().server_url}); run this on the server's machine, without RAYLINE_SERVER_URL"
-    )
+    def start(
+        self,
+        definition: PipelineDefinition,
+        parameters: dict[str, Any] | None,
+        *,
+        version: int | None,
+        parallelism_config: ParallelismConfiguration | None,
+        selective_execution_config: SelectiveExecutionConfig | None,
+        detach: bool,
+    ) -> str:
+        from rayline.engine.scheduler import driver_id
+
+        check_parallelism(parallelism_config)
+        repo = self.repo
+        name = definition.name
+        if version is None:
+            values = resolve_parameters(list(definition.parameters), parameters)
+            version = self.upsert(definition)
+        else:
+            version, text = repo.get_definition(name, int(version))
+            definition = PipelineDefinition.from_definition(text, name=name)
+            values = resolve_parameters(list(definition.parameters), parameters)
+        config = parallelism_config or definition.parallelism_config
+        selective = None
+        if selective_execution_config is not None:
+            from rayline.engine.selection import selective_request
+
+            selective = selective_request(repo, name, definition.graph, selective_execution_config)
+        execution_id = uuid.uuid4().hex[:16]
+        repo.create_execution(
+            execution_id,
+            name,
+            version,
+            values,
+            max_parallel_steps=config.max_parallel_execution_steps if config else None,
+            selective=selective,
+            started_by=settings().user,
+            driver=driver_id(),
+            lease_s=settings().lease_s,
+        )
+        launch(execution_id, db_url=repo.db.url, detach=detach, expected_token=0)
+        return execution_id
+
+    def describe(self, name: str) -> PipelineRecord:
+        return self.repo.get_pipeline(name)
+
+    def list_pipelines(self) -> list[PipelineRecord]:
+        return self.repo.list_pipelines()
+
+    def definition(self, name: str, version: int | None = None) -> str:
+        return self.repo.get_definition(name, version)[1]
+
+    def delete(self, name: str) -> None:
+        self.repo.delete_pipeline(name)
+
+    def cache_entries(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]:
+        self.repo.get_pipeline(pipeline.name)  # raises NotFoundError, naming the stored ones
+        return _cache_entries(self.repo, pipeline, step, now=time.time())
+
+    def invalidate_cache(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]:
+        self.repo.get_pipeline(pipeline.name)  # raises NotFoundError, naming the stored ones
+        # Entries and invalidation share one instant: a run ending after it is not dropped,
+        # and is not counted either.
+        now = time.time()
+        dropped = _cache_entries(self.repo, pipeline, step, now=now)
+        # Every run that computed a result is marked, expired ones too: a longer expire_after
+        # in a later version must not bring them back.
+        self.repo.invalidate_cache(pipeline.name, None if step is None else [step], at=now)
+        return dropped
 
 
 def _cache_entries(

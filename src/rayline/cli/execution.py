@@ -33,6 +33,12 @@ def register(sub: Any) -> None:
         "Print a step's logs (and the user's traceback if it failed).",
         execution_id,
         arg("--step", help="one step (default: every step that has logs)"),
+        arg(
+            "-f",
+            "--follow",
+            action="store_true",
+            help="with --step: print what the step prints as it runs, until it ends",
+        ),
     )
     command(
         cmds,
@@ -192,6 +198,14 @@ def cmd_steps(args: Any) -> int:
 
 def cmd_logs(args: Any) -> int:
     execution = _execution(args.execution_id)
+    if args.follow:
+        if not args.step:
+            from rayline.errors import UserInputError
+
+            raise UserInputError("--follow goes with --step STEP (the step whose log to follow)")
+        for chunk in execution.follow_logs(args.step):
+            print(chunk, end="", flush=True)
+        return 0
     runs = [execution.step(args.step)] if args.step else execution.list_steps()
     out = console()
     for run in runs:

@@ -69,7 +69,7 @@ def _key_metrics(metrics: dict[str, float]) -> str:
 
 
 def cmd_runs(args: Any) -> int:
-    from rayline.tracking.runs import list_runs
+    from rayline.tracking.experiments import list_runs
 
     runs = list_runs(
         experiment=getattr(args, "experiment", None),
@@ -126,7 +126,7 @@ def _as_tree(runs: list[Any]) -> list[tuple[int, Any]]:
 
 
 def cmd_list(args: Any) -> int:
-    from rayline.tracking.runs import list_experiments
+    from rayline.tracking.experiments import list_experiments
 
     experiments = list_experiments()
     if args.json:
@@ -137,21 +137,11 @@ def cmd_list(args: Any) -> int:
 
 
 def cmd_show(args: Any) -> int:
-    from rayline.errors import NotFoundError
-    from rayline.tracking.runs import client
+    import dataclasses
 
-    try:
-        run = client().get_run(args.run_id)
-    except Exception as exc:
-        raise NotFoundError(f"no MLflow run {args.run_id!r}: {exc}") from None
-    data = {
-        "run_id": run.info.run_id,
-        "name": run.info.run_name,
-        "status": run.info.status,
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.source")},
-    }
+    from rayline.tracking.experiments import describe_run
+
+    data = dataclasses.asdict(describe_run(args.run_id))
     if args.json:
         print_json(data)
         return 0
@@ -164,7 +154,7 @@ def cmd_show(args: Any) -> int:
 
 
 def cmd_uri(args: Any) -> int:
-    from rayline.tracking.runs import tracking_uri
+    from rayline.tracking.experiments import tracking_uri
 
     print(tracking_uri())
     return 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rayline.config import acting_as, settings
+from rayline.config import acting_as, embedded, settings
 from rayline.definition.expressions import Resolver
 
 #: A property value that is not JSON is pickled into the store and kept as {PICKLED: uri}.
@@ -91,10 +91,14 @@ class StepContext:
     started_by: str | None = None
 
     def acting(self) -> contextlib.AbstractContextManager[None]:
-        """A block in which ``settings().user`` is whoever started the execution."""
-        if not self.started_by:
-            return contextlib.nullcontext()
-        return acting_as(self.started_by)
+        """A block in which ``settings().user`` is whoever started the execution, and the API
+        the step calls is embedded: a step works on its driver's stores, never through a
+        server (a Ray worker may have inherited ``RAYLINE_SERVER_URL``)."""
+        block = contextlib.ExitStack()
+        block.enter_context(embedded())
+        if self.started_by:
+            block.enter_context(acting_as(self.started_by))
+        return block
 
     def materialize(self, source: str, *, name: str) -> Path:
         """A local path holding the input ``source`` (a local path, a URI in the artifact store

@@ -151,5 +151,19 @@ class EventRecord:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class CacheEntry:
+    """A step's result the next execution may reuse instead of running the step: the run that
+    computed it (its execution, when it ended), the cache key it matches, when it expires (None:
+    never) and how many later runs reused it."""
+
+    step_name: str
+    cache_key: str
+    execution_id: str
+    computed_at: float
+    expires_at: float | None
+    hits: int
+
+
 def _elapsed(started: float | None, ended: float | None) -> float | None:
     return None if started is None else (ended or time.time()) - started

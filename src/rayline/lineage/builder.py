@@ -11,7 +11,7 @@ executions connected to the focus are loaded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from rayline.definition.expressions import (
     Expression,
@@ -59,6 +59,13 @@ FOCUS_KINDS = {
     "execution": "an execution id",
     "model_version": "GROUP/VERSION",
     "endpoint": "an endpoint name",
+}
+
+#: The focus kind of each kind a reference resolves to (``LineageBuilder.resolve``).
+_FOCUS_OF = {
+    NodeKind.MODEL: "model_version",
+    NodeKind.ENDPOINT: "endpoint",
+    NodeKind.EXECUTION: "execution",
 }
 
 #: How many of each pipeline's newest executions a feature group's or dataset's lineage
@@ -130,6 +137,12 @@ class LineageBuilder:
             f"{ref!r} names no model version, endpoint or execution; write GROUP/VERSION "
             "(e.g. housing/3), an endpoint name, or an execution id (a unique prefix will do)"
         )
+
+    def resolve_focus(self, ref: str) -> tuple[str, str]:
+        """``(focus kind, key)`` for a reference ``lineage()`` takes: what ``around()`` (and
+        the server's ``GET /lineage``) take for the same node."""
+        kind, key = self.resolve(ref)
+        return _FOCUS_OF[kind], key
 
     # -- loaders ----------------------------------------------------------------------------
 
@@ -522,6 +535,29 @@ class LineageBuilder:
                         self.graph.link(art, step_id, key)
 
 
+class LineageBackend(Protocol):
+    """What ``lineage()``, ``around()`` and the ``rayline lineage`` command need."""
+
+    def lineage(self, ref: str, *, max_depth: int | None = None) -> Lineage: ...
+
+    def around(
+        self, kind: str, key: str, *, direction: str = "both", max_depth: int | None = None
+    ) -> Neighbourhood: ...
+
+
+def lineage_backend(db_url: str | None = None) -> LineageBackend:
+    """The server's lineage (``RAYLINE_SERVER_URL`` set, no ``db_url``), else a builder over the
+    metadata DB at ``db_url`` (default: the configured one)."""
+    from rayline.remote.client import server_client
+
+    client = server_client(db_url)
+    if client is not None:
+        from rayline.lineage.remote import RemoteLineage
+
+        return RemoteLineage(client)
+    return LineageBuilder(db_url=db_url)
+
+
 def lineage(ref: str, *, db_url: str | None = None, max_depth: int | None = None) -> Lineage:
     """What is upstream and downstream of a model version (``housing/3``), an endpoint, or an
     execution: data → steps → model → endpoint.
@@ -530,7 +566,20 @@ def lineage(ref: str, *, db_url: str | None = None, max_depth: int | None = None
     >>> [(e.node.kind, e.node.label) for e in result.upstream]         # doctest: +SKIP
     [('step', 'RegisterTrainedModel'), ('artifact', 'HPTuning.model'), ...]
     """
-    return LineageBuilder(db_url=db_url).lineage(ref, max_depth=max_depth)
+    return lineage_backend(db_url).lineage(ref, max_depth=max_depth)
+
+
+def around(
+    kind: str,
+    key: str,
+    *,
+    direction: str = "both",
+    max_depth: int | None = None,
+    db_url: str | None = None,
+) -> Neighbourhood:
+    """The nodes and edges around one node (``LineageBuilder.around``): ``kind`` one of
+    :data:`FOCUS_KINDS`, ``key`` what names it."""
+    return lineage_backend(db_url).around(kind, key, direction=direction, max_depth=max_depth)
 
 
 def _argument_values(pipeline: PipelineDefinition) -> list[tuple[str, str, Any]]:

@@ -9,6 +9,7 @@ cannot be reached, or that fails (5xx), is a ``BackendError`` naming the URL.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections.abc import Iterator
 from typing import Any
@@ -105,6 +106,8 @@ class Client:
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
         )
+        # A stream waits as long as what it follows runs: no read timeout.
+        self._stream_timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S, read=None)
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"
@@ -134,6 +137,22 @@ class Client:
         if response.status_code >= 400 and response.status_code not in allow:
             raise self._error(response, method, path)
         return response
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **options: Any) -> Iterator[httpx.Response]:
+        """The server's answer to ``method path`` as it comes (a followed log, an event stream),
+        read without a timeout between chunks; an error status raises as ``request`` does."""
+        try:
+            with self._http.stream(method, path, timeout=self._stream_timeout, **options) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    raise self._error(answer, method, path)
+                yield answer
+        except httpx.HTTPError as exc:
+            raise BackendError(
+                f"lost the rayline server at {self.url} while reading {path} "
+                f"({type(exc).__name__}: {exc}); check that it still runs"
+            ) from None
 
     def call(self, method: str, path: str, **options: Any) -> Any:
         """The JSON the server answers ``method path`` with (None for an empty body)."""

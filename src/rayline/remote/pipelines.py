@@ -1,5 +1,7 @@
-"""The pipeline routes of a server (``/api/v1/pipelines``): store a definition with its code,
-read stored pipelines and definitions, start a stored version, delete."""
+"""The pipeline backend over a server's REST API (``/api/v1/pipelines``): store a definition
+with its code, read stored pipelines and definitions, start a stored version (selective, with
+its own parallelism), read and drop cache entries, delete. ``rayline.pipelines`` picks it when
+``RAYLINE_SERVER_URL`` is set; the embedded backend beside it works on the metadata DB."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ from urllib.parse import quote
 
 from rayline.definition.parameters import resolve_parameters
 from rayline.definition.policies import ParallelismConfiguration, check_parallelism
-from rayline.engine.records import ExecutionRecord, PipelineRecord
-from rayline.errors import UserInputError
+from rayline.engine.records import CacheEntry, ExecutionRecord, PipelineRecord
 from rayline.remote import codes, records
 
 if TYPE_CHECKING:
@@ -46,12 +47,6 @@ def start_definition(
     """``Pipeline.start()`` through the server: store this definition (``version`` None) or
     pick stored version ``version``, then start it there."""
     check_parallelism(parallelism_config)
-    if selective_execution_config is not None:
-        raise UserInputError(
-            f"pipeline {definition.name!r}: a selective execution cannot be started through "
-            "the server yet (POST /pipelines/{name}/executions takes no selection); start it on "
-            "the server's machine, without RAYLINE_SERVER_URL"
-        )
     if version is None:
         # As embedded: a wrong parameter is refused before anything is stored.
         resolve_parameters(list(definition.parameters), parameters)
@@ -64,6 +59,7 @@ def start_definition(
         parameters,
         version=version,
         max_parallel_steps=config.max_parallel_execution_steps if config else None,
+        selective=selective_execution_config,
     )
 
 
@@ -74,12 +70,20 @@ def start(
     *,
     version: int,
     max_parallel_steps: int | None = None,
+    selective: SelectiveExecutionConfig | None = None,
 ) -> ExecutionRecord:
     """Start stored version ``version`` of pipeline ``name`` (the server drives it); its
-    record at once. Unknown, missing or mistyped parameters: ``ParameterError``."""
+    record at once. Unknown, missing or mistyped parameters: ``ParameterError``; a selection
+    the graph or the source execution cannot serve: the server's error for it."""
     body: dict[str, Any] = {"parameters": parameters or {}, "version": version}
     if max_parallel_steps is not None:
         body["max_parallel_steps"] = max_parallel_steps
+    if selective is not None:
+        body["selective_execution_config"] = {
+            "selected_steps": list(selective.selected_steps),
+            "source_pipeline_execution_id": selective.source_pipeline_execution_id,
+            "reference_latest_execution": selective.reference_latest_execution,
+        }
     return records.execution(client.post(_path(name, "executions"), json=body))
 
 
@@ -99,3 +103,70 @@ def list_all(client: Client) -> list[PipelineRecord]:
 
 def delete(client: Client, name: str) -> None:
     client.delete(_path(name))
+
+
+def cache_entries(client: Client, name: str, step: str | None = None) -> list[CacheEntry]:
+    """The stored pipeline's cache entries (its latest version's cache windows)."""
+    found = client.get(_path(name, "cache"), params={} if step is None else {"step": step})
+    return [records.cache_entry(item) for item in found]
+
+
+def invalidate_cache(client: Client, name: str, step: str | None = None) -> list[CacheEntry]:
+    """Drop the stored pipeline's cache entries (only step ``step``'s); the entries dropped."""
+    params = {} if step is None else {"step": step}
+    found = client.call("DELETE", _path(name, "cache"), params=params)
+    return [records.cache_entry(item) for item in found]
+
+
+class RemotePipelines:
+    """Pipelines as the server at ``client.url`` stores and runs them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def upsert(self, definition: PipelineDefinition) -> int:
+        return upsert(self.client, definition)
+
+    def start(
+        self,
+        definition: PipelineDefinition,
+        parameters: dict[str, Any] | None,
+        *,
+        version: int | None,
+        parallelism_config: ParallelismConfiguration | None,
+        selective_execution_config: SelectiveExecutionConfig | None,
+        detach: bool,
+    ) -> str:
+        """The server drives the execution (``detach`` does not apply: it outlives this
+        process anyway); its id."""
+        return start_definition(
+            self.client,
+            definition,
+            parameters,
+            version=version,
+            parallelism_config=parallelism_config,
+            selective_execution_config=selective_execution_config,
+        ).id
+
+    def describe(self, name: str) -> PipelineRecord:
+        return get(self.client, name)
+
+    def list_pipelines(self) -> list[PipelineRecord]:
+        return list_all(self.client)
+
+    def definition(self, name: str, version: int | None = None) -> str:
+        return definition(self.client, name, version)
+
+    def delete(self, name: str) -> None:
+        delete(self.client, name)
+
+    def cache_entries(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]:
+        """The server reads the windows of the pipeline's latest stored version."""
+        return cache_entries(self.client, pipeline.name, step)
+
+    def invalidate_cache(
+        self, pipeline: PipelineDefinition, step: str | None = None
+    ) -> list[CacheEntry]:
+        return invalidate_cache(self.client, pipeline.name, step)

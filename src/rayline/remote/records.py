@@ -13,7 +13,13 @@ import functools
 import typing
 from typing import Any, TypeVar
 
-from rayline.engine.records import EventRecord, ExecutionRecord, PipelineRecord, StepRunRecord
+from rayline.engine.records import (
+    CacheEntry,
+    EventRecord,
+    ExecutionRecord,
+    PipelineRecord,
+    StepRunRecord,
+)
 from rayline.errors import BackendError
 
 R = TypeVar("R")
@@ -64,3 +70,7 @@ def event(data: Any) -> EventRecord:
 
 def pipeline(data: Any) -> PipelineRecord:
     return from_json(PipelineRecord, data)
+
+
+def cache_entry(data: Any) -> CacheEntry:
+    return from_json(CacheEntry, data)

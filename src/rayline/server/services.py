@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rayline.config import embedded
 from rayline.step_kinds import load
 
 SERVICES = (
@@ -20,11 +21,14 @@ SERVICES = (
 
 
 def start_services(app: Any) -> list[Callable[[], None]]:
-    """Start every service; the functions that stop them, in start order."""
+    """Start every service; the functions that stop them, in start order. Each starts (and its
+    threads tick) embedded: a server serves its own state, whatever ``RAYLINE_SERVER_URL``
+    says."""
     stops: list[Callable[[], None]] = []
     try:
         for target in SERVICES:
-            stops.append(load(target)())
+            with embedded():
+                stops.append(load(target)())
     except BaseException:
         for stop in reversed(stops):
             stop()

@@ -8,11 +8,11 @@ imported by tracking's background worker, the ML steps and the ``rayline experim
 never on the scheduler's thread.
 """
 
+from rayline.tracking.experiments import list_runs
 from rayline.tracking.runs import (
     StepTracker,
     ensure_execution_run,
     finish_execution_run,
-    list_runs,
     track_step,
 )
 

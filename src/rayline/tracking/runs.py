@@ -539,3 +539,32 @@ def list_experiments(*, uri: str | None = None) -> list[tuple[str, str, int]]:
         runs = c.search_runs([e.experiment_id], max_results=1000)
         out.append((e.experiment_id, e.name, len(runs)))
     return out
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One MLflow run as ``rayline experiments show`` shows it: its parameters, metrics and
+    tags (MLflow's source tags left out)."""
+
+    run_id: str
+    name: str
+    status: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def describe_run(run_id: str, *, uri: str | None = None) -> RunDetail:
+    """MLflow run ``run_id``; ``NotFoundError`` when the store has none."""
+    try:
+        run = client(uri).get_run(run_id)
+    except Exception as exc:
+        raise NotFoundError(f"no MLflow run {run_id!r}: {exc}") from None
+    return RunDetail(
+        run_id=run.info.run_id,
+        name=run.info.run_name or "",
+        status=run.info.status,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags={k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.source")},
+    )

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.roles import Role
 from rayline.engine.records import EventRecord, ExecutionRecord, ExecutionStatus, StepRunRecord
@@ -25,6 +26,15 @@ router = APIRouter(prefix="/executions", tags=["executions"])
 
 VIEWER = [Depends(requires(Role.VIEWER))]
 OPERATOR = [Depends(requires(Role.OPERATOR))]
+
+
+class RetryBody(BaseModel):
+    """``POST /executions/{id}/retry``: the step parallelism from now on (default: as it was
+    started)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_parallel_steps: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 def _repo() -> Any:
@@ -145,12 +155,16 @@ def stop_execution(execution_id: str) -> ExecutionRecord:
 
 
 @router.post("/{execution_id}/retry", dependencies=OPERATOR)
-def retry_execution(execution_id: str) -> ExecutionRecord:
+def retry_execution(execution_id: str, body: RetryBody | None = None) -> ExecutionRecord:
     """Run a Failed or Stopped execution again from its unfinished steps, driven by this
-    server (409 when it succeeded or is running); returns its record."""
+    server (409 when it succeeded or is running), at most ``max_parallel_steps`` steps at once
+    from now on if given; returns its record."""
+    from rayline.definition.policies import ParallelismConfiguration
     from rayline.executions import Execution
 
-    execution = Execution(execution_id).retry()
+    steps = body.max_parallel_steps if body else None
+    config = ParallelismConfiguration(steps) if steps is not None else None
+    execution = Execution(execution_id).retry(parallelism_config=config)
     return execution.describe()
 
 

@@ -1,10 +1,12 @@
-"""/api/v1/executions/{id}/runs and /api/v1/experiments/ui: experiment tracking on MLflow.
+"""/api/v1/executions/{id}/runs and /api/v1/experiments: experiment tracking on MLflow.
 
-An execution's MLflow runs (its own, one per step, one per tuning trial) with their parameters
-and metrics come from the tracking store (``rayline.tracking``); ``/experiments/ui`` says where
-to see the same store in MLflow's UI: the tracking server's address when the store is one
-(``MLFLOW_TRACKING_URI=http(s)://...``), else the ``mlflow ui`` command that opens it.
-Both need the viewer role.
+The experiments (with their run counts), runs (of one experiment or execution, or all) and one
+run, each with its parameters and metrics, come from the tracking store through
+``rayline.tracking.experiments``, as ``rayline experiments`` reads them; an execution's runs
+(its own, one per step, one per tuning trial) also under the execution. ``/experiments/ui``
+says where to see the same store in MLflow's UI: the tracking server's address when the store
+is one (``MLFLOW_TRACKING_URI=http(s)://...``), else the ``mlflow ui`` command that opens it.
+All need the viewer role.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dataclasses
 import shlex
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from rayline.auth.roles import Role
 from rayline.server.pagination import PageRequest, page_request, paginate
@@ -42,6 +44,39 @@ def execution_runs(
         return [dataclasses.asdict(r) for r in runs[offset:]]
 
     return paginate(page, fetch)
+
+
+@router.get("/experiments", dependencies=VIEWER)
+def experiments_list() -> list[dict[str, Any]]:
+    """Every experiment (one per pipeline): ``id``, ``name`` and its number of ``runs``."""
+    from rayline.tracking.experiments import list_experiments as experiments
+
+    return [{"id": i, "name": name, "runs": n} for i, name, n in experiments()]
+
+
+@router.get("/experiments/runs", dependencies=VIEWER)
+def search_runs(
+    page: Annotated[PageRequest, Depends(page_request)],
+    experiment: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    execution_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> dict[str, Any]:
+    """Runs, newest first, with their parameters and metrics (of one ``experiment``, of one
+    execution, or all); 404 for an unknown experiment."""
+    from rayline.tracking.experiments import list_runs as runs_of
+
+    def fetch(offset: int, n: int) -> list[dict[str, Any]]:
+        runs = runs_of(experiment=experiment, execution_id=execution_id, max_results=offset + n)
+        return [dataclasses.asdict(r) for r in runs[offset:]]
+
+    return paginate(page, fetch)
+
+
+@router.get("/experiments/runs/{run_id}", dependencies=VIEWER)
+def describe_run(run_id: Annotated[str, Path(min_length=1, max_length=256)]) -> dict[str, Any]:
+    """One run: its name, status, parameters, metrics and tags."""
+    from rayline.tracking.experiments import describe_run as describe
+
+    return dataclasses.asdict(describe(run_id))
 
 
 @router.get("/experiments/ui", dependencies=VIEWER)

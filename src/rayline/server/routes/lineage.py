@@ -41,6 +41,19 @@ _QUERY_KIND = {
 }
 
 
+@router.get("/lineage/resolve", dependencies=[Depends(requires(Role.VIEWER))])
+def resolve_reference(
+    ref: Annotated[str, Query(min_length=1, max_length=4096, description="as rayline lineage")],
+) -> dict[str, str]:
+    """What a reference ``rayline lineage`` takes names (``GROUP/VERSION``, an endpoint name,
+    an execution id or a unique prefix, or ``model:``/``endpoint:``/``execution:``...): the
+    ``kind`` and ``id`` to ask ``GET /lineage`` for. 400 when it names nothing."""
+    from rayline.lineage import LineageBuilder
+
+    kind, key = LineageBuilder().resolve_focus(ref)
+    return {"kind": kind, "id": key}
+
+
 @router.get("/lineage", dependencies=[Depends(requires(Role.VIEWER))])
 def get_lineage(
     kind: LineageKind,

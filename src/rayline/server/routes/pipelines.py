@@ -1,5 +1,5 @@
-"""/api/v1/pipelines: store pipeline definitions (upsert), read them, delete them, and start
-executions of a stored version.
+"""/api/v1/pipelines: store pipeline definitions (upsert), read them, delete them, start
+executions of a stored version (selective ones too), and read or drop their cache entries.
 
 Each route calls what an embedded user calls: ``PipelineDefinition.from_definition`` parses, the
 engine's repository stores and reads, ``Pipeline.start(version=N)`` starts (driven by a thread of
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.roles import Role
-from rayline.engine.records import ExecutionRecord, PipelineRecord
+from rayline.engine.records import CacheEntry, ExecutionRecord, PipelineRecord
 from rayline.errors import PipelineDefinitionError, RaylineError, UserInputError
 from rayline.server.compat import check_client
 from rayline.server.pagination import PageRequest, page_request, paginate_list
@@ -42,16 +42,30 @@ class UpsertBody(BaseModel):
     description: str = Field(default="", max_length=10_000)
 
 
+class SelectiveBody(BaseModel):
+    """A selective execution (``SelectiveExecutionConfig``): the steps to run, and the
+    execution their upstream steps are taken from (default: the pipeline's latest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selected_steps: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        min_length=1, max_length=1000
+    )
+    source_pipeline_execution_id: str | None = Field(default=None, max_length=256)
+    reference_latest_execution: bool = True
+
+
 class StartBody(BaseModel):
     """``POST /pipelines/{name}/executions``: parameter values (the others take their
-    defaults), the stored version to run (default: the latest) and the step parallelism of
-    this execution (default: the pipeline's)."""
+    defaults), the stored version to run (default: the latest), the step parallelism of
+    this execution (default: the pipeline's) and, for a selective execution, its selection."""
 
     model_config = ConfigDict(extra="forbid")
 
     parameters: dict[str, Any] = Field(default_factory=dict)
     version: int | None = Field(default=None, ge=1, le=MAX_INT)
     max_parallel_steps: int | None = Field(default=None, ge=1, le=MAX_INT)
+    selective_execution_config: SelectiveBody | None = None
 
 
 def _repo() -> Any:
@@ -123,6 +137,7 @@ def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord
     """Start an execution of a stored version and return its record at once; this server
     drives it. Mistyped, unknown or missing parameters: 422."""
     from rayline.definition.policies import ParallelismConfiguration
+    from rayline.definition.selective import SelectiveExecutionConfig
     from rayline.pipelines import Pipeline
 
     body = body or StartBody()
@@ -133,8 +148,38 @@ def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord
         if body.max_parallel_steps is not None
         else None
     )
-    execution = pipeline.start(body.parameters, version=version, parallelism_config=config)
+    selective = body.selective_execution_config
+    execution = pipeline.start(
+        body.parameters,
+        version=version,
+        parallelism_config=config,
+        selective_execution_config=(
+            SelectiveExecutionConfig(**selective.model_dump()) if selective else None
+        ),
+    )
     return execution.describe()
+
+
+@router.get("/{name}/cache", dependencies=VIEWER)
+def list_cache_entries(
+    name: str, step: Annotated[str | None, Query(min_length=1, max_length=256)] = None
+) -> list[CacheEntry]:
+    """The results the next execution may reuse (only step ``step``'s), newest first, by the
+    cache windows of the pipeline's latest version."""
+    from rayline.pipelines import cache_entries
+
+    return cache_entries(name, step)
+
+
+@router.delete("/{name}/cache", dependencies=OPERATOR)
+def invalidate_cache(
+    name: str, step: Annotated[str | None, Query(min_length=1, max_length=256)] = None
+) -> list[CacheEntry]:
+    """Drop the pipeline's cache entries (only step ``step``'s): the next execution computes
+    those steps again (the runs stay in the history). The entries dropped."""
+    from rayline.pipelines import invalidate_cache as invalidate
+
+    return invalidate(name, step)
 
 
 def parse_definition(definition: dict[str, Any] | str, *, name: str) -> Any:
