@@ -460,7 +460,7 @@ async def upload_chunk(
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
-    path = await _receive_upload(request, limit=limit, format="parquet")
+    path, _ = await _receive_upload(request, limit=limit, format="parquet")
 
     def stage() -> None:
         _check_parquet(path)
