@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from rayline import __version__
+from rayline.config import embedded
 from rayline.server import problems, security
 from rayline.server.routes import API_PREFIX, ROUTERS
 from rayline.server.services import start_services
@@ -49,7 +50,21 @@ def create_app(*, services: bool = True) -> FastAPI:
     for name in ROUTERS:
         module = importlib.import_module(f"rayline.server.routes.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
+    app.add_middleware(Embedded)  # added last: the outermost
     return app
+
+
+class Embedded:
+    """ASGI middleware: every request, WebSocket and the lifespan (the services) work on this
+    server's own state (``rayline.config.embedded()``), even where ``RAYLINE_SERVER_URL`` is
+    set in its process (a test's client in the same process, a shared environment)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with embedded():
+            await self.app(scope, receive, send)
 
 
 def _install_timing(app: FastAPI) -> None:

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rayline.auth.roles import Role
-from rayline.config import acting_as, embedded, settings
+from rayline.config import acting_as, settings
 from rayline.errors import AuthenticationError, ConfigError, PermissionDeniedError
 from rayline.server import problems
 
@@ -154,11 +154,6 @@ class AuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The server serves its own state, even with RAYLINE_SERVER_URL in its environment.
-        with embedded():
-            await self._handle(scope, receive, send)
-
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"].startswith("/api/"):
             await self._websocket(scope, receive, send)
             return
