@@ -1,7 +1,8 @@
 """The audit log: who changed (or tried to change) what, when, from where.
 
 The server writes one row per state-changing request (POST, PUT, PATCH, DELETE under
-``/api/``) once it knows the response's status, refused requests (401, 403, 4xx) included.
+``/api/``) once it knows the response's status, refused requests (401, 403, 4xx) included
+(``record_request``: the server's own, always on its metadata DB). ``list_audit`` reads it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,19 @@ def list_audit(
     limit: int | None = None,
     db_url: str | None = None,
 ) -> list[AuditRecord]:
-    """Audit rows, newest first; ``identity`` and ``since`` (a Unix time) narrow them."""
+    """Audit rows, newest first; ``identity`` and ``since`` (a Unix time) narrow them. With
+    ``RAYLINE_SERVER_URL`` (``rayline.remote.client.server_client``), the server's (an admin's
+    token): the log is of its requests."""
+    from rayline.remote.client import server_client
+
+    client = server_client(db_url)
+    if client is not None:
+        from rayline.auth import remote
+
+        with client:
+            return remote.list_audit(
+                client, identity=identity, since=since, offset=offset, limit=limit
+            )
     query = sa.select(audit_log).order_by(audit_log.c.id.desc())
     if identity is not None:
         query = query.where(audit_log.c.identity == identity)

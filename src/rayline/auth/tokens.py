@@ -1,5 +1,11 @@
 """API tokens: create, list, revoke, verify.
 
+Create, list, get and revoke work on one backend, chosen by the shared rule
+(``rayline.remote.client.server_client``): the metadata DB (``EmbeddedTokens``), or with
+``RAYLINE_SERVER_URL`` the server's ``/api/v1/tokens`` (``rayline.auth.remote``; an admin's
+token). ``verify_token`` and ``any_token_exists`` are how a server authenticates its requests:
+they always read this process's metadata DB.
+
 A token's secret is ``rl_`` and 32 random bytes (URL-safe base64). Only its SHA-256 is stored:
 verifying a presented secret is one lookup of its hash on a unique index, so no comparison of
 secrets happens in Python (nothing to time), and a copy of the database yields no usable token.
@@ -14,11 +20,14 @@ CLI, takes effect within ``CACHE_S``), and ``last_used_at`` is written at most o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -74,40 +83,142 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class Tokens(Protocol):
+    """Where the tokens live: what the functions below need of a backend."""
+
+    def create(
+        self, *, name: str, role: Role, created_by: str | None
+    ) -> tuple[TokenRecord, str]: ...
+
+    def list(
+        self, *, include_revoked: bool, offset: int, limit: int | None
+    ) -> list[TokenRecord]: ...
+
+    def get(self, token_id: str) -> TokenRecord: ...
+
+    def revoke(self, token_id: str) -> TokenRecord: ...
+
+
 def create_token(
     *, name: str, role: Role, db_url: str | None = None, created_by: str | None = None
 ) -> tuple[TokenRecord, str]:
     """A new token named ``name`` with ``role``: its record and its secret, which is shown
-    this once and cannot be recovered. A name held by an active token is a ConflictError."""
+    this once and cannot be recovered. A name held by an active token is a ConflictError.
+    ``created_by`` (default: who is acting) is for the server, which names the admin whose
+    token asked."""
     name = name.strip()
     if not name or len(name) > 256:
         raise UserInputError("a token needs a name of 1 to 256 characters, e.g. --name alice")
     role = role if isinstance(role, Role) else Role.parse(str(role))
-    db = open_database(db_url)
-    by = created_by or settings().user
-    for _ in range(5):  # a clash of the short id is rare; draw again
-        secret, token_id = _draw()
-        record = TokenRecord(token_id, name, role, time.time(), by)
-        try:
-            with db.begin() as conn:
-                _check_name_free(conn, name)
-                conn.execute(
-                    api_tokens.insert().values(
-                        id=record.id,
-                        name=name,
-                        role=role.label,
-                        secret_sha256=hash_secret(secret),
-                        created_at=record.created_at,
-                        created_by=by,
+    with _backend(db_url) as backend:
+        return backend.create(name=name, role=role, created_by=created_by)
+
+
+def list_tokens(
+    *,
+    include_revoked: bool = True,
+    offset: int = 0,
+    limit: int | None = None,
+    db_url: str | None = None,
+) -> list[TokenRecord]:
+    """The tokens, oldest first."""
+    with _backend(db_url) as backend:
+        return backend.list(include_revoked=include_revoked, offset=offset, limit=limit)
+
+
+def get_token(token_id: str, *, db_url: str | None = None) -> TokenRecord:
+    """Token ``token_id`` (``NotFoundError`` if there is none)."""
+    with _backend(db_url) as backend:
+        return backend.get(token_id)
+
+
+def revoke_token(token_id: str, *, db_url: str | None = None) -> TokenRecord:
+    """Revoke token ``token_id`` (its record stays); revoking a revoked token changes nothing,
+    an unknown id is a ``NotFoundError``."""
+    with _backend(db_url) as backend:
+        return backend.revoke(token_id)
+
+
+@contextlib.contextmanager
+def _backend(db_url: str | None) -> Iterator[Tokens]:
+    """The server's tokens when the API goes through one, else the metadata DB's."""
+    from rayline.remote.client import server_client
+
+    client = server_client(db_url)
+    if client is None:
+        yield EmbeddedTokens(open_database(db_url))
+        return
+    from rayline.auth.remote import RemoteTokens
+
+    with client:
+        yield RemoteTokens(client)
+
+
+class EmbeddedTokens:
+    """The tokens in the metadata DB (what a server, or its admin on its machine, works on)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, *, name: str, role: Role, created_by: str | None) -> tuple[TokenRecord, str]:
+        db = self._db
+        by = created_by or settings().user
+        for _ in range(5):  # a clash of the short id is rare; draw again
+            secret, token_id = _draw()
+            record = TokenRecord(token_id, name, role, time.time(), by)
+            try:
+                with db.begin() as conn:
+                    _check_name_free(conn, name)
+                    conn.execute(
+                        api_tokens.insert().values(
+                            id=record.id,
+                            name=name,
+                            role=role.label,
+                            secret_sha256=hash_secret(secret),
+                            created_at=record.created_at,
+                            created_by=by,
+                        )
                     )
-                )
-        except sa.exc.IntegrityError:
-            with db.connect() as conn:
-                _check_name_free(conn, name)  # lost a race for the name: say so
-            continue
-        _state(db).any_token = True
-        return record, secret
-    raise ConflictError("could not draw a free token id; try again")  # pragma: no cover
+            except sa.exc.IntegrityError:
+                with db.connect() as conn:
+                    _check_name_free(conn, name)  # lost a race for the name: say so
+                continue
+            _state(db).any_token = True
+            return record, secret
+        raise ConflictError("could not draw a free token id; try again")  # pragma: no cover
+
+    def list(self, *, include_revoked: bool, offset: int, limit: int | None) -> list[TokenRecord]:
+        query = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
+        if not include_revoked:
+            query = query.where(api_tokens.c.revoked_at.is_(None))
+        query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._db.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def get(self, token_id: str) -> TokenRecord:
+        with self._db.connect() as conn:
+            row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        if row is None:
+            raise NotFoundError(
+                f"token {token_id!r} does not exist; see the ids: rayline token list"
+            )
+        return _record(row)
+
+    def revoke(self, token_id: str) -> TokenRecord:
+        with self._db.begin() as conn:
+            conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        state = _state(self._db)
+        with state.lock:
+            for key, (record, _) in list(state.verified.items()):
+                if record.id == token_id:
+                    del state.verified[key]
+        return self.get(token_id)
 
 
 def _draw() -> tuple[str, str]:
@@ -131,49 +242,6 @@ def _check_name_free(conn: sa.Connection, name: str) -> None:
             f"an active token named {name!r} exists already (id {taken.id}); pick another "
             f"name, or revoke it first: rayline token revoke {taken.id}"
         )
-
-
-def list_tokens(
-    *,
-    include_revoked: bool = True,
-    offset: int = 0,
-    limit: int | None = None,
-    db_url: str | None = None,
-) -> list[TokenRecord]:
-    """The tokens, oldest first."""
-    query = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
-    if not include_revoked:
-        query = query.where(api_tokens.c.revoked_at.is_(None))
-    query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    with open_database(db_url).connect() as conn:
-        return [_record(row) for row in conn.execute(query)]
-
-
-def get_token(token_id: str, *, db_url: str | None = None) -> TokenRecord:
-    with open_database(db_url).connect() as conn:
-        row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
-    if row is None:
-        raise NotFoundError(f"token {token_id!r} does not exist; see the ids: rayline token list")
-    return _record(row)
-
-
-def revoke_token(token_id: str, *, db_url: str | None = None) -> TokenRecord:
-    """Revoke token ``token_id`` (its record stays); revoking a revoked token changes nothing."""
-    db = open_database(db_url)
-    with db.begin() as conn:
-        conn.execute(
-            api_tokens.update()
-            .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
-        )
-    state = _state(db)
-    with state.lock:
-        for key, (record, _) in list(state.verified.items()):
-            if record.id == token_id:
-                del state.verified[key]
-    return get_token(token_id, db_url=db_url)
 
 
 def verify_token(secret: str, *, db_url: str | None = None) -> TokenRecord:

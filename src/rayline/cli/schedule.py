@@ -1,6 +1,7 @@
 """``rayline schedule``: cron schedules of stored pipelines, which ``rayline server`` starts.
 
-The commands change the metadata DB (``RAYLINE_DB_URL``); a server on that DB fires them.
+The commands call ``rayline.schedules.api``: on the metadata DB (``RAYLINE_DB_URL``), which a
+server on that DB fires, or with ``RAYLINE_SERVER_URL`` through that server.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""``rayline token``: the server's API tokens (create, list, revoke).
+"""``rayline token``: the server's API tokens (create, list, revoke), over
+``rayline.auth.tokens``.
 
-These work on the metadata DB directly (``RAYLINE_DB_URL``), on the server's machine: that is
-how the first admin token is made, before any token could authorise a request. With
-``RAYLINE_SERVER_URL`` set they go through the server's ``/api/v1/tokens`` instead, presenting
-``RAYLINE_TOKEN`` (an admin's).
+Without ``RAYLINE_SERVER_URL`` they work on the metadata DB (``RAYLINE_DB_URL``), on the
+server's machine: that is how the first admin token is made, before any token could authorise a
+request. With it they go through the server, presenting ``RAYLINE_TOKEN`` (an admin's).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from rayline.cli.arguments import add_group, arg, command
 from rayline.cli.render import console, print_json, table, when
-from rayline.config import settings
 
 ROLES = ("viewer", "operator", "approver", "admin")
 
@@ -22,7 +21,7 @@ def register(sub: Any) -> None:
     cmds = add_group(
         sub,
         "token",
-        "API tokens of the rayline server (run on its machine: works on the metadata DB).",
+        "API tokens of the rayline server (on its machine, or through it: RAYLINE_SERVER_URL).",
     )
     command(
         cmds,
@@ -50,21 +49,16 @@ def register(sub: Any) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    if settings().server_url:
-        made = _remote("POST", "/tokens", json={"name": args.name, "role": args.role})
-        token, secret = made["token"], made["secret"]
-    else:
-        from rayline.auth.roles import Role
-        from rayline.auth.tokens import create_token
+    from rayline.auth.roles import Role
+    from rayline.auth.tokens import create_token
 
-        record, secret = create_token(name=args.name, role=Role.parse(args.role))
-        token = record.to_dict()
+    record, secret = create_token(name=args.name, role=Role.parse(args.role))
     if args.json:
-        print_json({"token": token, "secret": secret})
+        print_json({"token": record.to_dict(), "secret": secret})
         return 0
     out = console()
     out.print(
-        f"Created token {token['id']} ({token['name']!r}, {token['role']}). Its secret, "
+        f"Created token {record.id} ({record.name!r}, {record.role.label}). Its secret, "
         "shown this once:",
         highlight=False,
     )
@@ -74,14 +68,11 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    if settings().server_url:
-        records = _remote_list(active_only=args.active)
-    else:
-        from rayline.auth.tokens import list_tokens
+    from rayline.auth.tokens import list_tokens
 
-        records = [r.to_dict() for r in list_tokens(include_revoked=not args.active)]
+    records = list_tokens(include_revoked=not args.active)
     if args.json:
-        print_json(records)
+        print_json([r.to_dict() for r in records])
         return 0
     console().print(
         table(
@@ -89,13 +80,13 @@ def cmd_list(args: argparse.Namespace) -> int:
             ["Id", "Name", "Role", "Created", "By", "Last used", "Revoked"],
             [
                 (
-                    r["id"],
-                    r["name"],
-                    r["role"],
-                    when(r["created_at"]),
-                    r["created_by"],
-                    when(r["last_used_at"]),
-                    when(r["revoked_at"]),
+                    r.id,
+                    r.name,
+                    r.role.label,
+                    when(r.created_at),
+                    r.created_by,
+                    when(r.last_used_at),
+                    when(r.revoked_at),
                 )
                 for r in records
             ],
@@ -105,31 +96,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    if settings().server_url:
-        _remote("DELETE", f"/tokens/{args.id}")
-        token = _remote("GET", f"/tokens/{args.id}")
-    else:
-        from rayline.auth.tokens import get_token, revoke_token
+    from rayline.auth.tokens import revoke_token
 
-        get_token(args.id)  # an unknown id is an error, not a silent no-op
-        token = revoke_token(args.id).to_dict()
+    token = revoke_token(args.id)
     if args.json:
-        print_json(token)
+        print_json(token.to_dict())
         return 0
-    console().print(f"Revoked token {token['id']} ({token['name']!r}).", highlight=False)
+    console().print(f"Revoked token {token.id} ({token.name!r}).", highlight=False)
     return 0
-
-
-def _remote_list(*, active_only: bool) -> list[dict[str, Any]]:
-    from rayline.remote.client import Client
-
-    with Client() as client:
-        return list(client.items("/tokens", params={"active_only": active_only}))
-
-
-def _remote(method: str, path: str, **request: Any) -> Any:
-    """One call of the server's token API (``RAYLINE_SERVER_URL``, ``RAYLINE_TOKEN``)."""
-    from rayline.remote.client import Client
-
-    with Client() as client:
-        return client.call(method, path, **request)

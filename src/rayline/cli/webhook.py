@@ -1,6 +1,7 @@
 """``rayline webhook``: signed POSTs to a URL when an execution's or a model package's status
-changes, sent by ``rayline server`` (admins manage them; the commands change the metadata DB,
-``RAYLINE_DB_URL``)."""
+changes, sent by ``rayline server`` (admins manage them). The commands call
+``rayline.webhooks.api``: on the metadata DB (``RAYLINE_DB_URL``), or with ``RAYLINE_SERVER_URL``
+through that server (an admin's ``RAYLINE_TOKEN``)."""
 
 from __future__ import annotations
 
