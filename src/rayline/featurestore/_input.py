@@ -190,6 +190,13 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
     first = open_reader(types)
     schema = first.schema
     first.close()
+    try:
+        names = tuple(schema.names)
+    except UnicodeDecodeError as exc:
+        raise SchemaError(
+            f"cannot read CSV {where}: its header is not UTF-8 text ({exc}); save the file as "
+            "UTF-8 CSV"
+        ) from None
     # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
     stamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     if stamps:
@@ -202,7 +209,7 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
         finally:
             reader.close()
 
-    return InputSource(column_names=tuple(schema.names), read=read)
+    return InputSource(column_names=names, read=read)
 
 
 def _checked(reader, where: str) -> Iterator[pa.RecordBatch]:
