@@ -189,14 +189,8 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
 
     first = open_reader(types)
     schema = first.schema
+    names = _column_names(schema, where)
     first.close()
-    try:
-        names = tuple(schema.names)
-    except UnicodeDecodeError as exc:
-        raise SchemaError(
-            f"cannot read CSV {where}: its header is not UTF-8 text ({exc}); save the file as "
-            "UTF-8 CSV"
-        ) from None
     # Arrow infers ISO-8601 text as timestamps; event times must keep their text.
     stamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     if stamps:
@@ -210,6 +204,18 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
             reader.close()
 
     return InputSource(column_names=names, read=read)
+
+
+def _column_names(schema: pa.Schema, where: str) -> tuple[str, ...]:
+    """The CSV's column names (``UserInputError`` when its header is not UTF-8 text: Arrow
+    reads the names as bytes and fails only when asked for them as text)."""
+    try:
+        return tuple(schema.names)
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"CSV {where}, line 1: the header has bytes that are not UTF-8 text; save the file "
+            "as UTF-8"
+        ) from None
 
 
 def _checked(reader, where: str) -> Iterator[pa.RecordBatch]:
