@@ -166,6 +166,14 @@ def ray_session(tmp_path_factory):
 @pytest.fixture
 def postgres_url():
     """A fresh PostgreSQL schema-isolated database URL on the machine's server."""
+    with postgres_database() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL for the block (its URL), dropped after it
+    (with this process's pooled connections to it): for fixtures of any scope."""
     import sqlalchemy as sa
 
     name = f"rayline_test_{uuid.uuid4().hex[:10]}"
@@ -178,16 +186,18 @@ def postgres_url():
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
     base = POSTGRES_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    from rayline.store.db import _open
+    try:
+        yield f"{base}/{name}"
+    finally:
+        from rayline.store.db import _open
 
-    for url, db in list(_open.items()):
-        if name in url:
-            db.dispose()
-            del _open[url]
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        for url, db in list(_open.items()):
+            if name in url:
+                db.dispose()
+                del _open[url]
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pytest_collection_modifyitems(config, items):

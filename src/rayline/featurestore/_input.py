@@ -191,6 +191,7 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
 
     first = open_reader(types)
     schema = first.schema
+    names = _column_names(schema, where)
     first.close()
     # Arrow infers ISO-8601 text as timestamps; event times must keep their text. It infers
     # a column with bytes that are not UTF-8 as binary: read as text, they fail with their line.
@@ -207,7 +208,19 @@ def _csv(open_source, desc: FeatureGroupDescription, *, where: str) -> InputSour
         finally:
             reader.close()
 
-    return InputSource(column_names=tuple(schema.names), read=read)
+    return InputSource(column_names=names, read=read)
+
+
+def _column_names(schema: pa.Schema, where: str) -> tuple[str, ...]:
+    """The CSV's column names (``UserInputError`` when its header is not UTF-8 text: Arrow
+    reads the names as bytes and fails only when asked for them as text)."""
+    try:
+        return tuple(schema.names)
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"CSV {where}, line 1: the header has bytes that are not UTF-8 text; save the file "
+            "as UTF-8"
+        ) from None
 
 
 def _checked(reader, open_source, where: str) -> Iterator[pa.RecordBatch]:

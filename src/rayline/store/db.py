@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from rayline.config import settings
-from rayline.errors import BackendError, ConfigError
+from rayline.errors import BackendError, ConfigError, UserInputError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _lock = threading.Lock()
@@ -105,11 +105,25 @@ def _make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        sa.event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+        return engine
     raise ConfigError(
         f"RAYLINE_DB_URL uses {parsed.get_backend_name()!r}; rayline supports 'sqlite' and "
         "'postgresql' URLs"
     )
+
+
+def _refuse_nul_characters(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
+    """PostgreSQL's text cannot hold NUL (U+0000), not even to compare: a value with one is
+    the caller's mistake (``UserInputError``, an API's 400), not the driver's ``DataError``."""
+    for row in parameters if executemany else (parameters,):
+        for value in row.values() if isinstance(row, dict) else row or ():
+            if isinstance(value, str) and "\x00" in value:
+                raise UserInputError(
+                    f"{value[:80]!r} holds a NUL character (\\x00), which the metadata database "
+                    "(PostgreSQL) can neither store nor look up: remove it"
+                )
 
 
 def _redact(url: str) -> str:

@@ -117,3 +117,16 @@ def test_delete_pipeline_refuses_while_running_then_removes_everything(repo):
     with pytest.raises(NotFoundError):
         repo.get_execution("e1")
     assert repo.list_pipelines() == []
+
+
+@pytest.mark.postgres
+def test_a_nul_character_is_the_callers_error_on_postgresql(postgres_url):
+    # Found by the API fuzz: an id or name with U+0000 was psycopg's DataError (a 500).
+    from rayline.errors import UserInputError
+
+    repo = PipelineRepository(open_database(postgres_url))
+    with pytest.raises(UserInputError, match=r"'a\\x00b' holds a NUL character"):
+        repo.find_execution("a\x00b")
+    with pytest.raises(UserInputError, match="NUL character"):
+        repo.upsert_pipeline("p\x00", "{}")
+    assert repo.list_pipelines() == [] and repo.find_execution("ab") is None

@@ -224,3 +224,12 @@ def test_offline_files_are_encoded_for_their_types(group):
         "column_encoding": {"t": "BYTE_STREAM_SPLIT", "id": "DELTA_BINARY_PACKED"},
         "use_dictionary": ["s"],
     }
+
+
+def test_a_csv_whose_header_is_not_utf8_is_refused_naming_the_file(group, tmp_path):
+    # Found by the API fuzz: a PNG uploaded as CSV was a UnicodeDecodeError (a 500).
+    path = tmp_path / "image.csv"
+    path.write_bytes(b"\x89PNG,event_time\nr1,1.0\n")
+    with pytest.raises(UserInputError, match=r"image\.csv, line 1: the header .* not UTF-8"):
+        group.ingest(str(path), max_workers=1)
+    assert group.describe().offline_record_count == 0
