@@ -652,6 +652,11 @@ class PipelineRepository:
         with self.db.connect() as conn:
             return [_execution(r) for r in conn.execute(q.offset(offset).limit(limit)).all()]
 
+    def last_event_id(self) -> int:
+        """The newest event's id (0: none yet): where a reader of only what comes next starts."""
+        with self.db.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+
     def events_after(
         self, event_id: int, *, kinds: Collection[EventKind] | None = None, limit: int = 500
     ) -> list[EventRecord]:

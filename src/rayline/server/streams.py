@@ -1,5 +1,5 @@
-"""Streamed responses of executions: the event log as Server-Sent Events, and a step's log as it
-grows.
+"""Streamed responses of executions: the event log as Server-Sent Events (one execution's, or
+every execution's status changes), and a step's log as it grows.
 
 Both poll the metadata DB (and the artifact store, for a live log) from a cursor, each poll in a
 worker thread (``anyio.to_thread``) so the event loop keeps serving other requests. Polling is
@@ -23,6 +23,15 @@ from rayline.engine.records import EventKind
 #: How often a stream looks for new events: a status change reaches the client within this
 #: (plus a DB read), well inside a second.
 EVENT_POLL_S = 0.1
+#: How often the stream of every execution's status changes looks for new ones (what an open
+#: list of executions holds: a list is glanced at, not followed step by step).
+STATUS_POLL_S = 0.5
+#: How long one such stream lasts before it ends and the browser reconnects, resuming after the
+#: Last-Event-ID it sends: an open list must not hold up a graceful shutdown of the server,
+#: which waits for every response to end.
+STATUS_STREAM_S = 30.0
+#: How soon (ms) a browser reconnects to a stream that ended (the ``retry:`` field).
+RECONNECT_MS = 500
 #: How often a followed log is read again (the live log is copied to the store as it grows).
 LOG_POLL_S = 0.25
 #: A comment line this often keeps proxies and clients from closing an idle stream.
@@ -65,6 +74,33 @@ async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncI
             yield ": keep-alive\n\n"
             last_sent = time.monotonic()
         await anyio.sleep(EVENT_POLL_S)
+
+
+async def status_stream(
+    repo: Any, *, after_id: int, lasts_s: float | None = None
+) -> AsyncIterator[str]:
+    """Every execution's status changes after event ``after_id`` (a new execution's first
+    ``ExecutionStatusChanged`` included, each sent with its event id), as they are recorded,
+    for ``lasts_s`` (default ``STATUS_STREAM_S``); then it ends, and the browser reconnects
+    after ``RECONNECT_MS``."""
+    lasts_s = STATUS_STREAM_S if lasts_s is None else lasts_s
+    kinds = (EventKind.EXECUTION_STATUS, EventKind.EXECUTION_ENDED)
+    cursor = after_id
+    yield f"retry: {RECONNECT_MS}\n\n"
+    last_sent = start = time.monotonic()
+    while time.monotonic() - start < lasts_s:
+        events = await anyio.to_thread.run_sync(
+            functools.partial(repo.events_after, cursor, kinds=kinds)
+        )
+        for event in events:
+            yield sse(event.kind.value, event, event_id=event.id)
+            cursor = event.id
+        if events:
+            last_sent = time.monotonic()
+        elif time.monotonic() - last_sent >= KEEPALIVE_S:
+            yield ": keep-alive\n\n"
+            last_sent = time.monotonic()
+        await anyio.sleep(STATUS_POLL_S)
 
 
 async def log_stream(execution: Any, step_name: str) -> AsyncIterator[str]:

@@ -7,6 +7,7 @@ Playwright; Playwright's own browser download is not needed.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,16 +115,15 @@ class StudioBrowser:
         self.console.append(f"{message.text} ({message.location.get('url')})")
 
 
-@pytest.fixture
-def studio(studio_server, chromium, tmp_path) -> Iterator[StudioBrowser]:
-    """A fresh browser context (1400x900) on ``studio_server``; screenshots go to
-    ``tmp_path/screenshots``; the test fails if the console showed an error it did not
-    ``allow``."""
+@contextlib.contextmanager
+def open_studio(
+    chromium: Any, url: str, tokens: dict[str, str], folder: Path
+) -> Iterator[StudioBrowser]:
+    """A fresh browser context (1400x900) on the Studio at ``url``; screenshots go to
+    ``folder``; fails if the console showed an error the test did not ``allow``."""
     context = chromium.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    browser = StudioBrowser(
-        page, Shots(page, tmp_path / "screenshots"), studio_server.url, studio_server.tokens
-    )
+    browser = StudioBrowser(page, Shots(page, folder), url, tokens)
     page.on("console", browser._on_console)
     page.on("pageerror", lambda e: browser.console.append(str(e)))
     try:
@@ -131,3 +131,12 @@ def studio(studio_server, chromium, tmp_path) -> Iterator[StudioBrowser]:
     finally:
         context.close()
     assert browser.console == [], browser.console
+
+
+@pytest.fixture
+def studio(studio_server, chromium, tmp_path) -> Iterator[StudioBrowser]:
+    """``open_studio`` on ``studio_server``; screenshots go to ``tmp_path/screenshots``."""
+    with open_studio(
+        chromium, studio_server.url, studio_server.tokens, tmp_path / "screenshots"
+    ) as browser:
+        yield browser

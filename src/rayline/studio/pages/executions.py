@@ -1,11 +1,13 @@
-"""Executions: the list, one execution's DAG with live step states (its chains and parallel
-steps grouped into boxes that count their steps per status), its steps' inputs, logs,
-properties and outputs, stop, retry and the selective re-run of chosen steps; and two
-executions compared side by side (parameters, numeric properties, step durations).
+"""Executions: the list (live: it reloads its table as executions start and change status), one
+execution's DAG with live step states (its chains and parallel steps grouped into boxes that
+count their steps per status), its steps' inputs, logs, properties and outputs, stop, retry and
+the selective re-run of chosen steps; and two executions compared side by side (parameters,
+numeric properties, step durations).
 
-The live view reads the event log through the server's own Server-Sent Events stream
-(``rayline.server.streams.event_stream``), authenticated by the session cookie (a browser's
-``EventSource`` cannot send a bearer token). Stop and retry call the Python API
+The live views read the event log through the server's own Server-Sent Events streams
+(``rayline.server.streams``: ``event_stream`` for one execution, ``status_stream`` for the
+list), authenticated by the session cookie (a browser's ``EventSource`` cannot send a bearer
+token). Stop and retry call the Python API
 (``Execution.stop``/``retry``) acting as the signed-in identity (operators only), audited; so
 does a re-run (``Pipeline.start`` with a ``SelectiveExecutionConfig`` naming this execution as
 the source: the chosen steps run, their upstream steps' results are taken from it).
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -72,7 +74,10 @@ def executions(
                 f"status {status!r} is not an execution status; use one of "
                 f"{', '.join(s.value for s in ExecutionStatus)}"
             ) from None
-    records = repository().page_executions(
+    repo = repository()
+    # Read before the page: a change recorded meanwhile is in the page or in the live stream.
+    after = repo.last_event_id()
+    records = repo.page_executions(
         pipeline_name=pipeline or None,
         status=chosen.value if chosen else None,
         offset=offset,
@@ -88,6 +93,25 @@ def executions(
         chosen=chosen.value if chosen else "",
         pipeline=pipeline or "",
         statuses=[s.value for s in ExecutionStatus],
+        after=after,
+    )
+
+
+# Before /executions/{execution_id}: "events" is this stream, not an execution.
+@router.get("/executions/events")
+def executions_events(
+    ctx: FetchCtx,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> Response:
+    """Every execution's status changes as Server-Sent Events, behind the session cookie: what
+    keeps the list live. A browser that reconnects resumes after the ``Last-Event-ID`` it sends."""
+    if last_event_id and last_event_id.isdigit():
+        after_id = max(after_id, int(last_event_id))
+    return StreamingResponse(
+        streams.status_stream(repository(), after_id=after_id),
+        media_type="text/event-stream",
+        headers=streams.SSE_HEADERS,
     )
 
 

@@ -1,5 +1,6 @@
 // rayline Studio: pan and zoom of the DAG, its groups (open one, expand all, collapse), the
-// live view of an execution, the step panel, the executions list's compare checkboxes.
+// live view of an execution, the step panel, the executions list (live) and its compare
+// checkboxes.
 // Plain JavaScript, no dependencies; the server renders every page, this only updates it.
 "use strict";
 
@@ -259,14 +260,40 @@ function liveExecution(root) {
   }, 1000);
 }
 
-// The executions list: Compare is enabled once exactly two executions are ticked.
+// The executions list: Compare is enabled once exactly two executions are ticked (the boxes
+// are looked up on each change: the live list replaces them).
 function compareChoice(form) {
   const button = form.querySelector("button[type=submit]");
   // getAttribute: the form's `id` property would name its checkboxes (they are called "id").
-  const boxes = [...document.querySelectorAll(`input[type=checkbox][form="${form.getAttribute("id")}"]`)];
-  const update = () => { button.disabled = boxes.filter((b) => b.checked).length !== 2; };
-  boxes.forEach((box) => box.addEventListener("change", update));
+  const id = form.getAttribute("id");
+  const update = () => {
+    button.disabled = document.querySelectorAll(`input[type=checkbox][form="${id}"]:checked`).length !== 2;
+  };
+  document.addEventListener("change", (event) => { if (event.target.getAttribute("form") === id) update(); });
+  document.addEventListener("executions:replaced", update);
   update();
+}
+
+// The executions list, live: when an execution starts or changes status, the table (and its
+// pager) is fetched again as the page shows it now (its filters, its page) and replaced in
+// place, keeping the ticked boxes. The stream resumes where the rendered page left off.
+function liveList(holder) {
+  let pending = null;
+  const reload = async () => {
+    pending = null;
+    const response = await fetch(window.location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = doc.querySelector("#executions-live");
+    if (!fresh || !holder.isConnected) return;
+    const ticked = new Set([...holder.querySelectorAll("input[type=checkbox]:checked")].map((b) => b.value));
+    holder.replaceChildren(...[...fresh.childNodes].map((node) => document.importNode(node, true)));
+    holder.querySelectorAll("input[type=checkbox]").forEach((box) => { box.checked = ticked.has(box.value); });
+    document.dispatchEvent(new CustomEvent("executions:replaced"));
+  };
+  const soon = () => { if (!pending) pending = setTimeout(reload, 200); };
+  const source = new EventSource(`/studio/executions/events?after_id=${encodeURIComponent(holder.dataset.after)}`);
+  ["ExecutionStatusChanged", "ExecutionEnded"].forEach((kind) => source.addEventListener(kind, soon));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -275,4 +302,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (execution) liveExecution(execution);
   const compare = document.querySelector("form#compare-form.compare-bar");
   if (compare) compareChoice(compare);
+  const list = document.querySelector("#executions-live[data-after]");
+  if (list) liveList(list);
 });
