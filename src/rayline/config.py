@@ -213,6 +213,25 @@ def acting_as(identity: str) -> Iterator[None]:
         _acting.reset(token)
 
 
+#: Set by the server around its requests and services: the API works on this process's own
+#: state (embedded), whatever RAYLINE_SERVER_URL says (a server never calls itself).
+_embedded: contextvars.ContextVar[bool] = contextvars.ContextVar("rayline_embedded", default=False)
+
+
+@contextlib.contextmanager
+def embedded() -> Iterator[None]:
+    """Within the block (this thread or task), the API is embedded: ``server_client()`` is None."""
+    token = _embedded.set(True)
+    try:
+        yield
+    finally:
+        _embedded.reset(token)
+
+
+def is_embedded() -> bool:
+    return _embedded.get()
+
+
 def _positive(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if not raw:

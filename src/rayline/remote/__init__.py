@@ -10,5 +10,6 @@ DB and Ray; without it everything stays embedded. The facades (``rayline.pipelin
 - ``records``: the engine's records from the server's JSON (unknown keys ignored).
 - ``codes``: the content-addressed code snapshots a definition names, uploaded through the
   server (clients need no object-store credentials).
-- ``pipelines``, ``executions``, ``registry``: the REST calls.
+- ``pipelines``, ``executions``: the REST calls (the domains' own remote backends live in
+  their packages, e.g. ``rayline.registry.remote``).
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from rayline.config import settings
+from rayline.config import is_embedded, settings
 from rayline.errors import (
     AuthenticationError,
     BackendError,
@@ -183,3 +183,11 @@ class Client:
                 f"{where} failed on {method} {path} ({status}): {detail}; its log has the details"
             )
         return error(f"{detail} (answered by {where})")
+
+
+def server_client(db_url: str | None = None) -> Client | None:
+    """The server's client when the API goes through a server (``RAYLINE_SERVER_URL`` set and
+    no explicit ``db_url``), else None: the caller works embedded."""
+    if db_url is not None or is_embedded() or not settings().server_url:
+        return None
+    return Client()

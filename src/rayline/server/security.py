@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rayline.auth.roles import Role
-from rayline.config import acting_as, settings
+from rayline.config import acting_as, embedded, settings
 from rayline.errors import AuthenticationError, ConfigError, PermissionDeniedError
 from rayline.server import problems
 
@@ -200,7 +200,7 @@ class AuthMiddleware:
                 await _audit(scope, identity, status, client_host)
             await send(message)
 
-        with acting_as(identity.name):
+        with acting_as(identity.name), embedded():
             try:
                 await self.app(scope, receive, send_audited)
             finally:
@@ -221,7 +221,7 @@ class AuthMiddleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         scope.setdefault("state", {})["identity"] = identity
-        with acting_as(identity.name):
+        with acting_as(identity.name), embedded():
             await self.app(scope, receive, send)
 
 
