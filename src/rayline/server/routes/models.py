@@ -283,8 +283,11 @@ async def _file(form: Any, options: RegisterOptions, role: str, tmp: FilePath) -
             f"give the {role} as one uploaded file (part {role!r}) or as {role}_uri, not both"
         )
     name = FilePath(part.filename or "").name
-    if name in ("", ".", ".."):
-        raise UserInputError(f"the uploaded {role} needs a file name (like model.ubj)")
+    if name in ("", ".", "..") or "\x00" in name or len(name.encode()) > 200:
+        raise UserInputError(
+            f"the uploaded {role} needs a file name of at most 200 bytes (like model.ubj); "
+            f"got {part.filename!r}"
+        )
     path = tmp / role / name
     path.parent.mkdir()
     path.write_bytes(await part.read())
