@@ -57,6 +57,15 @@ def client_header(*, rayline_version: str | None = None, python_version: str | N
     return f"rayline/{rayline_version or __version__} python/{python}"
 
 
+def server_client(db_url: str | None = None) -> Client | None:
+    """The server's client when the API goes through a server (``RAYLINE_SERVER_URL`` set and
+    no explicit ``db_url``), else None: the caller works embedded. Inside the server itself
+    (``rayline.config.embedded()``) always None: a server serves its own state."""
+    if db_url is not None or is_embedded() or not settings().server_url:
+        return None
+    return Client()
+
+
 class Client:
     """A connection to the rayline server at ``url`` (default ``RAYLINE_SERVER_URL``) presenting
     ``token`` (default ``RAYLINE_TOKEN``; ``""``: none). ``rayline_version`` /
@@ -183,11 +192,3 @@ class Client:
                 f"{where} failed on {method} {path} ({status}): {detail}; its log has the details"
             )
         return error(f"{detail} (answered by {where})")
-
-
-def server_client(db_url: str | None = None) -> Client | None:
-    """The server's client when the API goes through a server (``RAYLINE_SERVER_URL`` set and
-    no explicit ``db_url``), else None: the caller works embedded."""
-    if db_url is not None or is_embedded() or not settings().server_url:
-        return None
-    return Client()
