@@ -217,33 +217,12 @@ def cmd_register(args: Any) -> int:
 
 
 def cmd_update_status(args: Any) -> int:
-    from rayline.config import settings
     from rayline.registry import parse_version_ref
 
     group, version = parse_version_ref(args.ref)
-    if settings().server_url:
-        console().print(f"{_remote_status(group, version, args)} is now [bold]{args.status}[/]")
-        return 0
     mp = _registry().update_status(group, version, args.status, reason=args.reason, by=args.by)
     console().print(f"{mp.ref} is now [bold]{mp.status}[/]")
     return 0
-
-
-def _remote_status(group: str, version: int, args: Any) -> str:
-    """Approve or reject through the server (``RAYLINE_SERVER_URL``); returns the version's
-    ref. The server records the token's identity as who did it, so ``--by`` does not apply."""
-    from rayline.errors import UserInputError
-    from rayline.remote.client import Client
-    from rayline.remote.registry import set_status
-
-    if args.by:
-        raise UserInputError(
-            "--by does not apply through the server: it records the identity of RAYLINE_TOKEN "
-            "as who approved or rejected; leave --by out"
-        )
-    with Client() as client:
-        package = set_status(client, group, version, args.status, reason=args.reason)
-    return str(package.get("ref") or f"{group}/{version}")
 
 
 def cmd_history(args: Any) -> int:

@@ -10,12 +10,17 @@ Registering copies the model, preprocessor and metrics files into the artifact s
 ``registry/GROUP/VERSION/``, so a version stays servable after the pipeline run that produced
 it is cleaned up. MLflow's open-source registry has no approval workflow; this one records every
 status change (from, to, when, by whom, why).
+
+:class:`ModelRegistry` is the API. Where the registry lives is chosen once, when it is created:
+this process's metadata DB and artifact store (:class:`EmbeddedRegistry`, which holds the rules),
+or, with ``RAYLINE_SERVER_URL`` set and no explicit database, a rayline server's REST API
+(``rayline.registry.remote.RemoteRegistry``), which applies those same rules on its side.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -39,8 +44,202 @@ from rayline.store.db import Database, open_database
 _GROUP = "model package group"
 
 
+class RegistryBackend(Protocol):
+    """Where a :class:`ModelRegistry` keeps its groups and versions: this process's metadata DB
+    and artifact store (:class:`EmbeddedRegistry`) or a rayline server
+    (``rayline.registry.remote.RemoteRegistry``)."""
+
+    def create_group(
+        self, name: str, *, description: str = "", exist_ok: bool = False
+    ) -> ModelPackageGroup: ...
+
+    def describe_group(self, name: str) -> ModelPackageGroup: ...
+
+    def list_groups(self) -> list[ModelPackageGroup]: ...
+
+    def delete_group(self, name: str, *, force: bool = False) -> int: ...
+
+    def register(self, group: str, *, model: str, **options: Any) -> ModelPackage: ...
+
+    def describe(self, group: str, version: int | None = None) -> ModelPackage: ...
+
+    def list_versions(
+        self, group: str | None = None, *, status: str | None = None
+    ) -> list[ModelPackage]: ...
+
+    def registered_by(self, execution_id: str) -> list[ModelPackage]: ...
+
+    def update_status(
+        self, group: str, version: int, status: str, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage: ...
+
+    def approve(
+        self, group: str, version: int, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage: ...
+
+    def reject(
+        self, group: str, version: int, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage: ...
+
+    def history(self, group: str, version: int) -> tuple[ApprovalChange, ...]: ...
+
+    def delete_version(self, group: str, version: int) -> None: ...
+
+
 class ModelRegistry:
-    """Model package groups and versions in the metadata DB, artifacts in the artifact store."""
+    """Model package groups, their versions and the approval workflow.
+
+    Embedded (this process's metadata DB and artifact store) unless ``RAYLINE_SERVER_URL`` is
+    set and neither ``db`` nor ``db_url`` is given: then every call goes to that server's REST
+    API (as ``RAYLINE_TOKEN``'s identity) and nothing is read or written on this machine.
+    """
+
+    def __init__(
+        self,
+        db: Database | None = None,
+        artifacts: ArtifactStore | None = None,
+        *,
+        db_url: str | None = None,
+        artifact_uri: str | None = None,
+    ) -> None:
+        from rayline.remote.client import server_client
+
+        client = server_client(db_url) if db is None else None
+        if client is not None:
+            from rayline.registry.remote import RemoteRegistry
+
+            self._backend: RegistryBackend = RemoteRegistry(client)
+        else:
+            self._backend = EmbeddedRegistry(
+                db, artifacts, db_url=db_url, artifact_uri=artifact_uri
+            )
+
+    # -- groups -----------------------------------------------------------------------------
+
+    def create_group(
+        self, name: str, *, description: str = "", exist_ok: bool = False
+    ) -> ModelPackageGroup:
+        """Create a model package group (``exist_ok``: return the existing one instead)."""
+        return self._backend.create_group(name, description=description, exist_ok=exist_ok)
+
+    def describe_group(self, name: str) -> ModelPackageGroup:
+        """Group ``name`` with its version count and latest version."""
+        return self._backend.describe_group(name)
+
+    def list_groups(self) -> list[ModelPackageGroup]:
+        """Every group, by name, with its version count and latest version."""
+        return self._backend.list_groups()
+
+    def delete_group(self, name: str, *, force: bool = False) -> int:
+        """Delete a group. With versions in it, ``force=True`` deletes them too (returns how
+        many); a version an endpoint serves is never deleted."""
+        return self._backend.delete_group(name, force=force)
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def register(
+        self,
+        group: str,
+        *,
+        model: str,
+        preprocessor: str | None = None,
+        metrics: str | dict[str, Any] | None = None,
+        input_columns: list[str] | tuple[str, ...] | None = None,
+        label: str | None = None,
+        content_types: tuple[str, ...] | list[str] = ("text/csv", "application/json"),
+        response_types: tuple[str, ...] | list[str] = ("text/csv", "application/json"),
+        approval_status: str = ApprovalStatus.PENDING,
+        description: str = "",
+        mlflow_run_id: str | None = None,
+        execution_id: str | None = None,
+        step_name: str | None = None,
+        reason: str = "registered",
+        create_group: bool = True,
+    ) -> ModelPackage:
+        """Register a new version in ``group`` (created if missing); its number is the next free.
+
+        ``model`` is a model file (XGBoost UBJSON/JSON) or a directory holding one;
+        ``preprocessor`` the fitted scaler's JSON (file or directory); ``metrics`` the
+        evaluation report (file, directory with ``evaluation.json``, or the parsed dict).
+        ``input_columns`` default to the preprocessor's columns. Through a server, local files
+        are uploaded to it and ``s3://`` locations are read by the server.
+        """
+        return self._backend.register(
+            group,
+            model=model,
+            preprocessor=preprocessor,
+            metrics=metrics,
+            input_columns=input_columns,
+            label=label,
+            content_types=content_types,
+            response_types=response_types,
+            approval_status=approval_status,
+            description=description,
+            mlflow_run_id=mlflow_run_id,
+            execution_id=execution_id,
+            step_name=step_name,
+            reason=reason,
+            create_group=create_group,
+        )
+
+    def describe(self, group: str, version: int | None = None) -> ModelPackage:
+        """A version with its approval history (``version=None``: the latest)."""
+        return self._backend.describe(group, version)
+
+    def list_versions(
+        self, group: str | None = None, *, status: str | None = None
+    ) -> list[ModelPackage]:
+        """Versions of ``group`` (or of every group), newest first, optionally by status."""
+        return self._backend.list_versions(group, status=status)
+
+    def registered_by(self, execution_id: str) -> list[ModelPackage]:
+        """The versions that pipeline execution ``execution_id`` registered."""
+        return self._backend.registered_by(execution_id)
+
+    def latest(self, group: str, *, status: str | None = ApprovalStatus.APPROVED) -> ModelPackage:
+        """The newest version of ``group`` with ``status`` (default: the newest Approved)."""
+        versions = self.list_versions(group, status=status)
+        if not versions:
+            raise NotFoundError(
+                f"model package group {group!r} has no {status or ''} version".replace("  ", " ")
+                + (
+                    f"; approve one with `rayline model approve {group}/VERSION`"
+                    if status == ApprovalStatus.APPROVED
+                    else ""
+                )
+            )
+        return self.describe(group, versions[0].version)
+
+    def update_status(
+        self, group: str, version: int, status: str, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage:
+        """Change a version's approval status, recording from/to, when, by whom and why."""
+        return self._backend.update_status(group, version, status, reason=reason, by=by)
+
+    def approve(
+        self, group: str, version: int, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage:
+        """Approve a version (it may deploy); recorded with why and by whom."""
+        return self._backend.approve(group, version, reason=reason, by=by)
+
+    def reject(
+        self, group: str, version: int, *, reason: str = "", by: str | None = None
+    ) -> ModelPackage:
+        """Reject a version, saying why."""
+        return self._backend.reject(group, version, reason=reason, by=by)
+
+    def history(self, group: str, version: int) -> tuple[ApprovalChange, ...]:
+        """Every approval change of ``group/version``, oldest first."""
+        return self._backend.history(group, version)
+
+    def delete_version(self, group: str, version: int) -> None:
+        """Delete a version and its artifacts; refused while an endpoint serves it."""
+        self._backend.delete_version(group, version)
+
+
+class EmbeddedRegistry:
+    """Model package groups and versions in the metadata DB, artifacts in the artifact store:
+    the registry's rules, applied in this process (the server's own registry is this one)."""
 
     def __init__(
         self,
@@ -194,20 +393,6 @@ class ModelRegistry:
     def registered_by(self, execution_id: str) -> list[ModelPackage]:
         """The versions that pipeline execution ``execution_id`` registered."""
         return self.repository.packages(execution_id=execution_id)
-
-    def latest(self, group: str, *, status: str | None = ApprovalStatus.APPROVED) -> ModelPackage:
-        """The newest version of ``group`` with ``status`` (default: the newest Approved)."""
-        versions = self.list_versions(group, status=status)
-        if not versions:
-            raise NotFoundError(
-                f"model package group {group!r} has no {status or ''} version".replace("  ", " ")
-                + (
-                    f"; approve one with `rayline model approve {group}/VERSION`"
-                    if status == ApprovalStatus.APPROVED
-                    else ""
-                )
-            )
-        return self.describe(group, versions[0].version)
 
     def update_status(
         self, group: str, version: int, status: str, *, reason: str = "", by: str | None = None

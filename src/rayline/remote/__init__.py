@@ -13,5 +13,5 @@ the engine; other domains keep their remote backends in their own package
 - ``codes``: the content-addressed code snapshots a definition names, uploaded through the
   server (clients need no object-store credentials).
 - ``pipelines``, ``executions``: the engine's remote backends (``RemotePipelines``,
-  ``RemoteExecutions``); ``registry``: the approval calls of ``rayline model approve|reject``.
+  ``RemoteExecutions``).
 """

@@ -14,21 +14,26 @@ feature rows, no header) or ``application/json`` answers in the type the ``Accep
 for. Endpoints live on a long-lived Ray (``rayline up`` or ``RAY_ADDRESS``), not on the process
 that created them.
 
+:class:`Endpoints` is the API. Where the endpoints live is chosen once, when it is created:
+this process's metadata DB and the Ray it connects to (:class:`EmbeddedEndpoints`), or, with
+``RAYLINE_SERVER_URL`` set and no explicit database, a rayline server's REST API
+(:class:`rayline.serving.remote.RemoteEndpoints`), which deploys on the server's Ray.
+
 This module is the service; the record and its statuses are in :mod:`rayline.serving.entities`,
 the SQL in :mod:`rayline.serving.repository`, the HTTP calls in :mod:`rayline.serving.client` and
 Serve itself behind :mod:`rayline.serving.ray_serve`. Which version each endpoint serves is also
-recorded in the registry (``ModelRegistry.record_deployment``), which then refuses to delete it.
+recorded in the registry (``EmbeddedRegistry.record_deployment``), which then refuses to delete it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from rayline.errors import BackendError, ConflictError, UserInputError
 from rayline.registry.entities import ApprovalStatus, ModelPackage, parse_version_ref
-from rayline.registry.registry import ModelRegistry
+from rayline.registry.registry import EmbeddedRegistry
 from rayline.serving import ray_serve
 from rayline.serving.client import invoke_url, probe_version
 from rayline.serving.entities import Endpoint, EndpointStatus, check_endpoint_name
@@ -36,12 +41,46 @@ from rayline.serving.repository import EndpointRepository
 from rayline.store.db import Database, open_database
 
 
+class EndpointsBackend(Protocol):
+    """Where :class:`Endpoints` keeps and deploys its endpoints: this process's metadata DB and
+    Ray (:class:`EmbeddedEndpoints`) or a rayline server
+    (:class:`rayline.serving.remote.RemoteEndpoints`)."""
+
+    def create(self, name: str, model: str | ModelPackage, **options: Any) -> Endpoint: ...
+
+    def update(self, name: str, model: str | ModelPackage, **options: Any) -> Endpoint: ...
+
+    def delete(self, name: str, *, wait: bool = True, timeout: float = 60.0) -> None: ...
+
+    def redeploy_all(self, *, wait: bool = True, timeout: float = 120.0) -> list[str]: ...
+
+    def describe(self, name: str, *, probe: bool = True) -> Endpoint: ...
+
+    def replica_nodes(self, name: str) -> list[str]: ...
+
+    def list(self, *, probe: bool = False) -> list[Endpoint]: ...
+
+    def serving(self, group: str, version: int | None = None) -> list[Endpoint]: ...
+
+    def invoke(
+        self,
+        name: str,
+        body: bytes | str,
+        *,
+        content_type: str = "text/csv",
+        accept: str | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[bytes, str]: ...
+
+
 class Endpoints:
     """Create, describe, update, invoke and delete endpoints.
 
-    ``allow_process_local=True`` lets the endpoints live on a Ray this process starts (they stop
-    with it); by default rayline requires ``rayline up`` or ``RAY_ADDRESS`` unless this process
-    is already connected to Ray.
+    Embedded (this process's metadata DB and Ray) unless ``RAYLINE_SERVER_URL`` is set and
+    neither ``db`` nor ``db_url`` is given: then every call goes to that server's REST API and
+    the endpoints run on its Ray. ``allow_process_local=True`` lets embedded endpoints live on
+    a Ray this process starts (they stop with it); by default rayline requires ``rayline up`` or
+    ``RAY_ADDRESS`` unless this process is already connected to Ray.
     """
 
     def __init__(
@@ -49,11 +88,124 @@ class Endpoints:
         db: Database | None = None,
         *,
         db_url: str | None = None,
-        registry: ModelRegistry | None = None,
+        allow_process_local: bool = False,
+    ) -> None:
+        from rayline.remote.client import server_client
+
+        client = server_client(db_url) if db is None else None
+        if client is not None:
+            from rayline.serving.remote import RemoteEndpoints
+
+            self._backend: EndpointsBackend = RemoteEndpoints(client)
+        else:
+            self._backend = EmbeddedEndpoints(
+                db, db_url=db_url, allow_process_local=allow_process_local
+            )
+
+    def create(
+        self,
+        name: str,
+        model: str | ModelPackage,
+        *,
+        replicas: int = 1,
+        num_cpus: float = 0.1,
+        max_ongoing_requests: int = 64,
+        resources: dict[str, float] | None = None,
+        wait: bool = True,
+        timeout: float = 120.0,
+    ) -> Endpoint:
+        """Deploy an Approved model version (``'group/version'``) as endpoint ``name``.
+
+        ``resources`` places its replicas: custom Ray resources each replica takes, like
+        ``{"worker": 0.1}`` for a node started with ``--resources='{"worker": 1}'`` (as a
+        SageMaker endpoint names an instance type). It is recorded in the endpoint's config.
+        """
+        return self._backend.create(
+            name,
+            model,
+            replicas=replicas,
+            num_cpus=num_cpus,
+            max_ongoing_requests=max_ongoing_requests,
+            resources=resources,
+            wait=wait,
+            timeout=timeout,
+        )
+
+    def update(
+        self,
+        name: str,
+        model: str | ModelPackage,
+        *,
+        replicas: int | None = None,
+        resources: dict[str, float] | None = None,
+        wait: bool = True,
+        timeout: float = 120.0,
+    ) -> Endpoint:
+        """Serve another Approved version: no request is dropped (see
+        :meth:`EmbeddedEndpoints.update` for how). ``resources`` moves the replicas (``{}``:
+        anywhere)."""
+        return self._backend.update(
+            name, model, replicas=replicas, resources=resources, wait=wait, timeout=timeout
+        )
+
+    def delete(self, name: str, *, wait: bool = True, timeout: float = 60.0) -> None:
+        """Stop serving and forget the endpoint (its history stays in ``endpoint_events``)."""
+        self._backend.delete(name, wait=wait, timeout=timeout)
+
+    def redeploy_all(self, *, wait: bool = True, timeout: float = 120.0) -> list[str]:
+        """Deploy every recorded endpoint again (after Ray restarted, e.g. by ``rayline up``);
+        embedded only."""
+        return self._backend.redeploy_all(wait=wait, timeout=timeout)
+
+    def describe(self, name: str, *, probe: bool = True) -> Endpoint:
+        """The endpoint's record and history; ``probe`` asks it over HTTP whether it answers
+        (one recorded InService that does not answer is reported Failed, with why)."""
+        return self._backend.describe(name, probe=probe)
+
+    def replica_nodes(self, name: str) -> list[str]:
+        """The Ray nodes (ids) the endpoint's replicas run on now; embedded only."""
+        return self._backend.replica_nodes(name)
+
+    def list(self, *, probe: bool = False) -> list[Endpoint]:
+        """Every endpoint, by name (``probe``: asking each whether it answers)."""
+        return self._backend.list(probe=probe)
+
+    def serving(self, group: str, version: int | None = None) -> list[Endpoint]:
+        """Endpoints that serve ``group`` (optionally that version) now."""
+        return self._backend.serving(group, version)
+
+    def invoke(
+        self,
+        name: str,
+        body: bytes | str,
+        *,
+        content_type: str = "text/csv",
+        accept: str | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[bytes, str]:
+        """POST ``body`` to the endpoint; returns ``(response body, content type)``.
+
+        A 4xx answer raises ``UserInputError`` with the endpoint's message.
+        """
+        return self._backend.invoke(
+            name, body, content_type=content_type, accept=accept, timeout=timeout
+        )
+
+
+class EmbeddedEndpoints:
+    """Endpoints recorded in this process's metadata DB and deployed on the Ray it connects to
+    (the server's own endpoints are these)."""
+
+    def __init__(
+        self,
+        db: Database | None = None,
+        *,
+        db_url: str | None = None,
+        registry: EmbeddedRegistry | None = None,
         allow_process_local: bool = False,
     ) -> None:
         self.db = db or open_database(db_url)
-        self.registry = registry or ModelRegistry(self.db)
+        self.registry = registry or EmbeddedRegistry(self.db)
         self.repository = EndpointRepository(self.db)
         self.allow_process_local = allow_process_local
 

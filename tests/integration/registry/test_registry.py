@@ -130,20 +130,21 @@ def test_a_deployed_version_is_not_deleted(registry, tiny_model):
 
     a = _register(registry, tiny_model)
     b = _register(registry, tiny_model)
-    with registry.db.begin() as conn:
-        registry.record_deployment(conn, "prod", a)
-        registry.record_deployment(conn, "prod", b)  # an update moves the hold
-        registry.record_deployment(conn, "canary", b)
+    embedded = registry._backend  # what serving writes through, in its own transactions
+    with embedded.db.begin() as conn:
+        embedded.record_deployment(conn, "prod", a)
+        embedded.record_deployment(conn, "prod", b)  # an update moves the hold
+        embedded.record_deployment(conn, "canary", b)
     registry.delete_version("housing", a.version)
     with pytest.raises(ConflictError, match=r"canary \(serves housing/2\), prod \(serves"):
         registry.delete_version("housing", b.version)
     with pytest.raises(ConflictError, match="still serve this model"):
         registry.delete_group("housing", force=True)
-    with pytest.raises(sa.exc.IntegrityError), registry.db.begin() as conn:
+    with pytest.raises(sa.exc.IntegrityError), embedded.db.begin() as conn:
         conn.execute(model_packages.delete().where(model_packages.c.version == b.version))
-    with registry.db.begin() as conn:
-        registry.release_deployment(conn, "prod")
-        registry.release_deployment(conn, "canary")
+    with embedded.db.begin() as conn:
+        embedded.release_deployment(conn, "prod")
+        embedded.release_deployment(conn, "canary")
     registry.delete_version("housing", b.version)
     assert registry.list_versions("housing") == []
 

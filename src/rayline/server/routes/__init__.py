@@ -16,6 +16,7 @@ ROUTERS = (
     "schedules",
     "feature_groups",
     "models",
+    "model_packages",
     "endpoints",
     "lineage",
     "experiments",

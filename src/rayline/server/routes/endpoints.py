@@ -18,11 +18,11 @@ import dataclasses
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.roles import Role
-from rayline.errors import TooLargeError
+from rayline.errors import TooLargeError, UserInputError
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
@@ -38,6 +38,8 @@ MAX_INVOCATION_BYTES = 6 * 2**20
 EndpointName = Annotated[str, Path(min_length=1, max_length=63)]
 #: What places replicas: custom Ray resource names and positive amounts (checked by serving).
 Resources = dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[float, Field(gt=0)]]
+#: How long a change may wait for Serve, in seconds.
+Timeout = Annotated[float, Field(gt=0, le=3600)]
 
 
 class CreateBody(BaseModel):
@@ -56,6 +58,7 @@ class CreateBody(BaseModel):
         default=None, description='custom Ray resources per replica, like {"worker": 0.1}'
     )
     wait: bool = Field(default=True, description="answer once the endpoint is InService")
+    timeout: Timeout = Field(default=120.0, description="seconds to wait for it (with wait)")
 
 
 class UpdateBody(BaseModel):
@@ -69,6 +72,7 @@ class UpdateBody(BaseModel):
     replicas: int | None = Field(default=None, ge=1, le=1000)
     resources: Resources | None = None
     wait: bool = True
+    timeout: Timeout = 120.0
 
 
 def _endpoints() -> Any:
@@ -87,16 +91,33 @@ def endpoint_dict(endpoint: Any) -> dict[str, Any]:
 
 
 @router.get("", dependencies=VIEWER)
-def list_endpoints(page: Annotated[PageRequest, Depends(page_request)]) -> dict[str, Any]:
-    """Endpoints by name, as recorded (``GET /endpoints/{name}`` asks one whether it answers)."""
-    return paginate_list(page, [endpoint_dict(e) for e in _endpoints().list(probe=False)])
+def list_endpoints(
+    page: Annotated[PageRequest, Depends(page_request)],
+    probe: Annotated[bool, Query(description="ask each whether it answers")] = False,
+    model_package_group: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="only those serving it")
+    ] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+) -> dict[str, Any]:
+    """Endpoints by name, as recorded (``probe``: asking each whether it answers); only those
+    serving ``model_package_group`` (and ``version``) when given."""
+    if model_package_group is not None:
+        endpoints = _endpoints().serving(model_package_group, version)
+    elif version is not None:
+        raise UserInputError("version filters the endpoints of a model_package_group: give both")
+    else:
+        endpoints = _endpoints().list(probe=probe)
+    return paginate_list(page, [endpoint_dict(e) for e in endpoints])
 
 
 @router.get("/{name}", dependencies=VIEWER)
-def describe_endpoint(name: EndpointName) -> dict[str, Any]:
+def describe_endpoint(
+    name: EndpointName,
+    probe: Annotated[bool, Query(description="ask it whether it answers")] = True,
+) -> dict[str, Any]:
     """The endpoint's record and history; ``live`` says whether it answered just now (one
     recorded InService that does not answer is reported Failed, with why)."""
-    return endpoint_dict(_endpoints().describe(name))
+    return endpoint_dict(_endpoints().describe(name, probe=probe))
 
 
 @router.post("", status_code=201, dependencies=OPERATOR)
@@ -111,6 +132,7 @@ def create_endpoint(body: CreateBody) -> dict[str, Any]:
         max_ongoing_requests=body.max_ongoing_requests,
         resources=body.resources,
         wait=body.wait,
+        timeout=body.timeout,
     )
     return endpoint_dict(endpoint)
 
@@ -124,14 +146,19 @@ def update_endpoint(name: EndpointName, body: UpdateBody) -> dict[str, Any]:
         replicas=body.replicas,
         resources=body.resources,
         wait=body.wait,
+        timeout=body.timeout,
     )
     return endpoint_dict(endpoint)
 
 
 @router.delete("/{name}", status_code=204, dependencies=OPERATOR)
-def delete_endpoint(name: EndpointName) -> Response:
+def delete_endpoint(
+    name: EndpointName,
+    wait: Annotated[bool, Query(description="answer once its route is gone")] = True,
+    timeout: Annotated[float, Query(gt=0, le=3600)] = 60.0,
+) -> Response:
     """Stop serving and forget the endpoint (its history stays, for lineage)."""
-    _endpoints().delete(name)
+    _endpoints().delete(name, wait=wait, timeout=timeout)
     return Response(status_code=204)
 
 
