@@ -19,17 +19,13 @@ def set_status(
     client: Client, group: str, version: int, status: str, *, reason: str = ""
 ) -> dict[str, Any]:
     """Approve (``Approved``) or reject (``Rejected``) a version as the token's identity;
-    returns the version as the server describes it."""
+    returns the version as the server describes it. The server's registry applies the
+    approval rules (four eyes, a reason for a rejection) and says what it refused."""
     action = ACTIONS.get(status)
     if action is None:
         raise UserInputError(
             f"through the server a version can be {' or '.join(ACTIONS)}, not {status!r}; "
             "use rayline model approve or rayline model reject"
-        )
-    if action == "reject" and not reason.strip():
-        raise UserInputError(
-            f"{group}/{version}: the server takes a rejection only with a reason (whoever "
-            "registered it needs to know why); give one with --reason"
         )
     path = f"/model-package-groups/{quote(group, safe='')}/versions/{int(version)}/{action}"
     return client.post(path, json={"reason": reason})

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.config import settings
 from rayline.errors import NotFoundError, TooLargeError, UserInputError
 from rayline.server.compat import check_client
@@ -39,7 +39,7 @@ def _parse(file: str) -> tuple[str, str]:
     return match["sha"], match["suffix"]
 
 
-@router.head("/{file}", dependencies=[Depends(requires(Role.VIEWER))])
+@router.head("/{file}", dependencies=[Depends(requires(Action.READ))])
 def head_code(file: str) -> Response:
     """200 when the snapshot is stored, 404 when it is not (upload it with PUT)."""
     _parse(file)
@@ -54,7 +54,7 @@ def head_code(file: str) -> Response:
 @router.put(
     "/{file}",
     status_code=201,
-    dependencies=[Depends(requires(Role.OPERATOR)), Depends(check_client)],
+    dependencies=[Depends(requires(Action.MANAGE_PIPELINES)), Depends(check_client)],
 )
 async def put_code(file: str, request: Request) -> dict[str, Any]:
     """Store the raw body as snapshot ``file`` (400 when a script's or archive's SHA-256

@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import TooLargeError
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
@@ -29,8 +29,8 @@ from rayline.server.security import requires
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
+MANAGE = [Depends(requires(Action.MANAGE_ENDPOINT))]
 
 #: The largest invocation body forwarded: SageMaker InvokeEndpoint's payload limit (6 MB).
 MAX_INVOCATION_BYTES = 6 * 2**20
@@ -99,7 +99,7 @@ def describe_endpoint(name: EndpointName) -> dict[str, Any]:
     return endpoint_dict(_endpoints().describe(name))
 
 
-@router.post("", status_code=201, dependencies=OPERATOR)
+@router.post("", status_code=201, dependencies=MANAGE)
 def create_endpoint(body: CreateBody) -> dict[str, Any]:
     """Deploy an Approved version (409 naming its status when it is not; 409 for a name taken
     already)."""
@@ -115,7 +115,7 @@ def create_endpoint(body: CreateBody) -> dict[str, Any]:
     return endpoint_dict(endpoint)
 
 
-@router.put("/{name}", dependencies=OPERATOR)
+@router.put("/{name}", dependencies=MANAGE)
 def update_endpoint(name: EndpointName, body: UpdateBody) -> dict[str, Any]:
     """Serve another Approved version (409 naming its status when it is not)."""
     endpoint = _endpoints().update(
@@ -128,7 +128,7 @@ def update_endpoint(name: EndpointName, body: UpdateBody) -> dict[str, Any]:
     return endpoint_dict(endpoint)
 
 
-@router.delete("/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete("/{name}", status_code=204, dependencies=MANAGE)
 def delete_endpoint(name: EndpointName) -> Response:
     """Stop serving and forget the endpoint (its history stays, for lineage)."""
     _endpoints().delete(name)
@@ -137,7 +137,7 @@ def delete_endpoint(name: EndpointName) -> Response:
 
 @router.post(
     "/{name}/invocations",
-    dependencies=VIEWER,
+    dependencies=[Depends(requires(Action.INVOKE_ENDPOINT))],
     response_class=Response,
     responses={
         200: {

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.engine.records import EventRecord, ExecutionRecord, ExecutionStatus, StepRunRecord
 from rayline.errors import UserInputError
 from rayline.server import streams
@@ -23,8 +23,7 @@ from rayline.server.security import requires
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
 
 
 def _repo() -> Any:
@@ -134,7 +133,7 @@ def stream_events(
     )
 
 
-@router.post("/{execution_id}/stop", dependencies=OPERATOR)
+@router.post("/{execution_id}/stop", dependencies=[Depends(requires(Action.STOP_EXECUTION))])
 def stop_execution(execution_id: str) -> ExecutionRecord:
     """Ask the execution to stop (409 unless it is Executing); returns its record."""
     from rayline.executions import Execution
@@ -144,7 +143,7 @@ def stop_execution(execution_id: str) -> ExecutionRecord:
     return execution.describe()
 
 
-@router.post("/{execution_id}/retry", dependencies=OPERATOR)
+@router.post("/{execution_id}/retry", dependencies=[Depends(requires(Action.START_EXECUTION))])
 def retry_execution(execution_id: str) -> ExecutionRecord:
     """Run a Failed or Stopped execution again from its unfinished steps, driven by this
     server (409 when it succeeded or is running); returns its record."""

@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.server.pagination import PageRequest, page_request, paginate
 from rayline.server.security import requires
 
 router = APIRouter(tags=["experiments"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
+VIEWER = [Depends(requires(Action.READ))]
 
 
 @router.get("/executions/{execution_id}/runs", dependencies=VIEWER)

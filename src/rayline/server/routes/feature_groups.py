@@ -30,7 +30,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.config import settings
 from rayline.errors import NotFoundError, TooLargeError, UserInputError
 from rayline.server.pagination import PageRequest, page_request, paginate_list
@@ -39,8 +39,9 @@ from rayline.server.security import requires
 
 router = APIRouter(tags=["feature groups"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
+MANAGE = [Depends(requires(Action.MANAGE_FEATURE_GROUPS))]
+INGEST = [Depends(requires(Action.INGEST))]
 
 #: The most features one request defines or adds (a feature group holds at most 2500).
 MAX_FEATURES = 2500
@@ -146,7 +147,7 @@ def list_groups(
     return paginate_list(page, [g.to_dict() for g in groups])
 
 
-@router.post("/feature-groups", status_code=201, dependencies=OPERATOR)
+@router.post("/feature-groups", status_code=201, dependencies=MANAGE)
 def create_group(body: CreateBody) -> dict[str, Any]:
     """Create a feature group (409 when the name is taken, unless ``exist_ok`` and the schema
     is the same); a bad schema is a 422 saying what is wrong."""
@@ -172,7 +173,7 @@ def describe_group(name: str) -> dict[str, Any]:
     return _group(name).describe().to_dict()
 
 
-@router.patch("/feature-groups/{name}", dependencies=OPERATOR)
+@router.patch("/feature-groups/{name}", dependencies=MANAGE)
 def update_group(name: str, body: UpdateBody) -> dict[str, Any]:
     """Add features and/or change the online TTL; returns the updated description."""
     additions = [f.model_dump() for f in body.feature_additions or []]
@@ -180,7 +181,7 @@ def update_group(name: str, body: UpdateBody) -> dict[str, Any]:
     return desc.to_dict()
 
 
-@router.delete("/feature-groups/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete("/feature-groups/{name}", status_code=204, dependencies=MANAGE)
 def delete_group(name: str, keep_offline_data: bool = False) -> Response:
     """Delete the group, its online records and (unless ``keep_offline_data``) its offline
     data."""
@@ -214,7 +215,7 @@ _UPLOAD_BODY = {
 _SUFFIXES = {".csv": ".csv", ".parquet": ".parquet", ".pq": ".parquet"}
 
 
-@router.post("/feature-groups/{name}/ingest", dependencies=OPERATOR, openapi_extra=_UPLOAD_BODY)
+@router.post("/feature-groups/{name}/ingest", dependencies=INGEST, openapi_extra=_UPLOAD_BODY)
 async def ingest_upload(
     name: str,
     request: Request,
@@ -421,7 +422,7 @@ def batch_get_records(name: str, body: BatchGetBody) -> dict[str, Any]:
     return {"records": _jsonable(records)}
 
 
-@router.delete("/feature-groups/{name}/records/{record_id}", status_code=204, dependencies=OPERATOR)
+@router.delete("/feature-groups/{name}/records/{record_id}", status_code=204, dependencies=INGEST)
 def delete_record(
     name: str,
     record_id: str,
@@ -477,7 +478,7 @@ def _event_time(value: str | None) -> float | str:
 # -- SQL ---------------------------------------------------------------------------------------
 
 
-@router.post("/sql", dependencies=VIEWER)
+@router.post("/sql", dependencies=[Depends(requires(Action.QUERY))])
 def run_sql(body: SqlBody) -> dict[str, Any]:
     """Run one read-only SELECT over the offline stores: ``{"columns", "types", "rows",
     "truncated"}``, rows as arrays aligned with ``columns``. Anything but one SELECT, a file

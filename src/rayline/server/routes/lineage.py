@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.server.security import requires
 
 router = APIRouter(tags=["lineage"])
@@ -41,7 +41,7 @@ _QUERY_KIND = {
 }
 
 
-@router.get("/lineage", dependencies=[Depends(requires(Role.VIEWER))])
+@router.get("/lineage", dependencies=[Depends(requires(Action.READ))])
 def get_lineage(
     kind: LineageKind,
     key: Annotated[

@@ -1,13 +1,10 @@
 """/api/v1/model-package-groups: the model registry. Groups and their versions (with metrics
 and approval history), and approving or rejecting a version.
 
-Reads need the viewer role; approve and reject the approver role. A change records the
-authenticated identity (the token's name) as who made it, never text the caller sends.
-
-Four eyes: the identity that started the execution which registered a version may not approve
-it (403), unless ``RAYLINE_ALLOW_SELF_APPROVAL`` is true on the server. A version registered
-outside an execution, or by an execution that records no starter, has no such restriction.
-Rejecting one's own version is always allowed: it ships nothing.
+Reads need the viewer role; approve and reject the approver role. The registry records the
+authenticated identity (the token's name, which the request acts as) as who made a change,
+never text the caller sends, and applies its approval rules (``ModelRegistry.update_status``):
+four eyes (403) and a reason for a rejection.
 """
 
 from __future__ import annotations
@@ -18,18 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rayline.auth.roles import Role
-from rayline.config import settings
-from rayline.errors import PermissionDeniedError
+from rayline.auth.actions import Action
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
-from rayline.server.security import Identity, requires
+from rayline.server.security import requires
 
 router = APIRouter(prefix="/model-package-groups", tags=["model registry"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-
-#: The server setting that lets an identity approve versions its own executions registered.
+VIEWER = [Depends(requires(Action.READ))]
 
 GroupName = Annotated[str, Path(min_length=1, max_length=200)]
 Version = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -53,8 +46,10 @@ class RejectBody(BaseModel):
     @field_validator("reason")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("give the reason for the rejection: whoever registered it needs it")
+        # The registry's own rule, so a blank reason is refused in the request's schema (422).
+        from rayline.registry.entities import rejection_reason
+
+        rejection_reason(value)
         return value
 
 
@@ -107,44 +102,19 @@ def version_history(group: GroupName, version: Version) -> list[dict[str, Any]]:
     return [dataclasses.asdict(h) for h in _registry().history(group, version)]
 
 
-@router.post("/{group}/versions/{version}/approve")
+@router.post(
+    "/{group}/versions/{version}/approve", dependencies=[Depends(requires(Action.APPROVE))]
+)
 def approve_version(
-    group: GroupName,
-    version: Version,
-    identity: Annotated[Identity, Depends(requires(Role.APPROVER))],
-    body: ApproveBody | None = None,
+    group: GroupName, version: Version, body: ApproveBody | None = None
 ) -> dict[str, Any]:
-    """Approve the version (409 when it is Approved already; 403 when the caller started the
-    execution that registered it, see the module's four-eyes rule)."""
-    registry = _registry()
-    check_four_eyes(registry.describe(group, version), identity)
+    """Approve the version as the caller (409 when it is Approved already; 403 when the caller
+    started the execution that registered it: the registry's four-eyes rule)."""
     reason = (body.reason if body else None) or ""
-    return package_dict(registry.approve(group, version, reason=reason, by=identity.name))
+    return package_dict(_registry().approve(group, version, reason=reason))
 
 
-@router.post("/{group}/versions/{version}/reject")
-def reject_version(
-    group: GroupName,
-    version: Version,
-    body: RejectBody,
-    identity: Annotated[Identity, Depends(requires(Role.APPROVER))],
-) -> dict[str, Any]:
-    """Reject the version, saying why (409 when it is Rejected already)."""
-    return package_dict(_registry().reject(group, version, reason=body.reason, by=identity.name))
-
-
-def check_four_eyes(package: Any, identity: Identity) -> None:
-    """Refuse the identity that started the execution which registered ``package`` (public:
-    Studio's approve form applies this very rule)."""
-    if not package.execution_id or settings().allow_self_approval:
-        return
-    from rayline.engine.repository import open_repository
-
-    execution = open_repository().find_execution(package.execution_id)
-    started_by = execution.started_by if execution is not None else None
-    if started_by and started_by == identity.name:
-        raise PermissionDeniedError(
-            f"{identity.name!r} started execution {package.execution_id}, which registered "
-            f"{package.ref}: another approver must approve it (four eyes). To let an identity "
-            "approve what it registered, start the server with RAYLINE_ALLOW_SELF_APPROVAL=true"
-        )
+@router.post("/{group}/versions/{version}/reject", dependencies=[Depends(requires(Action.APPROVE))])
+def reject_version(group: GroupName, version: Version, body: RejectBody) -> dict[str, Any]:
+    """Reject the version as the caller, saying why (409 when it is Rejected already)."""
+    return package_dict(_registry().reject(group, version, reason=body.reason))

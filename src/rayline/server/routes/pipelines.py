@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.engine.records import ExecutionRecord, PipelineRecord
 from rayline.errors import PipelineDefinitionError, RaylineError, UserInputError
 from rayline.server.compat import check_client
@@ -26,10 +26,10 @@ from rayline.server.security import requires
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
 #: Routes that store or run code: an incompatible client is refused (server/compat.py).
-OPERATOR_CODE = [*OPERATOR, Depends(check_client)]
+MANAGE = [Depends(requires(Action.MANAGE_PIPELINES)), Depends(check_client)]
+START = [Depends(requires(Action.START_EXECUTION)), Depends(check_client)]
 
 
 class UpsertBody(BaseModel):
@@ -96,7 +96,7 @@ def get_definition(
     return json.loads(text)
 
 
-@router.put("/{name}", dependencies=OPERATOR_CODE)
+@router.put("/{name}", dependencies=MANAGE)
 def upsert_pipeline(name: str, body: UpsertBody) -> dict[str, Any]:
     """Store the definition as the pipeline's newest version (unchanged: the same version)."""
     from rayline.store.artifacts import open_artifact_store
@@ -109,7 +109,9 @@ def upsert_pipeline(name: str, body: UpsertBody) -> dict[str, Any]:
     return {"name": name, "version": version}
 
 
-@router.delete("/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete(
+    "/{name}", status_code=204, dependencies=[Depends(requires(Action.MANAGE_PIPELINES))]
+)
 def delete_pipeline(name: str) -> Response:
     """Delete the pipeline, its versions and executions (409 while one of them runs)."""
     from rayline.pipelines import delete_pipeline as delete
@@ -118,7 +120,7 @@ def delete_pipeline(name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/executions", status_code=201, dependencies=OPERATOR_CODE)
+@router.post("/{name}/executions", status_code=201, dependencies=START)
 def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord:
     """Start an execution of a stored version and return its record at once; this server
     drives it. Mistyped, unknown or missing parameters: 422."""

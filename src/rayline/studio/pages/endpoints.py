@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import NotFoundError, PermissionDeniedError, RaylineError, UserInputError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, guarded_json
@@ -139,7 +139,7 @@ async def create(request: Request) -> Response:
                 target=f"name={values['name']}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _create(values),
-                role=Role.OPERATOR,
+                needs=Action.MANAGE_ENDPOINT,
                 doing=DOING,
             )
         except PermissionDeniedError as exc:
@@ -261,7 +261,7 @@ async def invoke(name: str, request: Request, ctx: FetchCtx) -> Response:
             target=f"name={name}",
             csrf=csrf,
             action=lambda: _invoke(name, body, content_type, limit=MAX_INVOCATION_BYTES),
-            role=Role.VIEWER,
+            needs=Action.INVOKE_ENDPOINT,
             doing="invoking endpoints",
         )
         return json_response(ctx, answer)
@@ -356,7 +356,7 @@ def _change(ctx: Ctx, name: str, form: Any, act: Any, *, done: str) -> Response:
             target=f"name={name}",
             csrf=str(form.get("csrf") or ""),
             action=act,
-            role=Role.OPERATOR,
+            needs=Action.MANAGE_ENDPOINT,
             doing=DOING,
         )
     except (PermissionDeniedError, NotFoundError) as exc:  # no endpoint page to show it on

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from rayline.auth.actions import Action
 from rayline.engine.records import ExecutionStatus
 from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
 from rayline.server import streams
@@ -374,6 +375,8 @@ async def execution_action(execution_id: str, action: str, request: Request) -> 
                 target=f"execution_id={execution_id}",
                 csrf=str(form.get("csrf") or ""),
                 action=act,
+                needs=Action.STOP_EXECUTION if action == "stop" else Action.START_EXECUTION,
+                doing="starting, stopping and retrying executions",
             )
         except PermissionDeniedError as exc:
             return error_page(ctx, exc)
@@ -412,6 +415,7 @@ def _rerun(ctx: Ctx, execution_id: str, chosen: list[str], csrf: str) -> Respons
             target=f"execution_id={execution_id}",
             csrf=csrf,
             action=act,
+            needs=Action.START_EXECUTION,
             doing="re-running steps of executions",
         )
     except RaylineError as exc:

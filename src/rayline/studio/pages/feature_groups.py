@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
@@ -258,7 +258,7 @@ async def run_sql(name: str, request: Request) -> Response:
                 target=f"feature_group={name}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _select(sql),
-                role=Role.VIEWER,
+                needs=Action.QUERY,
                 doing="running SQL",
             )
         except PermissionDeniedError as exc:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from rayline.auth.actions import Action
 from rayline.errors import RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
@@ -133,6 +134,8 @@ async def start(name: str, request: Request) -> Response:
                 target=f"pipeline={name}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _start(name, version, values),
+                needs=Action.START_EXECUTION,
+                doing="starting, stopping and retrying executions",
             )
         except RaylineError as exc:
             return _pipeline_page(
