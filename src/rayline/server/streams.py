@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 from fastapi.encoders import jsonable_encoder
 
+from rayline.engine import api as engine
 from rayline.engine.records import EventKind
 
 #: How often a stream looks for new events: a status change reaches the client within this
@@ -37,7 +38,7 @@ def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(jsonable_encoder(data))}\n\n"
 
 
-async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncIterator[str]:
+async def event_stream(execution_id: str, *, after_id: int) -> AsyncIterator[str]:
     """The execution's events after ``after_id``, as they are recorded, then ``event: end``
     (with the execution's record) once it has ended: its status is final and every event up to
     its end was sent (a retried execution goes on)."""
@@ -46,9 +47,9 @@ async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncI
     while True:
         # The record first: its final status and its end event commit together, so when the
         # status read here is final, the events read next include the end.
-        record = await anyio.to_thread.run_sync(repo.find_execution, execution_id)
+        record = await anyio.to_thread.run_sync(engine.find_execution, execution_id)
         events = await anyio.to_thread.run_sync(
-            functools.partial(repo.list_events, execution_id, after_id=cursor)
+            functools.partial(engine.events, execution_id, after_id=cursor)
         )
         for event in events:
             yield sse(event.kind.value, event, event_id=event.id)

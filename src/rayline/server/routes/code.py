@@ -18,8 +18,9 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
 from rayline.auth.actions import Action
-from rayline.config import settings
-from rayline.errors import NotFoundError, TooLargeError, UserInputError
+from rayline.engine import api as engine
+from rayline.errors import NotFoundError, UserInputError
+from rayline.server import uploads
 from rayline.server.compat import check_client
 from rayline.server.security import requires
 
@@ -43,10 +44,7 @@ def _parse(file: str) -> tuple[str, str]:
 def head_code(file: str) -> Response:
     """200 when the snapshot is stored, 404 when it is not (upload it with PUT)."""
     _parse(file)
-    from rayline.store.artifacts import open_artifact_store
-
-    store = open_artifact_store()
-    if not store.exists(store.uri_for("code", file)):
+    if not engine.code_snapshot_stored(file):
         raise NotFoundError(f"code snapshot {file} is not stored; upload it with PUT /code/{file}")
     return Response(status_code=200)
 
@@ -60,18 +58,9 @@ async def put_code(file: str, request: Request) -> dict[str, Any]:
     """Store the raw body as snapshot ``file`` (400 when a script's or archive's SHA-256
     differs from its name, 413 over ``RAYLINE_SERVER_MAX_UPLOAD_MB``)."""
     sha, suffix = _parse(file)
-    limit = settings().server_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(file, int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # a body without (or with a false) Content-Length: stop reading
-            raise _too_large(file, size, limit)
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = await uploads.read_upload(
+        request, what=f"code snapshot {file}", fix="keep a step's code and source_dir smaller"
+    )
     if suffix != ".pkl":
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
@@ -79,19 +68,5 @@ async def put_code(file: str, request: Request) -> dict[str, Any]:
                 f"code snapshot {file}: the body's SHA-256 is {actual}, not the {sha} its name "
                 "says; upload the file's exact bytes under the name of their hash"
             )
-    await anyio.to_thread.run_sync(_store, data, file)
+    await anyio.to_thread.run_sync(engine.store_code_snapshot, data, file)
     return {"file": file, "size": len(data)}
-
-
-def _store(data: bytes, file: str) -> str:
-    from rayline.store.artifacts import open_artifact_store
-
-    # As Pipeline.upsert does: the first snapshot stored under a name stays.
-    return open_artifact_store().put_once(data, "code", file)
-
-
-def _too_large(file: str, size: int, limit: int) -> TooLargeError:
-    return TooLargeError(
-        f"code snapshot {file} is {size} bytes, over this server's limit of {limit} bytes "
-        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server)"
-    )

@@ -22,18 +22,16 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.actions import Action
-from rayline.errors import TooLargeError
+from rayline.server import uploads
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
+from rayline.serving.entities import MAX_INVOCATION_BYTES
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
 VIEWER = [Depends(requires(Action.READ))]
 MANAGE = [Depends(requires(Action.MANAGE_ENDPOINT))]
-
-#: The largest invocation body forwarded: SageMaker InvokeEndpoint's payload limit (6 MB).
-MAX_INVOCATION_BYTES = 6 * 2**20
 
 EndpointName = Annotated[str, Path(min_length=1, max_length=63)]
 #: What places replicas: custom Ray resource names and positive amounts (checked by serving).
@@ -149,7 +147,8 @@ def delete_endpoint(name: EndpointName) -> Response:
 async def invoke_endpoint(name: EndpointName, request: Request) -> Response:
     """Send the raw body (``text/csv`` rows without a header, or ``application/json``
     instances) to the endpoint; answers what it answers, in the type ``Accept`` asks for."""
-    body = await _read_body(request, name)
+    # One byte more than an invocation may carry: the serving domain refuses a longer body.
+    body = await uploads.read_at_most(request, MAX_INVOCATION_BYTES + 1)
     content_type = request.headers.get("content-type") or "text/csv"
     accept = request.headers.get("accept")
     if accept in ("*/*", ""):
@@ -160,25 +159,3 @@ async def invoke_endpoint(name: EndpointName, request: Request) -> Response:
 
 def _invoke(name: str, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
     return _endpoints().invoke(name, body, content_type=content_type, accept=accept)
-
-
-async def _read_body(request: Request, name: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_INVOCATION_BYTES:
-        raise _too_large(name, int(declared))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_INVOCATION_BYTES:  # no (or a false) Content-Length: stop reading
-            raise _too_large(name, size)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(name: str, size: int) -> TooLargeError:
-    return TooLargeError(
-        f"the request to endpoint {name!r} is {size} bytes, over the {MAX_INVOCATION_BYTES} "
-        "bytes an invocation may carry (as SageMaker's InvokeEndpoint); send fewer rows per "
-        "request"
-    )

@@ -32,10 +32,10 @@ def execution_runs(
     """The execution's MLflow runs, newest first, each with its parameters and metrics, the
     step it tracks (``step``, ``step_type``), its parent run and the execution whose result a
     cache hit reused (``cached_from``). Empty until tracking has written them."""
-    from rayline.engine.repository import open_repository
-
-    open_repository().get_execution(execution_id)  # 404 for an unknown execution
+    from rayline.engine.api import get_execution
     from rayline.tracking import list_runs
+
+    get_execution(execution_id)  # 404 for an unknown execution
 
     def fetch(offset: int, n: int) -> list[dict[str, Any]]:
         runs = list_runs(execution_id=execution_id, max_results=offset + n)

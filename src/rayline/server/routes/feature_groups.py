@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.actions import Action
 from rayline.config import settings
-from rayline.errors import NotFoundError, TooLargeError, UserInputError
+from rayline.errors import NotFoundError, UserInputError
+from rayline.server import uploads
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
@@ -47,8 +48,9 @@ INGEST = [Depends(requires(Action.INGEST))]
 MAX_FEATURES = 2500
 #: The most identifiers one batch-get asks for.
 MAX_BATCH_IDS = 1000
-#: The longest SQL text taken.
-MAX_SQL_CHARS = 100_000
+#: How a refused upload is named, and what to do instead.
+UPLOAD = "the upload"
+UPLOAD_FIX = "split the file, or ingest it from s3:// with FeatureGroup.ingest"
 
 #: A group or feature name (the feature store checks its pattern and says what is wrong).
 Name = Annotated[str, Field(min_length=1, max_length=64)]
@@ -118,7 +120,8 @@ class SqlBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(min_length=1, max_length=MAX_SQL_CHARS, examples=['SELECT * FROM "my-group"'])
+    # Its length and shape are the sandbox's to check (sandbox.check_select: a 400 saying why).
+    sql: str = Field(min_length=1, examples=['SELECT * FROM "my-group"'])
     max_rows: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
@@ -230,11 +233,8 @@ async def ingest_upload(
     report, rejected rows with their reasons. 413 over ``RAYLINE_SERVER_MAX_UPLOAD_MB``."""
     group = _group(name)
     await anyio.to_thread.run_sync(lambda: group.description)  # 404 before the upload is read
-    limit = settings().server_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    path = await _receive_upload(request, limit=limit, format=format)
+    uploads.check_declared(request, what=UPLOAD, fix=UPLOAD_FIX)
+    path = await _receive_upload(request, limit=uploads.upload_limit(), format=format)
     try:
         report = await anyio.to_thread.run_sync(
             lambda: _ingest_file(group, path, max_workers=max_workers, target_stores=target_stores)
@@ -284,7 +284,7 @@ async def _receive_upload(request: Request, *, limit: int, format: str | None) -
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit:  # no (or a false) Content-Length: stop reading here
-                raise _too_large(received, limit)
+                raise uploads.too_large(UPLOAD, received, fix=UPLOAD_FIX)
             parser.write(chunk)
         parser.finalize()
         return part.finished()
@@ -386,14 +386,6 @@ class _FilePart:
         self.close()
         if self._path is not None:
             self._path.unlink(missing_ok=True)
-
-
-def _too_large(size: int, limit: int) -> TooLargeError:
-    return TooLargeError(
-        f"the upload is {size} bytes or more, over this server's limit of {limit} bytes "
-        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); split the file, or ingest it from "
-        "s3:// with FeatureGroup.ingest"
-    )
 
 
 # -- records -----------------------------------------------------------------------------------

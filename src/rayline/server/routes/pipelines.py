@@ -2,10 +2,11 @@
 executions of a stored version.
 
 Each route calls what an embedded user calls: ``PipelineDefinition.from_definition`` parses, the
-engine's repository stores and reads, ``Pipeline.start(version=N)`` starts (driven by a thread of
-this server, as ``launch(detach=False)`` does). The code snapshots a definition names are not
-part of it: a remote client uploads them first (``PUT /api/v1/code/<sha256><suffix>``), and the
-upsert refuses a definition whose snapshots this server does not have.
+engine's records API (``rayline.engine.api``) stores and reads, ``Pipeline.start(version=N)``
+starts (driven by a thread of this server, as ``launch(detach=False)`` does). The code snapshots
+a definition names are not part of it: a remote client uploads them first
+(``PUT /api/v1/code/<sha256><suffix>``), and the upsert refuses a definition whose snapshots this
+server does not have.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.engine.records import ExecutionRecord, PipelineRecord
-from rayline.errors import PipelineDefinitionError, RaylineError, UserInputError
+from rayline.errors import PipelineDefinitionError, RaylineError
 from rayline.server.compat import check_client
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
@@ -54,19 +56,13 @@ class StartBody(BaseModel):
     max_parallel_steps: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
-def _repo() -> Any:
-    from rayline.engine.repository import open_repository
-
-    return open_repository()
-
-
 @router.get("", dependencies=VIEWER)
 def list_pipelines(
     page: Annotated[PageRequest, Depends(page_request)],
     name_contains: Annotated[str | None, Query(max_length=256)] = None,
 ) -> dict[str, Any]:
     """Stored pipelines by name (``name_contains``: only names holding that text)."""
-    records = _repo().list_pipelines()
+    records = engine.list_pipelines()
     if name_contains:
         needle = name_contains.lower()
         records = [r for r in records if needle in r.name.lower()]
@@ -75,15 +71,14 @@ def list_pipelines(
 
 @router.get("/{name}", dependencies=VIEWER)
 def get_pipeline(name: str) -> PipelineRecord:
-    return _repo().get_pipeline(name)
+    return engine.get_pipeline(name)
 
 
 @router.get("/{name}/versions", dependencies=VIEWER)
 def list_versions(name: str, page: Annotated[PageRequest, Depends(page_request)]) -> dict[str, Any]:
     """The pipeline's versions, oldest first: ``{"version", "created_at"}`` each."""
-    repo = _repo()
-    repo.get_pipeline(name)  # 404 naming the stored pipelines
-    versions = [{"version": v, "created_at": at} for v, at in repo.list_versions(name)]
+    # 404 naming the stored pipelines for an unknown one
+    versions = [{"version": v, "created_at": at} for v, at in engine.pipeline_versions(name)]
     return paginate_list(page, versions)
 
 
@@ -92,20 +87,17 @@ def get_definition(
     name: str, version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None
 ) -> dict[str, Any]:
     """The stored JSON definition (of ``version``, default the latest), as an object."""
-    _, text = _repo().get_definition(name, version)
+    _, text = engine.get_definition(name, version)
     return json.loads(text)
 
 
 @router.put("/{name}", dependencies=MANAGE)
 def upsert_pipeline(name: str, body: UpsertBody) -> dict[str, Any]:
     """Store the definition as the pipeline's newest version (unchanged: the same version)."""
-    from rayline.store.artifacts import open_artifact_store
-
     pipeline = parse_definition(body.definition, name=name)
     if body.description:
         pipeline.description = body.description
-    check_snapshots(pipeline, open_artifact_store())
-    version = _repo().upsert_pipeline(name, pipeline.definition(), pipeline.description)
+    version = engine.store_definition(pipeline)  # 400 while a code snapshot is missing
     return {"name": name, "version": version}
 
 
@@ -128,7 +120,7 @@ def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord
     from rayline.pipelines import Pipeline
 
     body = body or StartBody()
-    version = body.version or _repo().get_pipeline(name).latest_version
+    version = body.version or engine.get_pipeline(name).latest_version
     pipeline = Pipeline.load(name, version=version)
     config = (
         ParallelismConfiguration(body.max_parallel_steps)
@@ -155,40 +147,3 @@ def parse_definition(definition: dict[str, Any] | str, *, name: str) -> Any:
             f"pipeline {name!r}: the definition is malformed ({type(exc).__name__}: {what}); "
             "send what Pipeline.definition() writes"
         ) from None
-
-
-def snapshot_names(pipeline: Any) -> dict[str, str]:
-    """step name -> the code snapshot (``<sha256><suffix>`` under ``code/``) it runs, as
-    ``Pipeline.upsert()`` stores them: a script ``.py``, a ``source_dir`` archive ``.tar``, a
-    pickled function ``.pkl``."""
-    from rayline.definition.source_dirs import SourceDirRef
-
-    names = {}
-    for step in pipeline.graph.steps.values():
-        ref = step.code_ref()
-        if ref is None:
-            continue
-        if isinstance(ref, SourceDirRef):
-            suffix = ".tar"
-        elif getattr(step, "code", None) is ref:
-            suffix = ".py"
-        else:
-            suffix = ".pkl"
-        names[step.name] = f"{ref.sha256}{suffix}"
-    return names
-
-
-def check_snapshots(pipeline: Any, store: Any) -> None:
-    """Refuse (``UserInputError``, 400) a definition whose code snapshots are not stored."""
-    missing = {
-        step: file
-        for step, file in snapshot_names(pipeline).items()
-        if not store.exists(store.uri_for("code", file))
-    }
-    if missing:
-        listed = ", ".join(f"{file} (step {step!r})" for step, file in sorted(missing.items()))
-        raise UserInputError(
-            f"pipeline {pipeline.name!r}: this server does not have the code snapshot(s) "
-            f"{listed}; upload each with PUT /api/v1/code/<file> first (Pipeline.upsert() "
-            "with RAYLINE_SERVER_URL set does that)"
-        )

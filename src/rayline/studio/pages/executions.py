@@ -25,12 +25,13 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.engine.records import ExecutionStatus
 from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
 from rayline.server import streams
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, guarded_json
-from rayline.studio.pages.pipelines import Expand, graph_view, repository, stored_graph
+from rayline.studio.pages.pipelines import Expand, graph_view, stored_graph
 from rayline.studio.web import (
     PREFIX,
     Ctx,
@@ -73,7 +74,7 @@ def executions(
                 f"status {status!r} is not an execution status; use one of "
                 f"{', '.join(s.value for s in ExecutionStatus)}"
             ) from None
-    records = repository().page_executions(
+    records = engine.page_executions(
         pipeline_name=pipeline or None,
         status=chosen.value if chosen else None,
         offset=offset,
@@ -107,13 +108,12 @@ def _execution_page(
     expand: str | None = None,
     chosen: frozenset[str] = frozenset(),
 ) -> Response:
-    repo = repository()
-    record = repo.get_execution(execution_id)
+    record = engine.get_execution(execution_id)
     _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-    state = _state(repo, record, list(definition.graph.steps))
+    state = _state(record, list(definition.graph.steps))
     others = [
         e
-        for e in repo.page_executions(pipeline_name=record.pipeline_name, limit=COMPARE_CHOICES)
+        for e in engine.page_executions(pipeline_name=record.pipeline_name, limit=COMPARE_CHOICES)
         if e.id != record.id
     ]
     return render(
@@ -133,10 +133,10 @@ def _execution_page(
     )
 
 
-def _state(repo: Any, record: Any, steps: list[str]) -> dict[str, Any]:
+def _state(record: Any, steps: list[str]) -> dict[str, Any]:
     """What the live view draws: each step's status, duration, attempts and cache hit, and
     the count of steps per status."""
-    runs = {r.step_name: r for r in repo.list_step_runs(record.id)}
+    runs = {r.step_name: r for r in engine.step_runs(record.id)}
     by_step = {}
     for name in steps:
         run = runs.get(name)
@@ -166,10 +166,9 @@ def _state(repo: Any, record: Any, steps: list[str]) -> dict[str, Any]:
 @router.get("/executions/{execution_id}/state")
 def execution_state(execution_id: str, ctx: FetchCtx) -> Response:
     def read() -> Response:
-        repo = repository()
-        record = repo.get_execution(execution_id)
+        record = engine.get_execution(execution_id)
         _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-        return json_response(ctx, _state(repo, record, list(definition.graph.steps)))
+        return json_response(ctx, _state(record, list(definition.graph.steps)))
 
     return guarded_json(ctx, read)
 
@@ -184,10 +183,9 @@ def execution_events(
     session cookie."""
 
     def open_stream() -> Response:
-        repo = repository()
-        repo.get_execution(execution_id)
+        engine.get_execution(execution_id)  # 404 for an unknown execution
         return StreamingResponse(
-            streams.event_stream(repo, execution_id, after_id=after_id),
+            streams.event_stream(execution_id, after_id=after_id),
             media_type="text/event-stream",
             headers=streams.SSE_HEADERS,
         )
@@ -237,7 +235,7 @@ def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
     view = step_view(execution_id, step_name)
     record, definition, step, run = view.execution, view.definition, view.step, view.run
     logs = Execution(execution_id).logs(step_name) if run is not None else ""
-    inputs = step_inputs(record, definition, step, repository().list_step_runs(execution_id))
+    inputs = step_inputs(record, definition, step, engine.step_runs(execution_id))
     return render(
         ctx,
         "step.html",
@@ -260,7 +258,7 @@ def step_inputs(record: Any, definition: Any, step: Any, runs: list[Any]) -> lis
     from rayline.definition.expressions import Expression, from_request
 
     parameters = {p.name: p for p in definition.parameters}
-    resolver = _resolver(record, definition, step.name, runs)
+    resolver = engine.display_resolver(record, definition, step.name, runs)
     out: list[dict[str, str]] = []
     for where, raw in _argument_refs(step.to_request().get("Arguments", {})):
         if isinstance(raw, str):
@@ -276,34 +274,6 @@ def step_inputs(record: Any, definition: Any, step: Any, runs: list[Any]) -> lis
             shown = shown[: VALUE_CHARS - 1] + "…"
         out.append({"name": where, "ref": _ref_text(raw), "value": shown})
     return out
-
-
-def _resolver(record: Any, definition: Any, step_name: str, runs: list[Any]) -> Any:
-    """The engine's resolver over this execution's records, except that a property stored by
-    reference (a pickled Python object) is named, not unpickled in the server."""
-    from rayline.engine.context import PICKLED
-    from rayline.engine.records import StepStatus
-    from rayline.engine.resolution import ExecutionResolver
-    from rayline.store.artifacts import open_artifact_store
-
-    class _Shown(ExecutionResolver):
-        def step_property(self, step: str, path: str) -> Any:
-            props = self._run(step).properties
-            head = path.split(".", 1)[0].split("[", 1)[0]
-            value = props.get(head)
-            if isinstance(value, dict) and set(value) == {PICKLED}:
-                return f"(a Python object, stored at {value[PICKLED]})"
-            return super().step_property(step, path)
-
-    return _Shown(
-        pipeline=definition,
-        execution_id=record.id,
-        started_at=record.created_at,
-        parameters=record.parameters,
-        done={r.step_name: r for r in runs if r.status == StepStatus.SUCCEEDED},
-        store=open_artifact_store(),
-        step=step_name,
-    )
 
 
 _EXPRESSION_KEYS = ("Get", "Std:Join", "Std:JsonGet")
@@ -391,7 +361,7 @@ def _rerun(ctx: Ctx, execution_id: str, chosen: list[str], csrf: str) -> Respons
     """Start a selective execution of ``chosen`` steps taking the rest from ``execution_id``;
     a refusal (the role, the CSRF token, a selection the graph does not allow, a source that
     has not ended) is shown on the execution's page with its status."""
-    record = repository().get_execution(execution_id)  # 404 for an unknown execution
+    record = engine.get_execution(execution_id)  # 404 for an unknown execution
 
     def act() -> str:
         from rayline.definition.selective import SelectiveExecutionConfig
@@ -453,9 +423,8 @@ def compare(
         a, b = ids
     if not a or not b:
         return render(ctx, "compare.html", a=a or "", b=b or "", left=None, right=None)
-    repo = repository()
-    left, right = repo.get_execution(a), repo.get_execution(b)
-    sides = [_side(repo, left), _side(repo, right)]
+    left, right = engine.get_execution(a), engine.get_execution(b)
+    sides = [_side(left), _side(right)]
     return render(
         ctx,
         "compare.html",
@@ -469,11 +438,11 @@ def compare(
     )
 
 
-def _side(repo: Any, record: Any) -> dict[str, dict[str, Any]]:
+def _side(record: Any) -> dict[str, dict[str, Any]]:
     """What the comparison shows of one execution: its parameters, every numeric property of
     its steps (and of their property files: an evaluation's metrics) and its steps'
     durations."""
-    runs = repo.list_step_runs(record.id)
+    runs = engine.step_runs(record.id)
     try:
         _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
     except RaylineError:
@@ -485,7 +454,7 @@ def _side(repo: Any, record: Any) -> dict[str, dict[str, Any]]:
         for path, value in _numbers(run.properties):
             metrics[f"{run.step_name}.{path}"] = value
     if definition is not None:
-        resolver = _resolver(record, definition, "", runs)
+        resolver = engine.display_resolver(record, definition, "", runs)
         succeeded = {r.step_name for r in runs if r.status.value == "Succeeded"}
         for name, step in definition.graph.steps.items():
             if name not in succeeded:

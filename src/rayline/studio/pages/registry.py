@@ -188,9 +188,9 @@ def _execution(execution_id: str | None) -> Any:
     cleaned up)."""
     if not execution_id:
         return None
-    from rayline.studio.pages.pipelines import repository
+    from rayline.engine.api import find_execution
 
-    return repository().find_execution(execution_id)
+    return find_execution(execution_id)
 
 
 # -- approve and reject -------------------------------------------------------------------
