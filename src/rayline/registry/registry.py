@@ -227,10 +227,12 @@ class ModelRegistry:
         """
         parsed = ApprovalStatus.parse(status)
         by = by or current_user()
-        if parsed == ApprovalStatus.REJECTED:
-            reason = rejection_reason(reason, ref=f"{group}/{version}")
-        elif parsed == ApprovalStatus.APPROVED:
-            self._check_four_eyes(self.describe(group, version), by)
+        package = self.describe(group, version)
+        # The rules judge a change; an unchanged status is the repository's ConflictError.
+        if package.status != parsed and parsed == ApprovalStatus.REJECTED:
+            reason = rejection_reason(reason, ref=package.ref)
+        elif package.status != parsed and parsed == ApprovalStatus.APPROVED:
+            self._check_four_eyes(package, by)
         self.repository.set_status(group, version, parsed, reason=reason, by=by)
         return self.describe(group, version)
 
