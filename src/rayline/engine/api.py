@@ -8,6 +8,7 @@ artifact store, which stay the engine's own.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from rayline.errors import UserInputError
@@ -100,19 +101,47 @@ def snapshot_names(pipeline: PipelineDefinition) -> dict[str, str]:
 # -- code snapshots ---------------------------------------------------------------------------
 
 
+#: ``<sha256><suffix>``: the names ``Pipeline.upsert()`` stores snapshots under.
+SNAPSHOT_NAME = re.compile(r"^(?P<sha>[0-9a-f]{64})(?P<suffix>\.(?:pkl|py|tar))$")
+
+
+def parse_snapshot_name(file: str) -> tuple[str, str]:
+    """``(sha256, suffix)`` of a snapshot's name (``UserInputError`` for another name)."""
+    match = SNAPSHOT_NAME.match(file)
+    if match is None:
+        raise UserInputError(
+            f"code snapshot name {file!r} is not '<sha256><suffix>': 64 lowercase hex digits "
+            "and .pkl (a pickled function), .py (a script) or .tar (a source_dir archive)"
+        )
+    return match["sha"], match["suffix"]
+
+
 def code_snapshot_stored(file: str) -> bool:
     """Whether code snapshot ``file`` (``<sha256><suffix>``) is in the artifact store."""
     from rayline.store.artifacts import open_artifact_store
 
+    parse_snapshot_name(file)
     store = open_artifact_store()
     return store.exists(store.uri_for("code", file))
 
 
 def store_code_snapshot(data: bytes, file: str) -> str:
-    """Store ``data`` as code snapshot ``file``; returns its URI. As ``Pipeline.upsert`` does,
-    the first snapshot stored under a name stays (the name says its content)."""
+    """Store ``data`` as code snapshot ``file``; returns its URI. A script's or archive's name
+    must be the SHA-256 of its bytes (``UserInputError``); a pickled function's is the hash its
+    definition records (pickling one function twice may give other bytes), so it cannot be
+    checked. As ``Pipeline.upsert`` does, the first snapshot stored under a name stays."""
+    import hashlib
+
     from rayline.store.artifacts import open_artifact_store
 
+    sha, suffix = parse_snapshot_name(file)
+    if suffix != ".pkl":
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            raise UserInputError(
+                f"code snapshot {file}: the body's SHA-256 is {actual}, not the {sha} its name "
+                "says; upload the file's exact bytes under the name of their hash"
+            )
     return open_artifact_store().put_once(data, "code", file)
 
 
