@@ -215,10 +215,12 @@ def main() -> int:
     registry = ModelRegistry()
     package = registry.describe(group, version)
     if package.status != "Approved":  # a kept version from an earlier run may be approved
+        # A second pair of eyes: whoever started the execution may not approve the version it
+        # registered (four eyes; RAYLINE_ALLOW_SELF_APPROVAL=true lifts the rule).
         package = registry.approve(
             group,
             version,
-            by=getpass.getuser(),
+            by=f"{getpass.getuser()}-reviewer",
             reason=f"test RMSE {metrics['rmse']['value']:,.0f} reviewed",
         )
     out.print(

@@ -45,7 +45,8 @@
 - ``RAYLINE_LEASE_S``: how long an execution's owner holds it without renewing its lease
   (default 30 s); a server takes over an execution whose lease lapsed.
 - ``RAYLINE_ALLOW_SELF_APPROVAL``: ``1`` lets the identity that started the execution which
-  registered a model version approve it on the server (default: four eyes, refused).
+  registered a model version approve it (default: four eyes, refused; the server's setting
+  counts for approvals through it).
 - S3 (for ``s3://`` artifact URIs), the standard AWS variables: ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
   ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) for an S3-compatible server, ``AWS_PROFILE``;

@@ -10,12 +10,14 @@ import time
 import anyio
 
 
-def test_status_changes_after_the_cursor_then_the_end(tmp_path):
+def test_status_changes_after_the_cursor_then_the_end(tmp_path, monkeypatch):
     from rayline.engine.records import EventKind, ExecutionStatus
     from rayline.engine.repository import open_repository
     from rayline.server import streams
 
-    repo = open_repository(f"sqlite:///{tmp_path / 'rayline.db'}")
+    url = f"sqlite:///{tmp_path / 'rayline.db'}"
+    monkeypatch.setenv("RAYLINE_DB_URL", url)  # the stream reads the configured database
+    repo = open_repository(url)
     assert repo.last_event_id() == 0
     repo.create_execution("before", "p", 1, {}, max_parallel_steps=None)
     cursor = repo.last_event_id()
@@ -26,7 +28,7 @@ def test_status_changes_after_the_cursor_then_the_end(tmp_path):
     assert ended is not None and repo.last_event_id() == ended.id
 
     async def read() -> list[str]:
-        return [chunk async for chunk in streams.status_stream(repo, after_id=cursor, lasts_s=0.3)]
+        return [chunk async for chunk in streams.status_stream(after_id=cursor, lasts_s=0.3)]
 
     began = time.monotonic()
     chunks = anyio.run(read)

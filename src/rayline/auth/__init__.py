@@ -1,4 +1,5 @@
-"""API tokens with roles (stored hashed), and the audit log of who changed what.
+"""API tokens with roles (stored hashed), the table of which role may do which action, and the
+audit log of who changed what.
 
 >>> from rayline.auth import Role, create_token
 >>> record, secret = create_token(name="alice", role=Role.OPERATOR)
@@ -14,6 +15,10 @@ from typing import TYPE_CHECKING
 from rayline._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "Action": "rayline.auth.actions",
+    "ROLES": "rayline.auth.actions",
+    "allows": "rayline.auth.actions",
+    "role_for": "rayline.auth.actions",
     "Role": "rayline.auth.roles",
     "TokenRecord": "rayline.auth.tokens",
     "any_token_exists": "rayline.auth.tokens",
@@ -32,6 +37,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rayline.auth.actions import ROLES, Action, allows, role_for  # noqa: F401
     from rayline.auth.audit import AuditRecord, list_audit, record_request  # noqa: F401
     from rayline.auth.roles import Role  # noqa: F401
     from rayline.auth.tokens import (  # noqa: F401

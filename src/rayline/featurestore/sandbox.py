@@ -45,6 +45,9 @@ ONLY_SELECT = (
     'view named after it: SELECT * FROM "my-group")'
 )
 
+#: The longest SQL text taken (a query that long is a mistake, or an attack on the parser).
+MAX_SQL_CHARS = 100_000
+
 T = TypeVar("T")
 
 
@@ -68,11 +71,16 @@ def sql_max_rows() -> int:
 
 
 def check_select(sql: str) -> None:
-    """Refuse (``UserInputError``) anything but exactly one SELECT statement."""
+    """Refuse (``UserInputError``) anything but exactly one SELECT statement of at most
+    ``MAX_SQL_CHARS`` characters."""
     import duckdb
 
     if not isinstance(sql, str) or not sql.strip():
         raise UserInputError(f"no SQL given; {ONLY_SELECT}")
+    if len(sql) > MAX_SQL_CHARS:
+        raise UserInputError(
+            f"the SQL is {len(sql)} characters, over the {MAX_SQL_CHARS} taken; shorten it"
+        )
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:

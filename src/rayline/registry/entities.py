@@ -207,6 +207,17 @@ def parse_version_ref(ref: str) -> tuple[str, int]:
     return group, int(version)
 
 
+def rejection_reason(reason: str | None, *, ref: str = "the version") -> str:
+    """The reason of a rejection, stripped; a missing or blank one is a ``UserInputError``:
+    whoever registered the version needs to know why."""
+    text = (reason or "").strip()
+    if not text:
+        raise UserInputError(
+            f"give the reason for the rejection of {ref}: whoever registered the version needs it"
+        )
+    return text
+
+
 def current_user() -> str:
     """Who is acting: ``RAYLINE_USER``, else the OS user."""
     return settings().user

@@ -4,17 +4,18 @@
 >>> mp = registry.register("housing", model="file:///.../model.ubj",
 ...                        preprocessor="file:///.../preprocessor.json",
 ...                        metrics="file:///.../evaluation/")         # doctest: +SKIP
->>> registry.update_status("housing", mp.version, "Approved", reason="RMSE ok")  # doctest: +SKIP
+>>> registry.approve("housing", mp.version, reason="RMSE ok")          # doctest: +SKIP
 
 Registering copies the model, preprocessor and metrics files into the artifact store under
 ``registry/GROUP/VERSION/``, so a version stays servable after the pipeline run that produced
 it is cleaned up. MLflow's open-source registry has no approval workflow; this one records every
-status change (from, to, when, by whom, why).
+status change (from, to, when, by whom, why), and enforces the approval rules itself, under
+every front end: four eyes, and a reason for a rejection (``update_status``).
 
 :class:`ModelRegistry` is the API. Where the registry lives is chosen once, when it is created:
 this process's metadata DB and artifact store (:class:`EmbeddedRegistry`, which holds the rules),
 or, with ``RAYLINE_SERVER_URL`` set and no explicit database, a rayline server's REST API
-(``rayline.registry.remote.RemoteRegistry``), which applies those same rules on its side.
+(``rayline.registry.remote.RemoteRegistry``), whose embedded registry applies them on its side.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from rayline.errors import NotFoundError, SchemaError
+from rayline.config import settings
+from rayline.errors import NotFoundError, PermissionDeniedError, SchemaError
 from rayline.ml.preprocessor import Preprocessor
 from rayline.registry import _files
 from rayline.registry.entities import (
@@ -36,6 +38,7 @@ from rayline.registry.entities import (
     check_content_types,
     check_name,
     current_user,
+    rejection_reason,
 )
 from rayline.registry.repository import RegistryRepository
 from rayline.store.artifacts import ArtifactStore, open_artifact_store
@@ -397,23 +400,54 @@ class EmbeddedRegistry:
     def update_status(
         self, group: str, version: int, status: str, *, reason: str = "", by: str | None = None
     ) -> ModelPackage:
-        """Change a version's approval status, recording from/to, when, by whom and why."""
-        self.repository.set_status(
-            group, version, ApprovalStatus.parse(status), reason=reason, by=by or current_user()
-        )
+        """Change a version's approval status, recording from/to, when, by whom and why.
+
+        ``by`` is who acts (default: the acting identity, ``settings().user``, which the server
+        sets to the request's). The approval rules hold whatever the front end: a rejection
+        needs a reason (``UserInputError``), and four eyes: whoever started the execution that
+        registered a version may not approve it (``PermissionDeniedError``) unless
+        ``RAYLINE_ALLOW_SELF_APPROVAL`` is true. A version registered outside an execution, or
+        by one that records no starter, has no such restriction; rejecting one's own version
+        is always allowed: it ships nothing.
+        """
+        parsed = ApprovalStatus.parse(status)
+        by = by or current_user()
+        package = self.describe(group, version)
+        # The rules judge a change; an unchanged status is the repository's ConflictError.
+        if package.status != parsed and parsed == ApprovalStatus.REJECTED:
+            reason = rejection_reason(reason, ref=package.ref)
+        elif package.status != parsed and parsed == ApprovalStatus.APPROVED:
+            self._check_four_eyes(package, by)
+        self.repository.set_status(group, version, parsed, reason=reason, by=by)
         return self.describe(group, version)
 
     def approve(
         self, group: str, version: int, *, reason: str = "", by: str | None = None
     ) -> ModelPackage:
-        """Shorthand for ``update_status(group, version, 'Approved', ...)``."""
+        """Approve a version (four eyes: see ``update_status``)."""
         return self.update_status(group, version, ApprovalStatus.APPROVED, reason=reason, by=by)
 
     def reject(
         self, group: str, version: int, *, reason: str = "", by: str | None = None
     ) -> ModelPackage:
-        """Shorthand for ``update_status(group, version, 'Rejected', ...)``."""
+        """Reject a version, saying why (``reason`` is required)."""
         return self.update_status(group, version, ApprovalStatus.REJECTED, reason=reason, by=by)
+
+    def _check_four_eyes(self, package: ModelPackage, by: str) -> None:
+        """Refuse ``by`` when it started the execution which registered ``package``."""
+        if not package.execution_id or settings().allow_self_approval:
+            return
+        from rayline.engine.repository import PipelineRepository
+
+        execution = PipelineRepository(self.db).find_execution(package.execution_id)
+        started_by = execution.started_by if execution is not None else None
+        if started_by and started_by == by:
+            raise PermissionDeniedError(
+                f"{by!r} started execution {package.execution_id}, which registered "
+                f"{package.ref}: another approver must approve it (four eyes). To let an "
+                "identity approve what it registered, set RAYLINE_ALLOW_SELF_APPROVAL=true (on "
+                "the server, when approving through one)"
+            )
 
     def history(self, group: str, version: int) -> tuple[ApprovalChange, ...]:
         """Every approval change of ``group/version``, oldest first."""

@@ -4,7 +4,8 @@ A middleware authenticates every request under ``/api/`` once: it reads the bear
 its identity (``Identity``), makes that identity the acting user for the request
 (``rayline.config.acting_as``: the registry, endpoints and executions record it) and, after a
 state-changing request (POST, PUT, PATCH, DELETE), writes the audit log. A route states the
-role it needs with ``Depends(requires(Role.OPERATOR))``.
+action (``Depends(requires(Action.START_EXECUTION))``); the role that takes is the one
+``rayline.auth.actions`` gives it.
 
 Whether a token is needed is ``RAYLINE_SERVER_AUTH``: ``on``, ``off`` (every request is
 ``LOCAL``, an admin; loopback only, see ``check_listen``) or ``auto``: on once any token was
@@ -17,12 +18,14 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rayline.auth.actions import Action, role_for
 from rayline.auth.roles import Role
 from rayline.config import acting_as, settings
 from rayline.errors import AuthenticationError, ConfigError, PermissionDeniedError
@@ -50,8 +53,16 @@ class Identity:
 LOCAL = Identity("local", Role.ADMIN)
 
 
-def requires(role: Role) -> Callable[[Request], Identity]:
-    """A dependency that lets the request through when its identity has ``role`` (or above)."""
+def requires(action: Action) -> Callable[[Request], Identity]:
+    """A dependency that lets the request through when its identity's role may do ``action``
+    (``rayline.auth.actions``). The action stays on the dependency (``.action``), so the
+    action of every route can be listed (``route_action``)."""
+    if not isinstance(action, Action):
+        raise TypeError(
+            f"requires() takes an Action of rayline.auth.actions, not {action!r}: the role "
+            "comes from that table"
+        )
+    role = role_for(action)
 
     def check(request: Request) -> Identity:
         identity: Identity | None = getattr(request.state, "identity", None)
@@ -68,8 +79,21 @@ def requires(role: Role) -> Callable[[Request], Identity]:
             )
         return identity
 
-    check.__name__ = f"requires_{role.label}"
+    check.__name__ = f"requires_{action.value}"
+    check.action = action  # type: ignore[attr-defined]
     return check
+
+
+def route_action(route: Any) -> Action | None:
+    """The action a route of the app declared with ``requires`` (None: a public route)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        found = getattr(dependant.call, "action", None)
+        if isinstance(found, Action):
+            return found
+        pending.extend(dependant.dependencies)
+    return None
 
 
 def is_loopback(host: str | None) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 from fastapi.encoders import jsonable_encoder
 
+from rayline.engine import api as engine
 from rayline.engine.records import EventKind
 
 #: How often a stream looks for new events: a status change reaches the client within this
@@ -46,7 +47,7 @@ def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(jsonable_encoder(data))}\n\n"
 
 
-async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncIterator[str]:
+async def event_stream(execution_id: str, *, after_id: int) -> AsyncIterator[str]:
     """The execution's events after ``after_id``, as they are recorded, then ``event: end``
     (with the execution's record) once it has ended: its status is final and every event up to
     its end was sent (a retried execution goes on)."""
@@ -55,9 +56,9 @@ async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncI
     while True:
         # The record first: its final status and its end event commit together, so when the
         # status read here is final, the events read next include the end.
-        record = await anyio.to_thread.run_sync(repo.find_execution, execution_id)
+        record = await anyio.to_thread.run_sync(engine.find_execution, execution_id)
         events = await anyio.to_thread.run_sync(
-            functools.partial(repo.list_events, execution_id, after_id=cursor)
+            functools.partial(engine.events, execution_id, after_id=cursor)
         )
         for event in events:
             yield sse(event.kind.value, event, event_id=event.id)
@@ -76,9 +77,7 @@ async def event_stream(repo: Any, execution_id: str, *, after_id: int) -> AsyncI
         await anyio.sleep(EVENT_POLL_S)
 
 
-async def status_stream(
-    repo: Any, *, after_id: int, lasts_s: float | None = None
-) -> AsyncIterator[str]:
+async def status_stream(*, after_id: int, lasts_s: float | None = None) -> AsyncIterator[str]:
     """Every execution's status changes after event ``after_id`` (a new execution's first
     ``ExecutionStatusChanged`` included, each sent with its event id), as they are recorded,
     for ``lasts_s`` (default ``STATUS_STREAM_S``); then it ends, and the browser reconnects
@@ -90,7 +89,7 @@ async def status_stream(
     last_sent = start = time.monotonic()
     while time.monotonic() - start < lasts_s:
         events = await anyio.to_thread.run_sync(
-            functools.partial(repo.events_after, cursor, kinds=kinds)
+            functools.partial(engine.events_after, cursor, kinds=kinds)
         )
         for event in events:
             yield sse(event.kind.value, event, event_id=event.id)

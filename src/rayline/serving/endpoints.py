@@ -36,7 +36,12 @@ from rayline.registry.entities import ApprovalStatus, ModelPackage, parse_versio
 from rayline.registry.registry import EmbeddedRegistry
 from rayline.serving import ray_serve
 from rayline.serving.client import invoke_url, probe_version
-from rayline.serving.entities import Endpoint, EndpointStatus, check_endpoint_name
+from rayline.serving.entities import (
+    Endpoint,
+    EndpointStatus,
+    check_endpoint_name,
+    check_invocation_size,
+)
 from rayline.serving.repository import EndpointRepository
 from rayline.store.db import Database, open_database
 
@@ -393,8 +398,10 @@ class EmbeddedEndpoints:
     ) -> tuple[bytes, str]:
         """POST ``body`` to the endpoint; returns ``(response body, content type)``.
 
-        A 4xx answer raises ``UserInputError`` with the endpoint's message.
+        A body over ``MAX_INVOCATION_BYTES`` raises ``TooLargeError``; a 4xx answer raises
+        ``UserInputError`` with the endpoint's message.
         """
+        check_invocation_size(name, len(body.encode() if isinstance(body, str) else body))
         return invoke_url(
             self.repository.get(name).invocation_url,
             body,

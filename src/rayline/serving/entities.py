@@ -5,7 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayline.errors import TooLargeError
 from rayline.registry.entities import check_name
+
+#: The largest body one invocation may carry: SageMaker InvokeEndpoint's payload limit (6 MB).
+MAX_INVOCATION_BYTES = 6 * 2**20
+
+
+def check_invocation_size(name: str, size: int) -> None:
+    """Refuse (``TooLargeError``) an invocation of endpoint ``name`` over
+    ``MAX_INVOCATION_BYTES``."""
+    if size > MAX_INVOCATION_BYTES:
+        raise TooLargeError(
+            f"the request to endpoint {name!r} is {size} bytes or more, over the "
+            f"{MAX_INVOCATION_BYTES} bytes an invocation may carry (as SageMaker's "
+            "InvokeEndpoint); send fewer rows per request"
+        )
 
 
 class EndpointStatus:

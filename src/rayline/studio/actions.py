@@ -2,7 +2,8 @@
 action needs, acting as the signed-in identity, and the audit row the REST API would write.
 
 A page's POST handler reads its form, then calls ``audited(ctx, ...)`` with the action as a
-function; a refusal (``PermissionDeniedError``) or a rayline error comes back out for the page
+function and the ``Action`` it is (``needs``: its role comes from ``rayline.auth``'s table);
+a refusal (``PermissionDeniedError``) or a rayline error comes back out for the page
 to show. ``guarded``/``guarded_json`` turn anything else into an error page or a JSON error,
 never a traceback.
 """
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 from fastapi.responses import Response
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action, role_for
 from rayline.config import acting_as
 from rayline.errors import PermissionDeniedError, RaylineError
 from rayline.server.problems import status_of
@@ -24,17 +25,19 @@ from rayline.studio.web import Ctx, error_page, json_response
 T = TypeVar("T")
 
 
-def check_write(ctx: Ctx, csrf: str, *, role: Role, doing: str) -> None:
-    """A state change needs the session's CSRF token and ``role`` (``doing`` names the action
-    in the refusal: "approving model versions")."""
+def check_write(ctx: Ctx, csrf: str, *, needs: Action, doing: str) -> None:
+    """A state change needs the session's CSRF token and a role that may do ``needs``
+    (``doing`` names the action in the refusal: "approving model versions")."""
     sessions.check_csrf(None if ctx.fresh else ctx.session, csrf)
-    require_role(ctx, role=role, doing=doing)
+    require_role(ctx, needs=needs, doing=doing)
 
 
-def require_role(ctx: Ctx, *, role: Role, doing: str) -> None:
-    """``PermissionDeniedError`` unless the signed-in identity has ``role`` or above."""
+def require_role(ctx: Ctx, *, needs: Action, doing: str) -> None:
+    """``PermissionDeniedError`` unless the signed-in identity's role may do ``needs``
+    (the role ``rayline.auth.actions`` gives it, or above)."""
     identity = ctx.identity
     assert identity is not None  # page() let it through
+    role = role_for(needs)
     if identity.role < role:
         raise PermissionDeniedError(
             f"{identity.name!r} has the {identity.role.label} role; {doing} needs the "
@@ -49,18 +52,18 @@ def audited(
     target: str,
     csrf: str,
     action: Callable[[], T],
-    role: Role = Role.OPERATOR,
-    doing: str = "starting, stopping and retrying executions",
+    needs: Action,
+    doing: str,
 ) -> T:
-    """Check the CSRF token and the role (``check_write``), run ``action`` as the signed-in
-    identity, and write the audit row the API would (a refusal too)."""
+    """Check the CSRF token and the role ``needs`` takes (``check_write``), run ``action`` as
+    the signed-in identity, and write the audit row the API would (a refusal too)."""
     from rayline.auth.audit import record_request
 
     identity = ctx.identity
     assert identity is not None
     status = 500
     try:
-        check_write(ctx, csrf, role=role, doing=doing)
+        check_write(ctx, csrf, needs=needs, doing=doing)
         with acting_as(identity.name):
             result = action()
         status = 200

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action, allows
 from rayline.server.problems import status_of
 from rayline.server.security import Identity
 from rayline.studio import session as sessions
@@ -55,9 +55,15 @@ class Ctx:
     identity: Identity | None
     fresh: bool
 
+    def may(self, action: Action) -> bool:
+        """Whether the signed-in identity's role may do ``action`` (``rayline.auth.actions``)."""
+        return self.identity is not None and allows(self.identity.role, action)
+
     @property
     def can_operate(self) -> bool:
-        return self.identity is not None and self.identity.role >= Role.OPERATOR
+        """Whether the operator's forms (start, stop, deploy, schedules) are enabled: they all
+        need the role of starting an execution."""
+        return self.may(Action.START_EXECUTION)
 
     @property
     def signed_in(self) -> bool:

@@ -174,3 +174,51 @@ def test_concurrent_registrations_get_distinct_versions(registry, tiny_model):
         t.join()
     assert errors == []
     assert sorted(versions) == [1, 2, 3, 4]
+
+
+def _started_by(registry, user: str) -> str:
+    """An execution record started by ``user`` (no Ray: the four-eyes rule reads only this)."""
+    from rayline.engine.repository import PipelineRepository
+
+    execution_id = f"exec-{user}"
+    PipelineRepository(registry.db).create_execution(
+        execution_id, "housing-pipe", 1, {}, max_parallel_steps=None, started_by=user
+    )
+    return execution_id
+
+
+def test_four_eyes_on_a_version_an_execution_registered(registry, tiny_model, monkeypatch):
+    from rayline.errors import PermissionDeniedError
+
+    monkeypatch.delenv("RAYLINE_ALLOW_SELF_APPROVAL", raising=False)
+    mine = _register(registry, tiny_model, execution_id=_started_by(registry, "alice"))
+    by_hand = _register(registry, tiny_model)
+    # alice (the acting user, as the CLI or the server's request sets it) started the execution.
+    monkeypatch.setenv("RAYLINE_USER", "alice")
+    with pytest.raises(PermissionDeniedError, match="four eyes") as refused:
+        registry.approve("housing", mine.version, reason="mine")
+    assert "'alice' started execution exec-alice" in str(refused.value)
+    assert "RAYLINE_ALLOW_SELF_APPROVAL=true" in str(refused.value)
+    with pytest.raises(PermissionDeniedError, match="four eyes"):
+        registry.update_status("housing", mine.version, "Approved")
+    assert registry.describe("housing", mine.version).status == ApprovalStatus.PENDING
+    # She may approve a version no execution registered, and reject her own.
+    assert registry.approve("housing", by_hand.version).history[-1].by == "alice"
+    registry.reject("housing", mine.version, reason="regressed")
+    # Another identity may approve it; so may she once self-approval is allowed.
+    assert registry.approve("housing", mine.version, by="bob").history[-1].by == "bob"
+    registry.reject("housing", mine.version, reason="again")
+    monkeypatch.setenv("RAYLINE_ALLOW_SELF_APPROVAL", "true")
+    assert registry.approve("housing", mine.version).history[-1].by == "alice"
+
+
+def test_a_rejection_needs_a_reason(registry, tiny_model):
+    mp = _register(registry, tiny_model)
+    for blank in ("", "   \n"):
+        with pytest.raises(UserInputError, match="give the reason for the rejection"):
+            registry.reject("housing", mp.version, reason=blank)
+        with pytest.raises(UserInputError, match="give the reason for the rejection"):
+            registry.update_status("housing", mp.version, "Rejected", reason=blank)
+    assert registry.describe("housing", mp.version).status == ApprovalStatus.PENDING
+    rejected = registry.reject("housing", mp.version, reason="  drift  ")
+    assert (rejected.status, rejected.history[-1].reason) == (ApprovalStatus.REJECTED, "drift")

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, WebSocket
 from tests.conftest import serve_in_thread
 
 from rayline.auth import (
+    Action,
     Role,
     any_token_exists,
     create_token,
@@ -60,10 +61,10 @@ def _probe_router() -> APIRouter:
     router = APIRouter()
 
     @router.get("/probe/whoami")
-    def whoami(identity: Annotated[Identity, Depends(requires(Role.VIEWER))]) -> dict[str, str]:
+    def whoami(identity: Annotated[Identity, Depends(requires(Action.READ))]) -> dict[str, str]:
         return {"user": settings().user, "role": identity.role.label}
 
-    @router.post("/probe/operate", dependencies=[Depends(requires(Role.OPERATOR))])
+    @router.post("/probe/operate", dependencies=[Depends(requires(Action.START_EXECUTION))])
     async def operate() -> dict[str, str]:
         return {"user": settings().user}
 

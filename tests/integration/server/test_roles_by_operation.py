@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
-
+from rayline.auth.actions import Action, role_for
 from rayline.auth.roles import Role
+from rayline.server.routes import route_actions
 from rayline.server.security import PUBLIC
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
@@ -26,36 +26,10 @@ DUMMY = {"integer": "7", "number": "7"}
 DUMMY_TEXT = "no-such-thing"
 
 
-def required_role(route: APIRoute) -> Role | None:
-    """The least role that may call ``route`` (None: public).
-
-    Read from the route's dependencies: the checks ``requires(Role.X)`` makes hold their role
-    in their closure; a route with several (its router's and its own) needs the highest.
-    """
-    roles: list[Role] = []
-    pending = [route.dependant]
-    while pending:
-        dependant = pending.pop()
-        pending.extend(dependant.dependencies)
-        cells = getattr(dependant.call, "__closure__", None) or ()
-        roles.extend(c.cell_contents for c in cells if isinstance(c.cell_contents, Role))
-    return max(roles, default=None)
-
-
-def _routes() -> dict[tuple[str, str], APIRoute]:
-    """Every route the app mounts, by (METHOD, path) as the OpenAPI document names them: each
-    module of ``ROUTERS``'s router, under ``API_PREFIX`` (what ``create_app`` includes)."""
-    import importlib
-
-    from rayline.server.routes import API_PREFIX, ROUTERS
-
-    return {
-        (method, API_PREFIX + route.path_format): route
-        for name in ROUTERS
-        for route in importlib.import_module(f"rayline.server.routes.{name}").router.routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
-    }
+def required_role(action: Action | None) -> Role | None:
+    """The least role that may call an operation declaring ``action`` (None: public), from
+    the one action → role table."""
+    return None if action is None else role_for(action)
 
 
 def _request(path: str, operation: dict[str, Any]) -> dict[str, Any]:
@@ -73,16 +47,15 @@ def test_each_operation_refuses_the_roles_below_its_own(production_server):
     import httpx
 
     document = httpx.get(f"{production_server.url}/openapi.json", timeout=30).json()
-    routes = _routes()
+    actions = route_actions()
     clients = {
         Role.parse(name): production_server.client(name) for name in production_server.tokens
     }
     table: list[tuple[str, str, Role | None]] = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            route = routes.get((method.upper(), path))
-            assert route is not None, f"{method.upper()} {path} is documented but not routed"
-            table.append((method.upper(), path, required_role(route)))
+            assert (method.upper(), path) in actions, f"{method.upper()} {path} declares no action"
+            table.append((method.upper(), path, required_role(actions[(method.upper(), path)])))
             request = _request(path.removeprefix("/api/v1"), operation)
             for role, client in clients.items():
                 response = client.request(method.upper(), **request)

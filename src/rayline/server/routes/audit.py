@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from rayline.auth import audit
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import UserInputError
 from rayline.server.pagination import PageRequest, page_request, paginate
 from rayline.server.security import requires
 
-router = APIRouter(tags=["audit"], dependencies=[Depends(requires(Role.ADMIN))])
+router = APIRouter(tags=["audit"], dependencies=[Depends(requires(Action.READ_AUDIT))])
 
 
 @router.get("/audit")

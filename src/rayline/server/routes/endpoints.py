@@ -21,19 +21,18 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
-from rayline.errors import TooLargeError, UserInputError
+from rayline.auth.actions import Action
+from rayline.errors import UserInputError
+from rayline.server import uploads
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
+from rayline.serving.entities import MAX_INVOCATION_BYTES
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
-
-#: The largest invocation body forwarded: SageMaker InvokeEndpoint's payload limit (6 MB).
-MAX_INVOCATION_BYTES = 6 * 2**20
+VIEWER = [Depends(requires(Action.READ))]
+MANAGE = [Depends(requires(Action.MANAGE_ENDPOINT))]
 
 EndpointName = Annotated[str, Path(min_length=1, max_length=63)]
 #: What places replicas: custom Ray resource names and positive amounts (checked by serving).
@@ -120,7 +119,7 @@ def describe_endpoint(
     return endpoint_dict(_endpoints().describe(name, probe=probe))
 
 
-@router.post("", status_code=201, dependencies=OPERATOR)
+@router.post("", status_code=201, dependencies=MANAGE)
 def create_endpoint(body: CreateBody) -> dict[str, Any]:
     """Deploy an Approved version (409 naming its status when it is not; 409 for a name taken
     already)."""
@@ -137,7 +136,7 @@ def create_endpoint(body: CreateBody) -> dict[str, Any]:
     return endpoint_dict(endpoint)
 
 
-@router.put("/{name}", dependencies=OPERATOR)
+@router.put("/{name}", dependencies=MANAGE)
 def update_endpoint(name: EndpointName, body: UpdateBody) -> dict[str, Any]:
     """Serve another Approved version (409 naming its status when it is not)."""
     endpoint = _endpoints().update(
@@ -151,7 +150,7 @@ def update_endpoint(name: EndpointName, body: UpdateBody) -> dict[str, Any]:
     return endpoint_dict(endpoint)
 
 
-@router.delete("/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete("/{name}", status_code=204, dependencies=MANAGE)
 def delete_endpoint(
     name: EndpointName,
     wait: Annotated[bool, Query(description="answer once its route is gone")] = True,
@@ -164,7 +163,7 @@ def delete_endpoint(
 
 @router.post(
     "/{name}/invocations",
-    dependencies=VIEWER,
+    dependencies=[Depends(requires(Action.INVOKE_ENDPOINT))],
     response_class=Response,
     responses={
         200: {
@@ -176,7 +175,8 @@ def delete_endpoint(
 async def invoke_endpoint(name: EndpointName, request: Request) -> Response:
     """Send the raw body (``text/csv`` rows without a header, or ``application/json``
     instances) to the endpoint; answers what it answers, in the type ``Accept`` asks for."""
-    body = await _read_body(request, name)
+    # One byte more than an invocation may carry: the serving domain refuses a longer body.
+    body = await uploads.read_at_most(request, MAX_INVOCATION_BYTES + 1)
     content_type = request.headers.get("content-type") or "text/csv"
     accept = request.headers.get("accept")
     if accept in ("*/*", ""):
@@ -187,25 +187,3 @@ async def invoke_endpoint(name: EndpointName, request: Request) -> Response:
 
 def _invoke(name: str, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
     return _endpoints().invoke(name, body, content_type=content_type, accept=accept)
-
-
-async def _read_body(request: Request, name: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_INVOCATION_BYTES:
-        raise _too_large(name, int(declared))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_INVOCATION_BYTES:  # no (or a false) Content-Length: stop reading
-            raise _too_large(name, size)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(name: str, size: int) -> TooLargeError:
-    return TooLargeError(
-        f"the request to endpoint {name!r} is {size} bytes, over the {MAX_INVOCATION_BYTES} "
-        "bytes an invocation may carry (as SageMaker's InvokeEndpoint); send fewer rows per "
-        "request"
-    )

@@ -1,9 +1,9 @@
 """/api/v1/executions: read executions, their steps, logs and event log (also as a live stream
 of Server-Sent Events), and stop or retry them.
 
-Reads go straight to the engine's repository (one indexed SELECT each: no Ray, nothing heavy
-imported per request); stop and retry call ``Execution.stop()`` / ``Execution.retry()``, and a
-retried execution is driven by this server.
+Reads call the engine's records API (``rayline.engine.api``: one indexed SELECT each, no Ray,
+nothing heavy imported per request); stop and retry call ``Execution.stop()`` /
+``Execution.retry()``, and a retried execution is driven by this server.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.engine.records import EventRecord, ExecutionRecord, ExecutionStatus, StepRunRecord
 from rayline.errors import UserInputError
 from rayline.server import streams
@@ -24,8 +25,7 @@ from rayline.server.security import requires
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
 
 
 class RetryBody(BaseModel):
@@ -37,12 +37,6 @@ class RetryBody(BaseModel):
     max_parallel_steps: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
-def _repo() -> Any:
-    from rayline.engine.repository import open_repository
-
-    return open_repository()
-
-
 @router.get("", dependencies=VIEWER)
 def list_executions(
     page: Annotated[PageRequest, Depends(page_request)],
@@ -50,10 +44,9 @@ def list_executions(
     status: ExecutionStatus | None = None,
 ) -> dict[str, Any]:
     """Executions, newest first (of one ``pipeline``, in one ``status``)."""
-    repo = _repo()
     return paginate(
         page,
-        lambda offset, n: repo.page_executions(
+        lambda offset, n: engine.page_executions(
             pipeline_name=pipeline,
             status=status.value if status else None,
             offset=offset,
@@ -64,22 +57,19 @@ def list_executions(
 
 @router.get("/{execution_id}", dependencies=VIEWER)
 def describe_execution(execution_id: str) -> ExecutionRecord:
-    return _repo().get_execution(execution_id)
+    return engine.get_execution(execution_id)
 
 
 @router.get("/{execution_id}/steps", dependencies=VIEWER)
 def list_steps(execution_id: str) -> list[StepRunRecord]:
     """The steps that have started, in start order."""
-    repo = _repo()
-    repo.get_execution(execution_id)  # 404 for an unknown execution, not an empty list
-    return repo.list_step_runs(execution_id)
+    engine.get_execution(execution_id)  # 404 for an unknown execution, not an empty list
+    return engine.step_runs(execution_id)
 
 
 @router.get("/{execution_id}/steps/{step_name}", dependencies=VIEWER)
 def get_step(execution_id: str, step_name: str) -> StepRunRecord:
-    repo = _repo()
-    repo.get_execution(execution_id)
-    return repo.get_step_run(execution_id, step_name)
+    return engine.step_run(execution_id, step_name)
 
 
 @router.get(
@@ -108,9 +98,8 @@ def list_events(
     execution_id: str, after_id: Annotated[int, Query(ge=0, le=MAX_INT)] = 0
 ) -> list[EventRecord]:
     """The event log, oldest first (only the events after ``after_id``)."""
-    repo = _repo()
-    repo.get_execution(execution_id)
-    return repo.list_events(execution_id, after_id=after_id)
+    engine.get_execution(execution_id)
+    return engine.events(execution_id, after_id=after_id)
 
 
 @router.get(
@@ -127,8 +116,7 @@ def stream_events(
     """The event log as Server-Sent Events (``id:`` the event id, ``event:`` its kind,
     ``data:`` the event as JSON), from ``Last-Event-ID`` (a reconnecting client) or
     ``after_id``; ``event: end`` with the execution's record once it has ended."""
-    repo = _repo()
-    repo.get_execution(execution_id)
+    engine.get_execution(execution_id)  # 404 for an unknown execution
     cursor = after_id
     if last_event_id is not None and last_event_id.strip():
         if not last_event_id.strip().isdigit():
@@ -138,13 +126,13 @@ def stream_events(
             )
         cursor = int(last_event_id)
     return StreamingResponse(
-        streams.event_stream(repo, execution_id, after_id=cursor),
+        streams.event_stream(execution_id, after_id=cursor),
         media_type="text/event-stream",
         headers=streams.SSE_HEADERS,
     )
 
 
-@router.post("/{execution_id}/stop", dependencies=OPERATOR)
+@router.post("/{execution_id}/stop", dependencies=[Depends(requires(Action.STOP_EXECUTION))])
 def stop_execution(execution_id: str) -> ExecutionRecord:
     """Ask the execution to stop (409 unless it is Executing); returns its record."""
     from rayline.executions import Execution
@@ -154,7 +142,7 @@ def stop_execution(execution_id: str) -> ExecutionRecord:
     return execution.describe()
 
 
-@router.post("/{execution_id}/retry", dependencies=OPERATOR)
+@router.post("/{execution_id}/retry", dependencies=[Depends(requires(Action.START_EXECUTION))])
 def retry_execution(execution_id: str, body: RetryBody | None = None) -> ExecutionRecord:
     """Run a Failed or Stopped execution again from its unfinished steps, driven by this
     server (409 when it succeeded or is running), at most ``max_parallel_steps`` steps at once
@@ -174,7 +162,7 @@ def _check_step_exists(execution: Any, step_name: str) -> None:
     from rayline.errors import NotFoundError
 
     record = execution.describe()
-    _, text = _repo().get_definition(record.pipeline_name, record.pipeline_version)
+    _, text = engine.get_definition(record.pipeline_name, record.pipeline_version)
     steps = PipelineDefinition.from_definition(text, name=record.pipeline_name).graph.steps
     if step_name not in steps:
         raise NotFoundError(

@@ -17,13 +17,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.server.pagination import PageRequest, page_request, paginate
 from rayline.server.security import requires
 
 router = APIRouter(tags=["experiments"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
+VIEWER = [Depends(requires(Action.READ))]
 
 
 @router.get("/executions/{execution_id}/runs", dependencies=VIEWER)
@@ -34,10 +34,10 @@ def execution_runs(
     """The execution's MLflow runs, newest first, each with its parameters and metrics, the
     step it tracks (``step``, ``step_type``), its parent run and the execution whose result a
     cache hit reused (``cached_from``). Empty until tracking has written them."""
-    from rayline.engine.repository import open_repository
-
-    open_repository().get_execution(execution_id)  # 404 for an unknown execution
+    from rayline.engine.api import get_execution
     from rayline.tracking import list_runs
+
+    get_execution(execution_id)  # 404 for an unknown execution
 
     def fetch(offset: int, n: int) -> list[dict[str, Any]]:
         runs = list_runs(execution_id=execution_id, max_results=offset + n)

@@ -36,25 +36,33 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.config import settings
-from rayline.errors import NotFoundError, TooLargeError, UserInputError
+from rayline.errors import NotFoundError, UserInputError
 from rayline.featurestore.chunked import ID_PATTERN
+from rayline.server import uploads
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
 from rayline.server.security import requires
 
 router = APIRouter(tags=["feature groups"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
+MANAGE = [Depends(requires(Action.MANAGE_FEATURE_GROUPS))]
+INGEST = [Depends(requires(Action.INGEST))]
 
 #: The most features one request defines or adds (a feature group holds at most 2500).
 MAX_FEATURES = 2500
 #: The most identifiers one batch-get asks for.
 MAX_BATCH_IDS = 1000
-#: The longest SQL text taken.
-MAX_SQL_CHARS = 100_000
+#: How a refused upload is named, and what to do instead.
+UPLOAD = "the upload"
+UPLOAD_FIX = (
+    "ingest it with FeatureGroup.ingest or `rayline ingest` and RAYLINE_SERVER_URL set, which "
+    "upload it in chunks under one ingestion, or send it in chunks yourself (POST .../ingestions)"
+)
+DATASET_FIX = "build it from a feature group, or send fewer entity rows"
+CHUNK_FIX = "send smaller chunks (the begin answer says max_upload_bytes)"
 
 #: A group or feature name (the feature store checks its pattern and says what is wrong).
 Name = Annotated[str, Field(min_length=1, max_length=64)]
@@ -140,7 +148,8 @@ class SqlBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(min_length=1, max_length=MAX_SQL_CHARS, examples=['SELECT * FROM "my-group"'])
+    # Its length and shape are the sandbox's to check (sandbox.check_select: a 400 saying why).
+    sql: str = Field(min_length=1, examples=['SELECT * FROM "my-group"'])
     max_rows: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
@@ -169,7 +178,7 @@ def list_groups(
     return paginate_list(page, [g.to_dict() for g in groups])
 
 
-@router.post("/feature-groups", status_code=201, dependencies=OPERATOR)
+@router.post("/feature-groups", status_code=201, dependencies=MANAGE)
 def create_group(body: CreateBody) -> dict[str, Any]:
     """Create a feature group (409 when the name is taken, unless ``exist_ok`` and the schema
     is the same); a bad schema is a 422 saying what is wrong."""
@@ -195,7 +204,7 @@ def describe_group(name: str) -> dict[str, Any]:
     return _group(name).describe().to_dict()
 
 
-@router.patch("/feature-groups/{name}", dependencies=OPERATOR)
+@router.patch("/feature-groups/{name}", dependencies=MANAGE)
 def update_group(name: str, body: UpdateBody) -> dict[str, Any]:
     """Add features and/or change the online TTL; returns the updated description."""
     additions = [f.model_dump() for f in body.feature_additions or []]
@@ -203,7 +212,7 @@ def update_group(name: str, body: UpdateBody) -> dict[str, Any]:
     return desc.to_dict()
 
 
-@router.delete("/feature-groups/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete("/feature-groups/{name}", status_code=204, dependencies=MANAGE)
 def delete_group(name: str, keep_offline_data: bool = False) -> Response:
     """Delete the group, its online records and (unless ``keep_offline_data``) its offline
     data."""
@@ -237,7 +246,7 @@ _UPLOAD_BODY = {
 _SUFFIXES = {".csv": ".csv", ".parquet": ".parquet", ".pq": ".parquet"}
 
 
-@router.post("/feature-groups/{name}/ingest", dependencies=OPERATOR, openapi_extra=_UPLOAD_BODY)
+@router.post("/feature-groups/{name}/ingest", dependencies=INGEST, openapi_extra=_UPLOAD_BODY)
 async def ingest_upload(
     name: str,
     request: Request,
@@ -252,11 +261,8 @@ async def ingest_upload(
     report, rejected rows with their reasons. 413 over ``RAYLINE_SERVER_MAX_UPLOAD_MB``."""
     group = _group(name)
     await anyio.to_thread.run_sync(lambda: group.description)  # 404 before the upload is read
-    limit = settings().server_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    path, filename = await _receive_upload(request, limit=limit, format=format)
+    uploads.check_declared(request, what=UPLOAD, fix=UPLOAD_FIX)
+    path, filename = await _receive_upload(request, limit=uploads.upload_limit(), format=format)
     try:
         report = await anyio.to_thread.run_sync(
             lambda: _ingest_file(group, path, max_workers=max_workers, target_stores=target_stores)
@@ -311,7 +317,7 @@ async def _receive_upload(request: Request, *, limit: int, format: str | None) -
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit:  # no (or a false) Content-Length: stop reading here
-                raise _too_large(received, limit)
+                raise uploads.too_large(UPLOAD, received, fix=UPLOAD_FIX)
             parser.write(chunk)
         parser.finalize()
         return part.finished(), part.filename
@@ -417,31 +423,22 @@ class _FilePart:
             self._path.unlink(missing_ok=True)
 
 
-def _too_large(size: int, limit: int) -> TooLargeError:
-    return TooLargeError(
-        f"the upload is {size} bytes or more, over this server's limit of {limit} bytes "
-        "(RAYLINE_SERVER_MAX_UPLOAD_MB on the server); ingest it with FeatureGroup.ingest or "
-        "`rayline ingest` and RAYLINE_SERVER_URL set, which upload it in chunks under one "
-        "ingestion, or send it in chunks yourself (POST .../ingestions)"
-    )
-
-
 # -- ingestion in chunks ------------------------------------------------------------------------
 
 
-@router.post("/feature-groups/{name}/ingestions", status_code=201, dependencies=OPERATOR)
+@router.post("/feature-groups/{name}/ingestions", status_code=201, dependencies=INGEST)
 def begin_ingestion(name: str) -> dict[str, Any]:
     """Begin an ingestion whose data comes in Parquet chunks (each under
     ``max_upload_bytes``); nothing is visible until its commit."""
     from rayline.featurestore import chunked
 
     ingestion_id = chunked.begin(_group(name))
-    return {"ingestion_id": ingestion_id, "max_upload_bytes": settings().server_max_upload_bytes}
+    return {"ingestion_id": ingestion_id, "max_upload_bytes": uploads.upload_limit()}
 
 
 @router.post(
     "/feature-groups/{name}/ingestions/{ingestion_id}/chunks",
-    dependencies=OPERATOR,
+    dependencies=INGEST,
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_chunk(
@@ -456,11 +453,8 @@ async def upload_chunk(
     from rayline.featurestore import chunked
 
     group = _group(name)
-    limit = settings().server_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    path, _ = await _receive_upload(request, limit=limit, format="parquet")
+    uploads.check_declared(request, what="the chunk", fix=CHUNK_FIX)
+    path, _ = await _receive_upload(request, limit=uploads.upload_limit(), format="parquet")
 
     def stage() -> None:
         _check_parquet(path)
@@ -473,7 +467,7 @@ async def upload_chunk(
     return {"ingestion_id": ingestion_id, "seq": seq}
 
 
-@router.post("/feature-groups/{name}/ingestions/{ingestion_id}/commit", dependencies=OPERATOR)
+@router.post("/feature-groups/{name}/ingestions/{ingestion_id}/commit", dependencies=INGEST)
 def commit_ingestion(name: str, ingestion_id: IngestionId, body: CommitBody) -> dict[str, Any]:
     """Ingest the staged chunks as one ingestion; returns its report (409 when the staged
     chunks are not 0 .. chunks-1)."""
@@ -491,7 +485,7 @@ def commit_ingestion(name: str, ingestion_id: IngestionId, body: CommitBody) -> 
 
 
 @router.delete(
-    "/feature-groups/{name}/ingestions/{ingestion_id}", status_code=204, dependencies=OPERATOR
+    "/feature-groups/{name}/ingestions/{ingestion_id}", status_code=204, dependencies=INGEST
 )
 def abort_ingestion(name: str, ingestion_id: IngestionId) -> Response:
     """Abort the ingestion: what it staged is removed (none of it was ever visible)."""
@@ -527,7 +521,7 @@ def batch_get_records(name: str, body: BatchGetBody) -> dict[str, Any]:
     return {"records": _jsonable(records)}
 
 
-@router.delete("/feature-groups/{name}/records/{record_id}", status_code=204, dependencies=OPERATOR)
+@router.delete("/feature-groups/{name}/records/{record_id}", status_code=204, dependencies=INGEST)
 def delete_record(
     name: str,
     record_id: str,
@@ -586,7 +580,7 @@ def _event_time(value: str | None) -> float | str:
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
-@router.post("/sql", dependencies=VIEWER, response_model=None)
+@router.post("/sql", dependencies=[Depends(requires(Action.QUERY))], response_model=None)
 def run_sql(
     body: SqlBody,
     format: Annotated[
@@ -658,10 +652,7 @@ async def create_dataset(request: Request) -> dict[str, Any] | Response:
     """Build a dataset (``create_dataset``) and answer it as an Arrow IPC stream, or, when that
     is over ``RAYLINE_SERVER_MAX_UPLOAD_MB``, write it to the artifact store and answer
     ``{"uri", "rows", "bytes"}``; ``output: sql`` answers ``{"sql"}``."""
-    limit = settings().server_max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+    uploads.check_declared(request, what="the dataset request", fix=DATASET_FIX)
     spec, base = await _dataset_request(request)
     output = spec.pop("output", "arrow")
     if output not in ("arrow", "sql"):
@@ -680,7 +671,7 @@ async def create_dataset(request: Request) -> dict[str, Any] | Response:
             return {"sql": builder.sql()}
         table = builder.to_arrow()
         data = _arrow_stream(table)
-        if len(data) <= limit:
+        if len(data) <= uploads.upload_limit():
             return Response(content=data, media_type=ARROW_STREAM)
         uri = store_dataset(table)
         return {"uri": uri, "rows": table.num_rows, "bytes": len(data)}

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.server.security import requires
 
 router = APIRouter(tags=["lineage"])
@@ -41,7 +41,7 @@ _QUERY_KIND = {
 }
 
 
-@router.get("/lineage/resolve", dependencies=[Depends(requires(Role.VIEWER))])
+@router.get("/lineage/resolve", dependencies=[Depends(requires(Action.READ))])
 def resolve_reference(
     ref: Annotated[str, Query(min_length=1, max_length=4096, description="as rayline lineage")],
 ) -> dict[str, str]:
@@ -54,7 +54,7 @@ def resolve_reference(
     return {"kind": kind, "id": key}
 
 
-@router.get("/lineage", dependencies=[Depends(requires(Role.VIEWER))])
+@router.get("/lineage", dependencies=[Depends(requires(Action.READ))])
 def get_lineage(
     kind: LineageKind,
     key: Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import UserInputError
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes.models import package_dict
@@ -16,7 +16,7 @@ from rayline.server.security import requires
 router = APIRouter(prefix="/model-packages", tags=["model registry"])
 
 
-@router.get("", dependencies=[Depends(requires(Role.VIEWER))])
+@router.get("", dependencies=[Depends(requires(Action.READ))])
 def list_model_packages(
     page: Annotated[PageRequest, Depends(page_request)],
     status: Annotated[

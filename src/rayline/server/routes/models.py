@@ -3,13 +3,10 @@ and approval history), registering a version from uploaded files, approving or r
 and deleting versions and groups.
 
 Reads need the viewer role; creating groups, registering and deleting the operator role;
-approve and reject the approver role. A change records the authenticated identity (the token's
-name) as who made it, never text the caller sends.
-
-Four eyes: the identity that started the execution which registered a version may not approve
-it (403), unless ``RAYLINE_ALLOW_SELF_APPROVAL`` is true on the server. A version registered
-outside an execution, or by an execution that records no starter, has no such restriction.
-Rejecting one's own version is always allowed: it ships nothing.
+approve and reject the approver role. The registry records the authenticated identity (the
+token's name, which the request acts as) as who made a change, never text the caller sends, and
+applies its approval rules (``ModelRegistry.update_status``): four eyes (403) and a reason for a
+rejection.
 """
 
 from __future__ import annotations
@@ -24,20 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from rayline.auth.roles import Role
-from rayline.config import settings
-from rayline.errors import ParameterError, PermissionDeniedError, TooLargeError, UserInputError
+from rayline.auth.actions import Action
+from rayline.errors import ParameterError, UserInputError
+from rayline.server import uploads
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
-from rayline.server.security import Identity, requires
-from rayline.store.locations import is_remote
+from rayline.server.security import requires
 
 router = APIRouter(prefix="/model-package-groups", tags=["model registry"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
-
-#: The server setting that lets an identity approve versions its own executions registered.
+VIEWER = [Depends(requires(Action.READ))]
+MANAGE = [Depends(requires(Action.MANAGE_MODELS))]
 
 GroupName = Annotated[str, Path(min_length=1, max_length=200)]
 Version = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -61,8 +55,10 @@ class RejectBody(BaseModel):
     @field_validator("reason")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("give the reason for the rejection: whoever registered it needs it")
+        # The registry's own rule, so a blank reason is refused in the request's schema (422).
+        from rayline.registry.entities import rejection_reason
+
+        rejection_reason(value)
         return value
 
 
@@ -93,7 +89,7 @@ class CreateGroupBody(BaseModel):
     exist_ok: bool = False
 
 
-@router.post("", status_code=201, dependencies=OPERATOR)
+@router.post("", status_code=201, dependencies=MANAGE)
 def create_group(body: CreateGroupBody) -> dict[str, Any]:
     """Create a group (409 when the name is taken, unless ``exist_ok``)."""
     group = _registry().create_group(
@@ -107,7 +103,7 @@ def describe_group(group: GroupName) -> dict[str, Any]:
     return dataclasses.asdict(_registry().describe_group(group))
 
 
-@router.delete("/{group}", dependencies=OPERATOR)
+@router.delete("/{group}", dependencies=MANAGE)
 def delete_group(group: GroupName, force: bool = False) -> dict[str, int]:
     """Delete the group; with versions in it only with ``force`` (409 otherwise, and for a
     version an endpoint serves). Answers how many versions went."""
@@ -135,7 +131,7 @@ def describe_version(group: GroupName, version: Version) -> dict[str, Any]:
     return package_dict(_registry().describe(group, version))
 
 
-@router.delete("/{group}/versions/{version}", status_code=204, dependencies=OPERATOR)
+@router.delete("/{group}/versions/{version}", status_code=204, dependencies=MANAGE)
 def delete_version(group: GroupName, version: Version) -> Response:
     """Delete the version and its files (409 while an endpoint serves it)."""
     _registry().delete_version(group, version)
@@ -206,13 +202,13 @@ _REGISTER_BODY = {
 
 
 @router.post(
-    "/{group}/versions", status_code=201, dependencies=OPERATOR, openapi_extra=_REGISTER_BODY
+    "/{group}/versions", status_code=201, dependencies=MANAGE, openapi_extra=_REGISTER_BODY
 )
 async def register_version(group: GroupName, request: Request) -> dict[str, Any]:
     """Register a new version from the uploaded files (``multipart/form-data``: part ``model``,
     optionally ``preprocessor`` and ``metrics``, and ``options`` as JSON); 413 over
     ``RAYLINE_SERVER_MAX_UPLOAD_MB``."""
-    form = await _bounded_form(request, limit=settings().server_max_upload_bytes)
+    form = await _bounded_form(request, limit=uploads.upload_limit())
     try:
         options = _register_options(form.get("options"))
         with tempfile.TemporaryDirectory(prefix="register-") as tmp:
@@ -239,9 +235,7 @@ async def register_version(group: GroupName, request: Request) -> dict[str, Any]
 
 async def _bounded_form(request: Request, *, limit: int) -> Any:
     """The multipart form of ``request``, refused (413) once its body passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+    uploads.check_declared(request, what=REGISTRATION, fix=REGISTRATION_FIX)
     received = 0
 
     async def receive() -> Any:
@@ -249,7 +243,7 @@ async def _bounded_form(request: Request, *, limit: int) -> Any:
         message = await request.receive()
         received += len(message.get("body", b""))
         if received > limit:  # no (or a false) Content-Length: stop reading
-            raise _too_large(received, limit)
+            raise uploads.too_large(REGISTRATION, received, fix=REGISTRATION_FIX)
         return message
 
     return await Request(request.scope, receive).form(max_files=len(FILE_PARTS), max_fields=1)
@@ -270,7 +264,7 @@ async def _file(form: Any, options: RegisterOptions, role: str, tmp: FilePath) -
     part = form.get(role)
     uri = getattr(options, f"{role}_uri")
     if part is None:
-        if uri is not None and is_remote(uri):
+        if uri is not None and uri.startswith("s3://"):
             return uri
         if uri is not None:
             raise UserInputError(
@@ -294,52 +288,24 @@ async def _file(form: Any, options: RegisterOptions, role: str, tmp: FilePath) -
     return str(path)
 
 
-def _too_large(size: int, limit: int) -> TooLargeError:
-    return TooLargeError(
-        f"the registration is {size} bytes or more, over this server's upload limit of {limit} "
-        "bytes (RAYLINE_SERVER_MAX_UPLOAD_MB on the server); register from an s3:// location "
-        "instead"
-    )
+#: How a refused registration is named, and what to do instead.
+REGISTRATION = "the registration"
+REGISTRATION_FIX = "register from an s3:// location instead"
 
 
-@router.post("/{group}/versions/{version}/approve")
+@router.post(
+    "/{group}/versions/{version}/approve", dependencies=[Depends(requires(Action.APPROVE))]
+)
 def approve_version(
-    group: GroupName,
-    version: Version,
-    identity: Annotated[Identity, Depends(requires(Role.APPROVER))],
-    body: ApproveBody | None = None,
+    group: GroupName, version: Version, body: ApproveBody | None = None
 ) -> dict[str, Any]:
-    """Approve the version (409 when it is Approved already; 403 when the caller started the
-    execution that registered it, see the module's four-eyes rule)."""
-    registry = _registry()
-    check_four_eyes(registry.describe(group, version), identity)
+    """Approve the version as the caller (409 when it is Approved already; 403 when the caller
+    started the execution that registered it: the registry's four-eyes rule)."""
     reason = (body.reason if body else None) or ""
-    return package_dict(registry.approve(group, version, reason=reason, by=identity.name))
+    return package_dict(_registry().approve(group, version, reason=reason))
 
 
-@router.post("/{group}/versions/{version}/reject")
-def reject_version(
-    group: GroupName,
-    version: Version,
-    body: RejectBody,
-    identity: Annotated[Identity, Depends(requires(Role.APPROVER))],
-) -> dict[str, Any]:
-    """Reject the version, saying why (409 when it is Rejected already)."""
-    return package_dict(_registry().reject(group, version, reason=body.reason, by=identity.name))
-
-
-def check_four_eyes(package: Any, identity: Identity) -> None:
-    """Refuse the identity that started the execution which registered ``package`` (public:
-    Studio's approve form applies this very rule)."""
-    if not package.execution_id or settings().allow_self_approval:
-        return
-    from rayline.engine.repository import open_repository
-
-    execution = open_repository().find_execution(package.execution_id)
-    started_by = execution.started_by if execution is not None else None
-    if started_by and started_by == identity.name:
-        raise PermissionDeniedError(
-            f"{identity.name!r} started execution {package.execution_id}, which registered "
-            f"{package.ref}: another approver must approve it (four eyes). To let an identity "
-            "approve what it registered, start the server with RAYLINE_ALLOW_SELF_APPROVAL=true"
-        )
+@router.post("/{group}/versions/{version}/reject", dependencies=[Depends(requires(Action.APPROVE))])
+def reject_version(group: GroupName, version: Version, body: RejectBody) -> dict[str, Any]:
+    """Reject the version as the caller, saying why (409 when it is Rejected already)."""
+    return package_dict(_registry().reject(group, version, reason=body.reason))

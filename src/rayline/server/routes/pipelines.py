@@ -2,10 +2,11 @@
 executions of a stored version (selective ones too), and read or drop their cache entries.
 
 Each route calls what an embedded user calls: ``PipelineDefinition.from_definition`` parses, the
-engine's repository stores and reads, ``Pipeline.start(version=N)`` starts (driven by a thread of
-this server, as ``launch(detach=False)`` does). The code snapshots a definition names are not
-part of it: a remote client uploads them first (``PUT /api/v1/code/<sha256><suffix>``), and the
-upsert refuses a definition whose snapshots this server does not have.
+engine's records API (``rayline.engine.api``) stores and reads, ``Pipeline.start(version=N)``
+starts (driven by a thread of this server, as ``launch(detach=False)`` does). The code snapshots
+a definition names are not part of it: a remote client uploads them first
+(``PUT /api/v1/code/<sha256><suffix>``), and the upsert refuses a definition whose snapshots this
+server does not have.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.engine.records import CacheEntry, ExecutionRecord, PipelineRecord
-from rayline.errors import PipelineDefinitionError, RaylineError, UserInputError
+from rayline.errors import PipelineDefinitionError, RaylineError
 from rayline.server.compat import check_client
 from rayline.server.pagination import PageRequest, page_request, paginate_list
 from rayline.server.routes import MAX_INT
@@ -26,10 +28,10 @@ from rayline.server.security import requires
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 
-VIEWER = [Depends(requires(Role.VIEWER))]
-OPERATOR = [Depends(requires(Role.OPERATOR))]
+VIEWER = [Depends(requires(Action.READ))]
 #: Routes that store or run code: an incompatible client is refused (server/compat.py).
-OPERATOR_CODE = [*OPERATOR, Depends(check_client)]
+MANAGE = [Depends(requires(Action.MANAGE_PIPELINES)), Depends(check_client)]
+START = [Depends(requires(Action.START_EXECUTION)), Depends(check_client)]
 
 
 class UpsertBody(BaseModel):
@@ -68,19 +70,13 @@ class StartBody(BaseModel):
     selective_execution_config: SelectiveBody | None = None
 
 
-def _repo() -> Any:
-    from rayline.engine.repository import open_repository
-
-    return open_repository()
-
-
 @router.get("", dependencies=VIEWER)
 def list_pipelines(
     page: Annotated[PageRequest, Depends(page_request)],
     name_contains: Annotated[str | None, Query(max_length=256)] = None,
 ) -> dict[str, Any]:
     """Stored pipelines by name (``name_contains``: only names holding that text)."""
-    records = _repo().list_pipelines()
+    records = engine.list_pipelines()
     if name_contains:
         needle = name_contains.lower()
         records = [r for r in records if needle in r.name.lower()]
@@ -89,15 +85,14 @@ def list_pipelines(
 
 @router.get("/{name}", dependencies=VIEWER)
 def get_pipeline(name: str) -> PipelineRecord:
-    return _repo().get_pipeline(name)
+    return engine.get_pipeline(name)
 
 
 @router.get("/{name}/versions", dependencies=VIEWER)
 def list_versions(name: str, page: Annotated[PageRequest, Depends(page_request)]) -> dict[str, Any]:
     """The pipeline's versions, oldest first: ``{"version", "created_at"}`` each."""
-    repo = _repo()
-    repo.get_pipeline(name)  # 404 naming the stored pipelines
-    versions = [{"version": v, "created_at": at} for v, at in repo.list_versions(name)]
+    # 404 naming the stored pipelines for an unknown one
+    versions = [{"version": v, "created_at": at} for v, at in engine.pipeline_versions(name)]
     return paginate_list(page, versions)
 
 
@@ -106,24 +101,23 @@ def get_definition(
     name: str, version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None
 ) -> dict[str, Any]:
     """The stored JSON definition (of ``version``, default the latest), as an object."""
-    _, text = _repo().get_definition(name, version)
+    _, text = engine.get_definition(name, version)
     return json.loads(text)
 
 
-@router.put("/{name}", dependencies=OPERATOR_CODE)
+@router.put("/{name}", dependencies=MANAGE)
 def upsert_pipeline(name: str, body: UpsertBody) -> dict[str, Any]:
     """Store the definition as the pipeline's newest version (unchanged: the same version)."""
-    from rayline.store.artifacts import open_artifact_store
-
     pipeline = parse_definition(body.definition, name=name)
     if body.description:
         pipeline.description = body.description
-    check_snapshots(pipeline, open_artifact_store())
-    version = _repo().upsert_pipeline(name, pipeline.definition(), pipeline.description)
+    version = engine.store_definition(pipeline)  # 400 while a code snapshot is missing
     return {"name": name, "version": version}
 
 
-@router.delete("/{name}", status_code=204, dependencies=OPERATOR)
+@router.delete(
+    "/{name}", status_code=204, dependencies=[Depends(requires(Action.MANAGE_PIPELINES))]
+)
 def delete_pipeline(name: str) -> Response:
     """Delete the pipeline, its versions and executions (409 while one of them runs)."""
     from rayline.pipelines import delete_pipeline as delete
@@ -132,7 +126,7 @@ def delete_pipeline(name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/executions", status_code=201, dependencies=OPERATOR_CODE)
+@router.post("/{name}/executions", status_code=201, dependencies=START)
 def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord:
     """Start an execution of a stored version and return its record at once; this server
     drives it. Mistyped, unknown or missing parameters: 422."""
@@ -141,7 +135,7 @@ def start_execution(name: str, body: StartBody | None = None) -> ExecutionRecord
     from rayline.pipelines import Pipeline
 
     body = body or StartBody()
-    version = body.version or _repo().get_pipeline(name).latest_version
+    version = body.version or engine.get_pipeline(name).latest_version
     pipeline = Pipeline.load(name, version=version)
     config = (
         ParallelismConfiguration(body.max_parallel_steps)
@@ -171,7 +165,7 @@ def list_cache_entries(
     return cache_entries(name, step)
 
 
-@router.delete("/{name}/cache", dependencies=OPERATOR)
+@router.delete("/{name}/cache", dependencies=[Depends(requires(Action.MANAGE_PIPELINES))])
 def invalidate_cache(
     name: str, step: Annotated[str | None, Query(min_length=1, max_length=256)] = None
 ) -> list[CacheEntry]:
@@ -198,40 +192,3 @@ def parse_definition(definition: dict[str, Any] | str, *, name: str) -> Any:
             f"pipeline {name!r}: the definition is malformed ({type(exc).__name__}: {what}); "
             "send what Pipeline.definition() writes"
         ) from None
-
-
-def snapshot_names(pipeline: Any) -> dict[str, str]:
-    """step name -> the code snapshot (``<sha256><suffix>`` under ``code/``) it runs, as
-    ``Pipeline.upsert()`` stores them: a script ``.py``, a ``source_dir`` archive ``.tar``, a
-    pickled function ``.pkl``."""
-    from rayline.definition.source_dirs import SourceDirRef
-
-    names = {}
-    for step in pipeline.graph.steps.values():
-        ref = step.code_ref()
-        if ref is None:
-            continue
-        if isinstance(ref, SourceDirRef):
-            suffix = ".tar"
-        elif getattr(step, "code", None) is ref:
-            suffix = ".py"
-        else:
-            suffix = ".pkl"
-        names[step.name] = f"{ref.sha256}{suffix}"
-    return names
-
-
-def check_snapshots(pipeline: Any, store: Any) -> None:
-    """Refuse (``UserInputError``, 400) a definition whose code snapshots are not stored."""
-    missing = {
-        step: file
-        for step, file in snapshot_names(pipeline).items()
-        if not store.exists(store.uri_for("code", file))
-    }
-    if missing:
-        listed = ", ".join(f"{file} (step {step!r})" for step, file in sorted(missing.items()))
-        raise UserInputError(
-            f"pipeline {pipeline.name!r}: this server does not have the code snapshot(s) "
-            f"{listed}; upload each with PUT /api/v1/code/<file> first (Pipeline.upsert() "
-            "with RAYLINE_SERVER_URL set does that)"
-        )

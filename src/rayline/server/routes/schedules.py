@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import UserInputError
 from rayline.schedules import api
 from rayline.schedules.entities import Schedule
@@ -19,8 +19,8 @@ from rayline.server.security import requires
 
 router = APIRouter(tags=["schedules"])
 
-_VIEWER = [Depends(requires(Role.VIEWER))]
-_OPERATOR = [Depends(requires(Role.OPERATOR))]
+_VIEWER = [Depends(requires(Action.READ))]
+_MANAGE = [Depends(requires(Action.MANAGE_SCHEDULES))]
 
 
 class ScheduleBody(BaseModel):
@@ -69,7 +69,7 @@ def list_schedules(
     )
 
 
-@router.post("/schedules", status_code=201, dependencies=_OPERATOR)
+@router.post("/schedules", status_code=201, dependencies=_MANAGE)
 def create_schedule(body: ScheduleBody) -> Schedule:
     """Create a schedule; its parameters are checked against the pipeline's (422)."""
     return api.create_schedule(
@@ -89,18 +89,18 @@ def get_schedule(name: str) -> Schedule:
     return api.get_schedule(name)
 
 
-@router.delete("/schedules/{name}", status_code=204, dependencies=_OPERATOR)
+@router.delete("/schedules/{name}", status_code=204, dependencies=_MANAGE)
 def delete_schedule(name: str) -> Response:
     api.delete_schedule(name)
     return Response(status_code=204)
 
 
-@router.post("/schedules/{name}/pause", dependencies=_OPERATOR)
+@router.post("/schedules/{name}/pause", dependencies=_MANAGE)
 def pause_schedule(name: str) -> Schedule:
     return api.pause_schedule(name)
 
 
-@router.post("/schedules/{name}/resume", dependencies=_OPERATOR)
+@router.post("/schedules/{name}/resume", dependencies=_MANAGE)
 def resume_schedule(name: str) -> Schedule:
     """Resume from now: the paused period is not caught up."""
     return api.resume_schedule(name)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from rayline.auth import tokens
+from rayline.auth.actions import Action
 from rayline.auth.roles import Role
 from rayline.server.pagination import PageRequest, page_request, paginate
 from rayline.server.security import Identity, requires
 
-router = APIRouter(tags=["tokens"], dependencies=[Depends(requires(Role.ADMIN))])
+router = APIRouter(tags=["tokens"], dependencies=[Depends(requires(Action.MANAGE_TOKENS))])
 
 
 class TokenCreate(BaseModel):
@@ -40,7 +41,7 @@ def list_tokens(
 
 @router.post("/tokens", status_code=201)
 def create_token(
-    body: TokenCreate, identity: Annotated[Identity, Depends(requires(Role.ADMIN))]
+    body: TokenCreate, identity: Annotated[Identity, Depends(requires(Action.MANAGE_TOKENS))]
 ) -> dict[str, Any]:
     """The token and its ``secret`` (shown this once)."""
     record, secret = tokens.create_token(

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import UserInputError
 from rayline.server.pagination import PageRequest, page_request, paginate
 from rayline.server.security import requires
 
-router = APIRouter(tags=["webhooks"], dependencies=[Depends(requires(Role.ADMIN))])
+router = APIRouter(tags=["webhooks"], dependencies=[Depends(requires(Action.MANAGE_WEBHOOKS))])
 
 _EVENTS_DOC = "event types: '*' (all), 'execution.status_changed', 'model_package.status_changed'"
 

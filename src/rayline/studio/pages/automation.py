@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action
 from rayline.errors import NotFoundError, PermissionDeniedError, RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, require_role
@@ -33,8 +33,8 @@ PageCtx = Annotated[Ctx, Depends(page)]
 PAGE = 50
 #: Deliveries shown on a webhook's page (newest first).
 DELIVERIES = 50
-#: The role the REST API's webhooks routes require, for reads as for changes.
-WEBHOOKS_ROLE = Role.ADMIN
+#: What webhooks' reads and changes need, as in the REST API's webhooks routes.
+WEBHOOKS = Action.MANAGE_WEBHOOKS
 
 
 # -- schedules ---------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ async def schedule_action(name: str, action: str, request: Request) -> Response:
                 target=f"schedule={name}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: change(name),
-                role=Role.OPERATOR,
+                needs=Action.MANAGE_SCHEDULES,
                 doing="pausing and resuming schedules",
             )
         except PermissionDeniedError as exc:
@@ -121,7 +121,7 @@ async def schedule_action(name: str, action: str, request: Request) -> Response:
 def _require_admin(ctx: Ctx) -> None:
     """Webhooks are the admins' (their URLs often carry the receiver's credentials), as in the
     API."""
-    require_role(ctx, role=WEBHOOKS_ROLE, doing="seeing and changing webhooks")
+    require_role(ctx, needs=WEBHOOKS, doing="seeing and changing webhooks")
 
 
 @router.get("/webhooks")
@@ -201,7 +201,7 @@ async def webhook_action(webhook_id: str, action: str, request: Request) -> Resp
                 target=f"webhook_id={webhook_id}",
                 csrf=str(form.get("csrf") or ""),
                 action=acts[action],
-                role=WEBHOOKS_ROLE,
+                needs=WEBHOOKS,
                 doing="managing webhooks",
             )
         except PermissionDeniedError as exc:

@@ -26,12 +26,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.engine.records import ExecutionStatus
 from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
 from rayline.server import streams
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, guarded_json
-from rayline.studio.pages.pipelines import Expand, graph_view, repository, stored_graph
+from rayline.studio.pages.pipelines import Expand, graph_view, stored_graph
 from rayline.studio.web import (
     PREFIX,
     Ctx,
@@ -74,10 +76,9 @@ def executions(
                 f"status {status!r} is not an execution status; use one of "
                 f"{', '.join(s.value for s in ExecutionStatus)}"
             ) from None
-    repo = repository()
     # Read before the page: a change recorded meanwhile is in the page or in the live stream.
-    after = repo.last_event_id()
-    records = repo.page_executions(
+    after = engine.last_event_id()
+    records = engine.page_executions(
         pipeline_name=pipeline or None,
         status=chosen.value if chosen else None,
         offset=offset,
@@ -109,7 +110,7 @@ def executions_events(
     if last_event_id and last_event_id.isdigit():
         after_id = max(after_id, int(last_event_id))
     return StreamingResponse(
-        streams.status_stream(repository(), after_id=after_id),
+        streams.status_stream(after_id=after_id),
         media_type="text/event-stream",
         headers=streams.SSE_HEADERS,
     )
@@ -130,13 +131,12 @@ def _execution_page(
     expand: str | None = None,
     chosen: frozenset[str] = frozenset(),
 ) -> Response:
-    repo = repository()
-    record = repo.get_execution(execution_id)
+    record = engine.get_execution(execution_id)
     _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-    state = _state(repo, record, list(definition.graph.steps))
+    state = _state(record, list(definition.graph.steps))
     others = [
         e
-        for e in repo.page_executions(pipeline_name=record.pipeline_name, limit=COMPARE_CHOICES)
+        for e in engine.page_executions(pipeline_name=record.pipeline_name, limit=COMPARE_CHOICES)
         if e.id != record.id
     ]
     return render(
@@ -156,10 +156,10 @@ def _execution_page(
     )
 
 
-def _state(repo: Any, record: Any, steps: list[str]) -> dict[str, Any]:
+def _state(record: Any, steps: list[str]) -> dict[str, Any]:
     """What the live view draws: each step's status, duration, attempts and cache hit, and
     the count of steps per status."""
-    runs = {r.step_name: r for r in repo.list_step_runs(record.id)}
+    runs = {r.step_name: r for r in engine.step_runs(record.id)}
     by_step = {}
     for name in steps:
         run = runs.get(name)
@@ -189,10 +189,9 @@ def _state(repo: Any, record: Any, steps: list[str]) -> dict[str, Any]:
 @router.get("/executions/{execution_id}/state")
 def execution_state(execution_id: str, ctx: FetchCtx) -> Response:
     def read() -> Response:
-        repo = repository()
-        record = repo.get_execution(execution_id)
+        record = engine.get_execution(execution_id)
         _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
-        return json_response(ctx, _state(repo, record, list(definition.graph.steps)))
+        return json_response(ctx, _state(record, list(definition.graph.steps)))
 
     return guarded_json(ctx, read)
 
@@ -207,10 +206,9 @@ def execution_events(
     session cookie."""
 
     def open_stream() -> Response:
-        repo = repository()
-        repo.get_execution(execution_id)
+        engine.get_execution(execution_id)  # 404 for an unknown execution
         return StreamingResponse(
-            streams.event_stream(repo, execution_id, after_id=after_id),
+            streams.event_stream(execution_id, after_id=after_id),
             media_type="text/event-stream",
             headers=streams.SSE_HEADERS,
         )
@@ -260,7 +258,7 @@ def step_panel(execution_id: str, step_name: str, ctx: PageCtx) -> Response:
     view = step_view(execution_id, step_name)
     record, definition, step, run = view.execution, view.definition, view.step, view.run
     logs = Execution(execution_id).logs(step_name) if run is not None else ""
-    inputs = step_inputs(record, definition, step, repository().list_step_runs(execution_id))
+    inputs = step_inputs(record, definition, step, engine.step_runs(execution_id))
     return render(
         ctx,
         "step.html",
@@ -283,7 +281,7 @@ def step_inputs(record: Any, definition: Any, step: Any, runs: list[Any]) -> lis
     from rayline.definition.expressions import Expression, from_request
 
     parameters = {p.name: p for p in definition.parameters}
-    resolver = _resolver(record, definition, step.name, runs)
+    resolver = engine.display_resolver(record, definition, step.name, runs)
     out: list[dict[str, str]] = []
     for where, raw in _argument_refs(step.to_request().get("Arguments", {})):
         if isinstance(raw, str):
@@ -299,34 +297,6 @@ def step_inputs(record: Any, definition: Any, step: Any, runs: list[Any]) -> lis
             shown = shown[: VALUE_CHARS - 1] + "…"
         out.append({"name": where, "ref": _ref_text(raw), "value": shown})
     return out
-
-
-def _resolver(record: Any, definition: Any, step_name: str, runs: list[Any]) -> Any:
-    """The engine's resolver over this execution's records, except that a property stored by
-    reference (a pickled Python object) is named, not unpickled in the server."""
-    from rayline.engine.context import PICKLED
-    from rayline.engine.records import StepStatus
-    from rayline.engine.resolution import ExecutionResolver
-    from rayline.store.artifacts import open_artifact_store
-
-    class _Shown(ExecutionResolver):
-        def step_property(self, step: str, path: str) -> Any:
-            props = self._run(step).properties
-            head = path.split(".", 1)[0].split("[", 1)[0]
-            value = props.get(head)
-            if isinstance(value, dict) and set(value) == {PICKLED}:
-                return f"(a Python object, stored at {value[PICKLED]})"
-            return super().step_property(step, path)
-
-    return _Shown(
-        pipeline=definition,
-        execution_id=record.id,
-        started_at=record.created_at,
-        parameters=record.parameters,
-        done={r.step_name: r for r in runs if r.status == StepStatus.SUCCEEDED},
-        store=open_artifact_store(),
-        step=step_name,
-    )
 
 
 _EXPRESSION_KEYS = ("Get", "Std:Join", "Std:JsonGet")
@@ -398,6 +368,8 @@ async def execution_action(execution_id: str, action: str, request: Request) -> 
                 target=f"execution_id={execution_id}",
                 csrf=str(form.get("csrf") or ""),
                 action=act,
+                needs=Action.STOP_EXECUTION if action == "stop" else Action.START_EXECUTION,
+                doing="starting, stopping and retrying executions",
             )
         except PermissionDeniedError as exc:
             return error_page(ctx, exc)
@@ -412,7 +384,7 @@ def _rerun(ctx: Ctx, execution_id: str, chosen: list[str], csrf: str) -> Respons
     """Start a selective execution of ``chosen`` steps taking the rest from ``execution_id``;
     a refusal (the role, the CSRF token, a selection the graph does not allow, a source that
     has not ended) is shown on the execution's page with its status."""
-    record = repository().get_execution(execution_id)  # 404 for an unknown execution
+    record = engine.get_execution(execution_id)  # 404 for an unknown execution
 
     def act() -> str:
         from rayline.definition.selective import SelectiveExecutionConfig
@@ -436,6 +408,7 @@ def _rerun(ctx: Ctx, execution_id: str, chosen: list[str], csrf: str) -> Respons
             target=f"execution_id={execution_id}",
             csrf=csrf,
             action=act,
+            needs=Action.START_EXECUTION,
             doing="re-running steps of executions",
         )
     except RaylineError as exc:
@@ -473,9 +446,8 @@ def compare(
         a, b = ids
     if not a or not b:
         return render(ctx, "compare.html", a=a or "", b=b or "", left=None, right=None)
-    repo = repository()
-    left, right = repo.get_execution(a), repo.get_execution(b)
-    sides = [_side(repo, left), _side(repo, right)]
+    left, right = engine.get_execution(a), engine.get_execution(b)
+    sides = [_side(left), _side(right)]
     return render(
         ctx,
         "compare.html",
@@ -489,11 +461,11 @@ def compare(
     )
 
 
-def _side(repo: Any, record: Any) -> dict[str, dict[str, Any]]:
+def _side(record: Any) -> dict[str, dict[str, Any]]:
     """What the comparison shows of one execution: its parameters, every numeric property of
     its steps (and of their property files: an evaluation's metrics) and its steps'
     durations."""
-    runs = repo.list_step_runs(record.id)
+    runs = engine.step_runs(record.id)
     try:
         _, _, definition = stored_graph(record.pipeline_name, record.pipeline_version)
     except RaylineError:
@@ -505,7 +477,7 @@ def _side(repo: Any, record: Any) -> dict[str, dict[str, Any]]:
         for path, value in _numbers(run.properties):
             metrics[f"{run.step_name}.{path}"] = value
     if definition is not None:
-        resolver = _resolver(record, definition, "", runs)
+        resolver = engine.display_resolver(record, definition, "", runs)
         succeeded = {r.step_name for r in runs if r.status.value == "Succeeded"}
         for name, step in definition.graph.steps.items():
             if name not in succeeded:

@@ -20,8 +20,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from rayline.auth.roles import Role
-from rayline.errors import PermissionDeniedError, RaylineError, UserInputError
+from rayline.auth.actions import Action
+from rayline.errors import PermissionDeniedError, RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
 from rayline.studio.web import PREFIX, Ctx, error_page, page, render, studio_page
@@ -38,8 +38,6 @@ SAMPLES = 5
 #: The most rows the SQL box shows (the sandbox's RAYLINE_SQL_MAX_ROWS when lower): a page
 #: of ten thousand rows helps nobody; ``rayline query`` or the API fetch more.
 SHOWN_ROWS = 1000
-#: The longest SQL text taken (as the REST API's).
-MAX_SQL_CHARS = 100_000
 #: Row identifiers longer than this are not looked up (as the REST API's batch-get).
 MAX_ID_CHARS = 2048
 
@@ -258,7 +256,7 @@ async def run_sql(name: str, request: Request) -> Response:
                 target=f"feature_group={name}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _select(sql),
-                role=Role.VIEWER,
+                needs=Action.QUERY,
                 doing="running SQL",
             )
         except PermissionDeniedError as exc:
@@ -273,10 +271,6 @@ async def run_sql(name: str, request: Request) -> Response:
 def _select(sql: str) -> SqlOutcome:
     from rayline.featurestore import sandbox
 
-    if len(sql) > MAX_SQL_CHARS:
-        raise UserInputError(
-            f"the SQL is {len(sql)} characters, over the {MAX_SQL_CHARS} taken; shorten it"
-        )
     max_rows = _max_rows()
     started = time.perf_counter()
     result = sandbox.select(sql, max_rows=max_rows)

@@ -174,9 +174,9 @@ def _around(form: Mapping[str, str]) -> Any:
 
 def _recent() -> list[Any]:
     """A few recent executions to start from (the hint under the form)."""
-    from rayline.studio.pages.pipelines import repository
+    from rayline.engine.api import page_executions
 
-    return repository().page_executions(limit=5)
+    return page_executions(limit=5)
 
 
 def lineage_url(kind: str, key: str) -> str | None:

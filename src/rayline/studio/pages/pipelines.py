@@ -1,7 +1,8 @@
 """Pipelines: the list, one pipeline's versions, definition and DAG, and the typed start form.
 
-Reads go to the engine's repository, as the REST API's do; a start calls ``Pipeline.start``
-acting as the signed-in identity (operators only) and is audited like an API request.
+Reads call the engine's records API (``rayline.engine.api``), as the REST API's do; a start
+calls ``Pipeline.start`` acting as the signed-in identity (operators only) and is audited like
+an API request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from rayline.auth.actions import Action
+from rayline.engine import api as engine
 from rayline.errors import RaylineError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
@@ -24,18 +27,11 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PageCtx = Annotated[Ctx, Depends(page)]
 
 
-def repository() -> Any:
-    """The engine's repository (what every Studio read of pipelines and executions uses)."""
-    from rayline.engine.repository import open_repository
-
-    return open_repository()
-
-
 def stored_graph(pipeline_name: str, version: int | None) -> tuple[int, str, Any]:
     """The stored definition's version, text and parsed pipeline."""
     from rayline.definition.pipeline import PipelineDefinition
 
-    number, text = repository().get_definition(pipeline_name, version)
+    number, text = engine.get_definition(pipeline_name, version)
     return number, text, PipelineDefinition.from_definition(text, name=pipeline_name)
 
 
@@ -53,7 +49,7 @@ Expand = Annotated[str | None, Query(max_length=8000)]
 @router.get("/pipelines")
 @studio_page
 def pipelines(ctx: PageCtx) -> Response:
-    return render(ctx, "pipelines.html", pipelines=repository().list_pipelines())
+    return render(ctx, "pipelines.html", pipelines=engine.list_pipelines())
 
 
 @router.get("/pipelines/{name}")
@@ -77,8 +73,7 @@ def _pipeline_page(
     status: int = 200,
     expand: str | None = None,
 ) -> Response:
-    repo = repository()
-    record = repo.get_pipeline(name)
+    record = engine.get_pipeline(name)
     number, text, definition = stored_graph(name, version)
     return render(
         ctx,
@@ -86,11 +81,11 @@ def _pipeline_page(
         status=status,
         pipeline=record,
         version=number,
-        versions=repo.list_versions(name),
+        versions=engine.pipeline_versions(name),
         definition=json.dumps(json.loads(text), indent=2),
         view=graph_view(definition, expand=expand),
         parameters=[_field(p, (values or {}).get(p.name)) for p in definition.parameters],
-        executions=repo.page_executions(pipeline_name=name, limit=10),
+        executions=engine.page_executions(pipeline_name=name, limit=10),
         error=error,
     )
 
@@ -133,6 +128,8 @@ async def start(name: str, request: Request) -> Response:
                 target=f"pipeline={name}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _start(name, version, values),
+                needs=Action.START_EXECUTION,
+                doing="starting, stopping and retrying executions",
             )
         except RaylineError as exc:
             return _pipeline_page(
@@ -146,7 +143,7 @@ async def start(name: str, request: Request) -> Response:
 def _start(name: str, version: int | None, values: dict[str, str]) -> str:
     from rayline.pipelines import Pipeline
 
-    version = version or repository().get_pipeline(name).latest_version
+    version = version or engine.get_pipeline(name).latest_version
     # An empty field means "its default": only what was typed is passed on, as text the
     # engine's parameters parse (ParameterError says what is wrong).
     given = {k: v for k, v in values.items() if v.strip() != ""}

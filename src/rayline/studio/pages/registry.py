@@ -3,10 +3,10 @@ version with its files, where it came from, its evaluation metrics, its approval
 the approve and reject forms.
 
 Reads and writes go through ``rayline.registry.ModelRegistry``, as the REST API's do. Approving
-and rejecting need the approver role and are audited like an API request; the change records
-the signed-in identity as who made it. Approving applies the REST API's four-eyes rule
-(``rayline.server.routes.models.check_four_eyes``): whoever started the execution that
-registered a version may not approve it, unless the server allows self-approval.
+and rejecting need the approver role (``Action.APPROVE``) and are audited like an API request;
+the change records the signed-in identity as who made it, and the registry applies its rules:
+whoever started the execution that registered a version may not approve it (four eyes, unless
+the server allows self-approval), and a rejection needs a reason.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rayline.auth.roles import Role
+from rayline.auth.actions import Action, role_for
 from rayline.errors import RaylineError, UserInputError
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded
@@ -30,7 +30,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PageCtx = Annotated[Ctx, Depends(page)]
 
 #: What the approve/reject buttons need, and how a refusal names it.
-APPROVER = Role.APPROVER
+APPROVE = Action.APPROVE
 DOING = "approving and rejecting model versions"
 MAX_REASON = 10_000
 
@@ -166,7 +166,6 @@ def _version_page(
     from rayline.registry import ApprovalStatus
 
     package = registry().describe(group, version)  # 404, naming the versions there are
-    identity = ctx.identity
     return render(
         ctx,
         "model_version.html",
@@ -175,10 +174,10 @@ def _version_page(
         execution=_execution(package.execution_id),
         metrics=metric_rows(package.metrics),
         history=list(reversed(package.history)),  # newest first
-        can_approve=identity is not None and identity.role >= APPROVER,
+        can_approve=ctx.may(APPROVE),
         approved=package.status == ApprovalStatus.APPROVED,
         rejected=package.status == ApprovalStatus.REJECTED,
-        needs=APPROVER.label,
+        needs=role_for(APPROVE).label,
         error=error,
         reasons=reasons or {},
     )
@@ -189,9 +188,9 @@ def _execution(execution_id: str | None) -> Any:
     cleaned up)."""
     if not execution_id:
         return None
-    from rayline.studio.pages.pipelines import repository
+    from rayline.engine.api import find_execution
 
-    return repository().find_execution(execution_id)
+    return find_execution(execution_id)
 
 
 # -- approve and reject -------------------------------------------------------------------
@@ -216,7 +215,7 @@ async def version_action(group: str, version: str, action: str, request: Request
                 target=f"model_version={group}/{number}",
                 csrf=str(form.get("csrf") or ""),
                 action=lambda: _change(ctx, group, number, action, reason),
-                role=APPROVER,
+                needs=APPROVE,
                 doing=DOING,
             )
         except RaylineError as exc:
@@ -235,21 +234,12 @@ async def version_action(group: str, version: str, action: str, request: Request
 
 
 def _change(ctx: Ctx, group: str, version: int, action: str, reason: str) -> None:
-    """Approve (after the four-eyes check) or reject (with a reason), recording the signed-in
-    identity as who did it."""
-    from rayline.server.routes.models import check_four_eyes
-
-    identity = ctx.identity
-    assert identity is not None  # audited let it through
+    """Approve or reject as the signed-in identity (``audited`` acts as it); the registry
+    applies its rules (four eyes, a reason for a rejection)."""
     if len(reason) > MAX_REASON:
         raise UserInputError(f"the reason is {len(reason)} characters; keep it to {MAX_REASON}")
     reg = registry()
     if action == "approve":
-        check_four_eyes(reg.describe(group, version), identity)
-        reg.approve(group, version, reason=reason.strip(), by=identity.name)
-        return
-    if not reason.strip():
-        raise UserInputError(
-            "give the reason for the rejection: whoever registered the version needs it"
-        )
-    reg.reject(group, version, reason=reason.strip(), by=identity.name)
+        reg.approve(group, version, reason=reason.strip())
+    else:
+        reg.reject(group, version, reason=reason)

@@ -150,15 +150,10 @@ def _trial_rows(run: Any) -> tuple[list[dict[str, Any]] | None, str, bool]:
 
 
 def _read_bytes(uri: str) -> bytes:
-    """A stored file's bytes: through the artifact store when it holds ``uri`` (file:// or
-    S3), else wherever the location is."""
-    from rayline.store import locations
-    from rayline.store.artifacts import open_artifact_store
+    """A file a step wrote, wherever it is stored."""
+    from rayline.engine.api import read_output_file
 
-    store = open_artifact_store()
-    if store.contains(uri):
-        return store.get_bytes(uri)
-    return locations.read_bytes(uri)
+    return read_output_file(uri)
 
 
 def _read_parquet(data: bytes) -> list[dict[str, Any]]:
