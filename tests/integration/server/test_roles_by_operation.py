@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from rayline.auth.actions import Action, role_for
 from rayline.auth.roles import Role
 from rayline.server.routes import route_actions
