@@ -69,3 +69,12 @@ def test_placement_and_node_as_the_cli_shows_them():
     assert placement({"worker": 0.1, "a": 2.0}) == "a=2, worker=0.1"
     assert placement({}) == ""
     assert short_node("f" * 56) == "f" * 12 and short_node(None) == ""
+
+
+def test_rayline_up_refuses_while_the_api_goes_through_a_server(monkeypatch, capsys):
+    # Before Ray starts: `up` serves this machine's own endpoints, not the server's.
+    from rayline.cli.main import main
+
+    monkeypatch.setenv("RAYLINE_SERVER_URL", "http://rayline.internal:8080")
+    assert main(["up"]) == 1
+    assert "Unset RAYLINE_SERVER_URL to run rayline up here" in capsys.readouterr().err

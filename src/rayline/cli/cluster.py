@@ -14,6 +14,7 @@ from typing import Any
 from rayline.cli.arguments import arg, command
 from rayline.cli.render import console, error_console, print_json
 from rayline.config import settings
+from rayline.errors import UserInputError
 
 
 def register(sub: Any) -> None:
@@ -42,6 +43,13 @@ def register(sub: Any) -> None:
 def cmd_up(args: Any) -> int:
     from rayline.serving.cluster import local_ray, start_local_ray
 
+    if settings().server_url:
+        # Checked before Ray starts: `up` serves this machine's own endpoints again.
+        raise UserInputError(
+            "rayline up starts Ray on this machine and serves this machine's endpoints again; "
+            f"with RAYLINE_SERVER_URL={settings().server_url} set the API works through that "
+            "server, which runs its own Ray. Unset RAYLINE_SERVER_URL to run rayline up here"
+        )
     out = console()
     address = settings().ray_address
     if address:
