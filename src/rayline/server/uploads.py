@@ -5,10 +5,28 @@ so the cap and its refusal are written once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 
 from rayline.config import settings
 from rayline.errors import TooLargeError
+
+
+def multipart_body(properties: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict:
+    """The ``openapi_extra`` of a route that reads a ``multipart/form-data`` body itself
+    (streamed, bounded): its parts as the OpenAPI document shows them."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
+def file_part(description: str) -> dict[str, str]:
+    """A file part of a multipart body, for ``multipart_body``."""
+    return {"type": "string", "format": "binary", "description": description}
 
 
 def upload_limit() -> int:

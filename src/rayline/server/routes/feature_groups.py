@@ -222,27 +222,10 @@ def delete_group(name: str, keep_offline_data: bool = False) -> Response:
 
 # -- ingestion ---------------------------------------------------------------------------------
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "a .csv or .parquet file whose columns are the "
-                            "group's features",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_BODY = uploads.multipart_body(
+    {"file": uploads.file_part("a .csv or .parquet file whose columns are the group's features")},
+    required=("file",),
+)
 _SUFFIXES = {".csv": ".csv", ".parquet": ".parquet", ".pq": ".parquet"}
 
 
@@ -619,32 +602,19 @@ def run_sql(
 
 # -- datasets ----------------------------------------------------------------------------------
 
-_DATASET_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["spec"],
-                    "properties": {
-                        "spec": {
-                            "type": "string",
-                            "description": "the dataset as JSON (rayline.featurestore.dataset."
-                            "dataset_spec), with output: arrow or sql",
-                        },
-                        "base": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "the base (entity) rows as a Parquet file, unless "
-                            "the spec names a base feature group",
-                        },
-                    },
-                }
-            }
+_DATASET_BODY = uploads.multipart_body(
+    {
+        "spec": {
+            "type": "string",
+            "description": "the dataset as JSON (rayline.featurestore.dataset.dataset_spec), "
+            "with output: arrow or sql",
         },
-    }
-}
+        "base": uploads.file_part(
+            "the base (entity) rows as a Parquet file, unless the spec names a base feature group"
+        ),
+    },
+    required=("spec",),
+)
 
 
 @router.post("/datasets", dependencies=VIEWER, response_model=None, openapi_extra=_DATASET_BODY)

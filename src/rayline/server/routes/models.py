@@ -175,30 +175,19 @@ class RegisterOptions(BaseModel):
 
 #: The files of a version, by part name, as ``ModelRegistry.register`` names them.
 FILE_PARTS = ("model", "preprocessor", "metrics")
-_FILE = {"type": "string", "format": "binary"}
-_REGISTER_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "model": {**_FILE, "description": "the XGBoost model file"},
-                        "preprocessor": {**_FILE, "description": "the preprocessor's JSON"},
-                        "metrics": {**_FILE, "description": "the evaluation report (JSON)"},
-                        "options": {
-                            "type": "string",
-                            "description": "JSON: "
-                            + ", ".join(RegisterOptions.model_fields)
-                            + " (model_uri etc.: an s3:// location instead of a file)",
-                        },
-                    },
-                }
-            }
+_REGISTER_BODY = uploads.multipart_body(
+    {
+        "model": uploads.file_part("the XGBoost model file"),
+        "preprocessor": uploads.file_part("the preprocessor's JSON"),
+        "metrics": uploads.file_part("the evaluation report (JSON)"),
+        "options": {
+            "type": "string",
+            "description": "JSON: "
+            + ", ".join(RegisterOptions.model_fields)
+            + " (model_uri etc.: an s3:// location instead of a file)",
         },
     }
-}
+)
 
 
 @router.post(
