@@ -181,7 +181,7 @@ def _started_by(registry, user: str) -> str:
     from rayline.engine.repository import PipelineRepository
 
     execution_id = f"exec-{user}"
-    PipelineRepository(registry.db).create_execution(
+    PipelineRepository(registry._backend.db).create_execution(
         execution_id, "housing-pipe", 1, {}, max_parallel_steps=None, started_by=user
     )
     return execution_id

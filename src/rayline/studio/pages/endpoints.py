@@ -22,6 +22,7 @@ from rayline.errors import NotFoundError, PermissionDeniedError, RaylineError, U
 from rayline.server import uploads
 from rayline.server.problems import status_of
 from rayline.studio.actions import audited, guarded, guarded_json
+from rayline.studio.pages.registry import registry
 from rayline.studio.web import (
     PREFIX,
     Ctx,
@@ -61,7 +62,7 @@ def approved_versions(group: str | None = None) -> list[Any]:
     the only ones an endpoint may serve."""
     from rayline.registry.entities import ApprovalStatus
 
-    versions = endpoints().registry.list_versions(group, status=ApprovalStatus.APPROVED)
+    versions = registry().list_versions(group, status=ApprovalStatus.APPROVED)
     return sorted(versions, key=lambda p: (p.group, -p.version))
 
 
@@ -94,7 +95,7 @@ def _not_deployable(group: str | None, version: int | None) -> str | None:
     if not group or not version:
         return None
     try:
-        package = endpoints().registry.describe(group, version)
+        package = registry().describe(group, version)
     except NotFoundError as exc:
         return str(exc)
     if package.status != "Approved":
@@ -202,9 +203,7 @@ def _endpoint_page(ctx: Ctx, name: str, *, error: str | None = None, status: int
     service = endpoints()
     endpoint = service.describe(name)  # asks it whether it answers
     try:
-        serving = service.registry.describe(
-            endpoint.model_package_group, endpoint.model_package_version
-        )
+        serving = registry().describe(endpoint.model_package_group, endpoint.model_package_version)
         columns = list(serving.inference_spec.input_columns)
     except NotFoundError:
         columns = []
