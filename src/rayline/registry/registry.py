@@ -494,4 +494,10 @@ def _booster_columns(model: _files.SourceFile) -> tuple[str, ...] | None:
         booster.load_model(bytearray(model.data))
     except xgb.core.XGBoostError as exc:
         raise SchemaError(f"{model.uri} is not an XGBoost model file: {exc}") from exc
+    except UnicodeDecodeError:
+        # XGBoost quotes the file's bytes in its error and fails to decode them itself.
+        raise SchemaError(
+            f"{model.uri} is not an XGBoost model file (save one with Booster.save_model, "
+            "as .json or .ubj)"
+        ) from None
     return tuple(booster.feature_names) if booster.feature_names else None

@@ -222,3 +222,18 @@ def test_a_rejection_needs_a_reason(registry, tiny_model):
     assert registry.describe("housing", mp.version).status == ApprovalStatus.PENDING
     rejected = registry.reject("housing", mp.version, reason="  drift  ")
     assert (rejected.status, rejected.history[-1].reason) == (ApprovalStatus.REJECTED, "drift")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a model at all", b"\x89PNG\r\n\x1a\n" + bytes(20)],
+    ids=["text", "bytes-xgboost-cannot-decode"],
+)
+def test_a_file_that_is_no_xgboost_model_is_refused_by_name(registry, tmp_path, content):
+    # The second: XGBoost quotes the bytes in its error and fails to decode them (a 500 the
+    # fuzzer found through the register route).
+    bogus = tmp_path / "model.ubj"
+    bogus.write_bytes(content)
+    with pytest.raises(SchemaError, match="is not an XGBoost model file"):
+        registry.register("housing", model=str(bogus))
+    assert registry.list_groups() == [] or registry.list_versions("housing") == []
