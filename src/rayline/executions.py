@@ -359,7 +359,7 @@ def is_orphaned(record: ExecutionRecord) -> bool:
     thread = _threads.get(record.id)
     if thread is not None and thread.is_alive():
         return False
-    from rayline.engine.scheduler import driver_alive
+    from rayline.engine.lease import driver_alive
 
     return not driver_alive(record.driver, record.heartbeat_at, record.lease_expires_at)
 
@@ -368,8 +368,8 @@ def launch(execution_id: str, *, db_url: str, detach: bool, expected_token: int)
     """Drive an execution: in a detached process, or in a thread of this process. The caller
     decided to take it when its fencing token was ``expected_token`` (a new execution's 0);
     ``LeaseLostError`` when another driver claimed it since."""
+    from rayline.engine.lease import driver_id
     from rayline.engine.repository import open_repository
-    from rayline.engine.scheduler import driver_id
 
     repo = open_repository(db_url)
     lease_s = settings().lease_s

@@ -268,7 +268,7 @@ class EmbeddedPipelines:
         selective_execution_config: SelectiveExecutionConfig | None,
         detach: bool,
     ) -> str:
-        from rayline.engine.scheduler import driver_id
+        from rayline.engine.lease import driver_id
 
         check_parallelism(parallelism_config)
         repo = self.repo

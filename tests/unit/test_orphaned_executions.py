@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from rayline.cli.main import main
+from rayline.engine.lease import driver_id
 from rayline.engine.records import ExecutionStatus
 from rayline.engine.repository import open_repository
-from rayline.engine.scheduler import driver_id
 from rayline.executions import Execution, is_orphaned
 
 

@@ -6,12 +6,18 @@ scheduler's loop (joining a Ray cluster, a slow commit) does not let it lapse wh
 is alive. A process that stops entirely (``kill -9``, SIGSTOP, a lost machine) stops renewing,
 and another driver may take the execution over once the lease has lapsed; the old owner's next
 write names a stale token and is refused, and so is its next renewal, which marks the lease lost.
+
+Liveness is read here too: ``driver_id`` names this process as the driver of what it claims, and
+``driver_alive`` tells from an execution's row whether its driver still runs it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from rayline.errors import LeaseLostError
@@ -23,6 +29,9 @@ log = logging.getLogger("rayline.engine")
 
 #: The longest gap between two renewals (the heartbeat clients see), whatever the lease length.
 HEARTBEAT_S = 2.0
+# Without a lease (rows written before leases): a driver whose heartbeat is older than this is
+# considered dead (resume may take over).
+DRIVER_TIMEOUT_S = 15.0
 
 
 class Lease:
@@ -61,3 +70,42 @@ class Lease:
                 return
             except Exception:  # the DB away for a moment: the next renewal tries again
                 log.warning("could not renew the lease of execution %s", self.execution_id)
+
+
+def driver_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def driver_alive(
+    driver: str | None, heartbeat_at: float | None, lease_expires_at: float | None = None
+) -> bool:
+    """Whether the process that owns an execution is still running it: its lease has not
+    lapsed and, on this host, its process exists. (Rows without a lease: a recent heartbeat.)"""
+    if not driver:
+        return False
+    host, _, pid = driver.rpartition(":")
+    local = host == socket.gethostname()
+    if local and not _process_exists(pid):
+        return False
+    if lease_expires_at is not None:
+        return time.time() < lease_expires_at
+    timeout = 4 * DRIVER_TIMEOUT_S if local else DRIVER_TIMEOUT_S
+    return heartbeat_at is not None and time.time() - heartbeat_at < timeout
+
+
+def _process_exists(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

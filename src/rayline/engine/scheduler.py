@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from rayline.definition.pipeline import PipelineDefinition
 from rayline.definition.selective import Selection
 from rayline.definition.steps.base import Step
 from rayline.engine.context import StepContext, StepResult, local_work_dir, output_uri
-from rayline.engine.lease import Lease
+from rayline.engine.lease import Lease, driver_id
 from rayline.engine.listeners import notify
 from rayline.engine.records import EventKind, ExecutionStatus, StepRunRecord, StepStatus
 from rayline.engine.repository import PipelineRepository, StepChange
@@ -43,52 +41,10 @@ from rayline.store.artifacts import ArtifactStore
 from rayline.store.db import Database
 
 POLL_S = 0.25
-# Without a lease (rows written before leases): a driver whose heartbeat is older than this is
-# considered dead (resume may take over).
-DRIVER_TIMEOUT_S = 15.0
 # How long a driver started for an execution waits for its launcher's claim to land.
 ADOPT_TIMEOUT_S = 30.0
 
 log = logging.getLogger("rayline.engine")
-
-
-def driver_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def driver_alive(
-    driver: str | None, heartbeat_at: float | None, lease_expires_at: float | None = None
-) -> bool:
-    """Whether the process that owns an execution is still running it: its lease has not
-    lapsed and, on this host, its process exists. (Rows without a lease: a recent heartbeat.)"""
-    if not driver:
-        return False
-    host, _, pid = driver.rpartition(":")
-    local = host == socket.gethostname()
-    if local and not _process_exists(pid):
-        return False
-    if lease_expires_at is not None:
-        return time.time() < lease_expires_at
-    timeout = 4 * DRIVER_TIMEOUT_S if local else DRIVER_TIMEOUT_S
-    return heartbeat_at is not None and time.time() - heartbeat_at < timeout
-
-
-def _process_exists(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(int(pid))
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 @dataclass

@@ -52,7 +52,7 @@ TIMEOUT_S = 120.0
 
 def client_header(*, rayline_version: str | None = None, python_version: str | None = None) -> str:
     """``rayline/<version> python/<x.y.z>`` of this process (or of the versions given)."""
-    from rayline import __version__
+    from rayline._version import __version__
 
     python = python_version or platform.python_version()
     return f"rayline/{rayline_version or __version__} python/{python}"

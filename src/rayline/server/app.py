@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from rayline import __version__
+from rayline._version import __version__
 from rayline.config import embedded
 from rayline.server import problems, security
 from rayline.server.routes import API_PREFIX, ROUTERS

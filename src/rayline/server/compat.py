@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Header
 
-from rayline import __version__
+from rayline._version import __version__
 from rayline.errors import ConflictError, UserInputError
 
 HEADER = "X-Rayline-Client"

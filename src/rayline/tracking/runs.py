@@ -250,7 +250,7 @@ def wait_until_tracked(
     """Wait until the MLflow runs of an ended execution are complete: its run has ended, or its
     driver, which writes them, is gone; returns the execution's record. ``TimeoutError`` after
     ``timeout`` seconds."""
-    from rayline.engine.scheduler import driver_alive, driver_id
+    from rayline.engine.lease import driver_alive, driver_id
     from rayline.tracking import background
 
     deadline = None if timeout is None else time.monotonic() + timeout

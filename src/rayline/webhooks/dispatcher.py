@@ -322,6 +322,6 @@ def _iso(at: float) -> str:
 
 
 def _user_agent() -> str:
-    from rayline import __version__
+    from rayline._version import __version__
 
     return f"rayline-webhooks/{__version__}"

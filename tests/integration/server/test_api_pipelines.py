@@ -12,7 +12,7 @@ import platform
 import pytest
 
 from rayline import ParameterInteger, Pipeline, step
-from rayline import __version__ as rayline_version
+from rayline._version import __version__ as rayline_version
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 

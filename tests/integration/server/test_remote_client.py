@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from rayline import ParameterInteger, Pipeline, step
-from rayline import __version__ as rayline_version
+from rayline._version import __version__ as rayline_version
 from rayline.errors import (
     AuthenticationError,
     BackendError,

@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from rayline import __version__
+from rayline._version import __version__
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 

@@ -7,7 +7,7 @@ import platform
 
 from fastapi import APIRouter
 
-from rayline import __version__
+from rayline._version import __version__
 
 router = APIRouter(tags=["system"])
 
