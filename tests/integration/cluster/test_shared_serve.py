@@ -28,6 +28,18 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.cluster]
 
 ROW = "2008,3063.66,2,1.0,1.37,2,0,0"
 
+
+def _predicted(model_dir: Path, row: str) -> float:
+    """XGBoost's prediction for a raw CSV row, scaled by the model's preprocessor."""
+    import numpy as np
+    import xgboost as xgb
+
+    pre = json.loads((model_dir / "preprocessor.json").read_text())
+    booster = xgb.Booster(model_file=str(model_dir / "model.ubj"))
+    x = (np.array([row.split(",")], dtype=float) - pre["means"]) / pre["stds"]
+    return float(booster.inplace_predict(x)[0])
+
+
 FOREIGN_APP = """
 from ray import serve
 from starlette.responses import PlainTextResponse
@@ -261,7 +273,7 @@ def test_an_application_rayline_did_not_deploy_keeps_its_name(shared):
     assert httpx.get(f"{shared.base}/someone-else", timeout=10).text == "imperative"
 
 
-def test_an_endpoint_placed_on_the_worker_answers_through_the_heads_proxy(shared):
+def test_an_endpoint_placed_on_the_worker_answers_through_the_heads_proxy(shared, tiny_models):
     nodes = shared.cluster.node_ids()
     done = shared.cli(
         "endpoint", "create", "placed", "housing/1", "--resources", '{"worker": 0.1}', "--json"
@@ -274,11 +286,13 @@ def test_an_endpoint_placed_on_the_worker_answers_through_the_heads_proxy(shared
     assert state["proxy_location"] == "HeadOnly"
     assert state["proxies"] == [nodes["head"]]
     assert state["apps"]["placed"]["nodes"] == [nodes["worker"]]
-    # Through the head's proxy (HAProxy, then the replica's own HTTP port on the worker).
+    # Through the head's proxy (HAProxy, then the replica's own HTTP port on the worker): the
+    # prediction of housing/1, XGBoost's own on the same model file.
+    want = _predicted(tiny_models[0], ROW)
     for _ in range(20):
         answer = httpx.post(f"{shared.base}/endpoints/placed/invocations", content=ROW, timeout=10)
         assert answer.status_code == 200, answer.text
-        assert float(answer.text) > 0
+        assert float(answer.text) == pytest.approx(want, rel=1e-5)
     shown = shared.cli("endpoint", "describe", "placed")
     assert shown.returncode == 0, shown.stderr[-3000:]
     assert "Placement" in shown.stdout and "worker=0.1" in shown.stdout

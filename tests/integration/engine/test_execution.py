@@ -333,11 +333,12 @@ def test_cache_miss_when_input_file_changes_and_after_expiry(tmp_path):
         return "done"
 
     pipeline = Pipeline("expiry", steps=[count(str(marker))])
-    pipeline.start().wait()
+    first = pipeline.start()
+    first.wait()
     first_done = time.time()
     hit = pipeline.start()
     hit.wait()
-    assert hit.step("count").cached_from is not None
+    assert hit.step("count").cached_from == first.id
     time.sleep(max(0.0, first_done + 6.3 - time.time()))
     expired = pipeline.start()
     expired.wait()

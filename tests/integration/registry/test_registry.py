@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -28,6 +29,12 @@ def _register(registry, tiny_model, group="housing", **kw):
     )
 
 
+def _known_rmse(tiny_model) -> float:
+    """The RMSE train_tiny_model computed and wrote into the model's evaluation report."""
+    report = json.loads((tiny_model / "evaluation" / "evaluation.json").read_text())
+    return report["regression_metrics"]["rmse"]["value"]
+
+
 def test_register_numbers_versions_and_copies_artifacts(registry, tiny_model):
     first = _register(registry, tiny_model, mlflow_run_id="run-1", execution_id="exec-1")
     second = _register(registry, tiny_model)
@@ -35,7 +42,7 @@ def test_register_numbers_versions_and_copies_artifacts(registry, tiny_model):
     assert first.status == ApprovalStatus.PENDING
     assert first.inference_spec.input_columns[:2] == ("YEAR_BUILT", "SQUARE_FEET")
     assert first.inference_spec.label == "PRICE"
-    assert first.metric("rmse") > 0
+    assert first.metric("rmse") == pytest.approx(_known_rmse(tiny_model))
     assert (first.mlflow_run_id, first.execution_id) == ("run-1", "exec-1")
     # Copied under registry/GROUP/VERSION, independent of the source files.
     assert "/registry/housing/1/" in first.model_uri

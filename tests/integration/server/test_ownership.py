@@ -20,7 +20,12 @@ from rayline import Pipeline, step
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 
-LEASE = {"RAYLINE_LEASE_S": "5"}
+#: Ten heartbeats (one every 2 s): two servers and Ray on a loaded 2-core machine never stall
+#: that long, so no live execution is taken over by mistake; a server paused past it is.
+LEASE_S = 20
+LEASE = {"RAYLINE_LEASE_S": str(LEASE_S)}
+#: How long B may need to notice a lapsed lease: the lease, then one pass every half lease.
+TAKEOVER_S = LEASE_S * 1.5
 
 
 def _pipeline(marks: Path) -> Pipeline:
@@ -153,7 +158,7 @@ def test_two_servers_on_postgresql_never_drive_one_execution_at_once(
     a_driver = _describe(a.url, execution_id)["driver"]
     a.pause()
     try:
-        record = _succeeded(b.url, execution_id, timeout=90)
+        record = _succeeded(b.url, execution_id, timeout=TAKEOVER_S + 90)
         assert record["fencing_token"] == 2 and record["driver"] != a_driver
         events_before = _events(b.url, execution_id)
 

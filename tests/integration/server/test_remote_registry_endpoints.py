@@ -114,7 +114,9 @@ def test_registry_and_endpoints_through_the_server(remote: Remote, tiny_models):
     )
     assert second.version == 2
     assert first.model_uri.startswith((remote.server_home / "artifacts").as_uri())
-    assert first.inference_spec.input_columns and first.metric("rmse") is not None
+    report = json.loads((tiny_models[0] / "evaluation" / "evaluation.json").read_text())
+    assert first.inference_spec.input_columns
+    assert first.metric("rmse") == pytest.approx(report["regression_metrics"]["rmse"]["value"])
     assert first.history[0].by == "otto"
     assert registry.describe("housing", 1).description == "first"
     assert registry.describe("housing").version == 2

@@ -108,25 +108,45 @@ def test_endpoint_lifecycle(endpoints, registered, tiny_models):
         endpoints.update("housing-ep", "housing/2")
     registry.approve("housing", 2)
     url = endpoints.describe("housing-ep").invocation_url
+    new = float(expected(tiny_models[1], [ROW.split(",")])[0])
+    assert new != pytest.approx(got[0])
     stop, answers, failures = threading.Event(), [], []
+    answered = threading.Condition()
 
     def client():
         while not stop.is_set():
             try:
-                answers.append(float(invoke_url(url, ROW, timeout=10)[0]))
+                answer = float(invoke_url(url, ROW, timeout=10)[0])
             except Exception as exc:  # every failure is collected and asserted below
                 failures.append(repr(exc))
+            else:
+                with answered:
+                    answers.append(answer)
+                    answered.notify_all()
+
+    def until(condition, what: str) -> None:
+        # Conditions, not fixed windows: the client is known to be answered before the
+        # update starts and after the new version answers, however slow the machine is.
+        with answered:
+            ok = answered.wait_for(condition, timeout=120)
+        assert ok, f"{what}: last answers {answers[-3:]}, failures {failures[:3]}"
 
     thread = threading.Thread(target=client)
     thread.start()
-    time.sleep(0.3)
-    ep = endpoints.update("housing-ep", "housing/2")
-    time.sleep(0.3)
-    stop.set()
-    thread.join()
+    try:
+        until(lambda: len(answers) >= 3, "version 1 answers the client")
+        ep = endpoints.update("housing-ep", "housing/2")
+        after = len(answers)
+        until(
+            lambda: (
+                len(answers) >= after + 3 and answers[-3:] == pytest.approx([new] * 3, rel=1e-5)
+            ),
+            "version 2 answers the client after the update",
+        )
+    finally:
+        stop.set()
+        thread.join()
     assert failures == []
-    new = float(expected(tiny_models[1], [ROW.split(",")])[0])
-    assert new != pytest.approx(got[0])
     assert answers[0] == pytest.approx(got[0], rel=1e-5)
     assert answers[-1] == pytest.approx(new, rel=1e-5)
     assert ep.status == EndpointStatus.IN_SERVICE and ep.model_version == "housing/2"

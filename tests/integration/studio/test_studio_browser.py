@@ -8,6 +8,7 @@ test's tmp_path."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from tests.integration.studio.conftest import Shots
@@ -17,15 +18,21 @@ from rayline import ParameterInteger, Pipeline, step
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 
 
-def _pipeline() -> Pipeline:
+def _pipeline(gate: Path) -> Pipeline:
+    """prepare → train, report; ``prepare`` waits for ``gate`` (as in tests/integration/gated.py)
+    so the page sees the graph running before it is green, with no timing assumption."""
     count = ParameterInteger("Count", default_value=2)
 
     @step(name="prepare")
     def prepare(n):
         import time
 
-        print(f"preparing {n} rows")
-        time.sleep(1.5)  # long enough that the page sees the graph before it is green
+        print(f"preparing {n} rows", flush=True)
+        deadline = time.monotonic() + 300  # a forgotten gate fails the step, not the session
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{gate} never appeared")
+            time.sleep(0.05)
         return n * 10
 
     @step(name="train")
@@ -50,7 +57,8 @@ def _pipeline() -> Pipeline:
 def test_sign_in_start_watch_live_and_roles(studio_server, ray_session, chromium, tmp_path):
     from playwright.sync_api import expect
 
-    _pipeline().upsert()
+    gate = tmp_path / "gate"
+    _pipeline(gate).upsert()
     base = studio_server.url
     console: list[str] = []
     # The two refusals this test provokes are pages with an error status, which Chromium logs
@@ -123,7 +131,12 @@ def test_sign_in_start_watch_live_and_roles(studio_server, ray_session, chromium
     expect(page).to_have_url(re.compile(r"/studio/executions/[0-9a-f]{16}$"))
     page.evaluate("window.__notReloaded = true")
     report = page.locator('.node[data-step="report"]')
+    expect(page.locator('.node[data-step="prepare"]')).to_have_class(
+        re.compile(r"\bst-Executing\b"), timeout=60_000
+    )
     assert "st-Succeeded" not in report.get_attribute("class")
+    shot("execution-running")
+    gate.touch()
     for name in ("prepare", "train", "report"):
         expect(page.locator(f'.node[data-step="{name}"]')).to_have_class(
             re.compile(r"\bst-Succeeded\b"), timeout=60_000
