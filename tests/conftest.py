@@ -152,6 +152,9 @@ def ray_session(tmp_path_factory):
     os.environ.pop("RAY_ADDRESS", None)
     home = os.environ.get("RAYLINE_HOME")
     os.environ["RAYLINE_HOME"] = str(tmp_path_factory.mktemp("ray-session-home"))
+    # Ray's runtime_env agent tries a failed setup 3 times, each cloning the whole virtualenv
+    # (~15 s here) before pip runs: once is enough to see pip's error (the agent reads this).
+    os.environ.setdefault("RUNTIME_ENV_RETRY_TIMES", "1")
     try:
         ensure_ray()
     finally:

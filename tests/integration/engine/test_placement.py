@@ -13,9 +13,9 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
+from tests.conftest import postgres_database
 
 from rayline import CacheConfig, Pipeline, step
 from rayline.definition import ConditionEquals
@@ -111,14 +111,22 @@ print(json.dumps(out))
 """
 
 
+@pytest.fixture
+def mlflow_url():
+    # A database that exists: against a missing one MLflow retries for minutes, and the driver's
+    # exit waits for its tracking worker.
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.mark.slow
 def test_a_multi_node_cluster_refuses_node_local_settings_and_places_steps(
-    rayline_home, postgres_url, tmp_path
+    rayline_home, postgres_url, mlflow_url, tmp_path
 ):
     env = {
         **os.environ,
         "RAYLINE_DB_URL": postgres_url,
-        "MLFLOW_TRACKING_URI": postgres_url.rsplit("/", 1)[0] + f"/mlflow_{uuid.uuid4().hex[:8]}",
+        "MLFLOW_TRACKING_URI": mlflow_url,
         "RAYLINE_ONLINE_STORE_URI": "redis://127.0.0.1:6379/0",
         "RAYLINE_ARTIFACT_URI": (tmp_path / "artifacts").as_uri(),
     }
