@@ -30,8 +30,8 @@ from rayline.errors import (
 )
 from rayline.executions import Execution, list_executions
 from rayline.pipelines import list_pipelines
-from rayline.remote import pipelines as remote_pipelines
 from rayline.remote.client import Client
+from rayline.remote.pipelines import RemotePipelines
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
 
@@ -166,7 +166,7 @@ def test_python_api_and_cli_drive_the_server(remote: Remote, monkeypatch):
     # A client of other versions is refused, the message naming both sides' versions.
     forged = Client(rayline_version="0.0.0-forged", python_version="2.7.18")
     with pytest.raises(ConflictError) as mismatch:
-        remote_pipelines.upsert(forged, _pipeline(1))
+        RemotePipelines(forged).upsert(_pipeline(1))
     message = str(mismatch.value)
     for version in ("0.0.0-forged", rayline_version, "2.7.18", platform.python_version()):
         assert version in message
